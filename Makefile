@@ -95,14 +95,18 @@ $(FENCERUN): $(LAUNCH_OBJ) $(LIBCOMMON) $(LIBPOLICY)
 	$(CC) $(ALL_CFLAGS) -o $@ $(LAUNCH_OBJ) $(LIBCOMMON) $(LIBPOLICY) \
 		$(ALL_LDFLAGS) $(SECCOMP_LIBS) $(POLICY_LIBS) -lpthread
 
-# Unit tests: one cmocka file per module.  A test may link any object of
-# the launcher or the daemon except their main.o.
-TEST_EXTRA_OBJ := $(filter-out %/main.o,$(LAUNCH_OBJ))
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBCOMMON) $(LIBPOLICY) $(TEST_EXTRA_OBJ)
+# Unit tests: one cmocka file per module, linked with the two libraries.
+# tests/unit/test_launch*.c also link the launcher's objects and
+# tests/unit/test_fs*.c the daemon's (both without their main.o).
+$(BUILD)/tests/test_launch%: TEST_EXTRA_OBJ = $(filter-out %/main.o,$(LAUNCH_OBJ))
+$(BUILD)/tests/test_fs%: TEST_EXTRA_OBJ = $(filter-out %/main.o,$(FUSEFS_OBJ))
+$(BUILD)/tests/test_launch%: $(filter-out %/main.o,$(LAUNCH_OBJ))
+$(BUILD)/tests/test_fs%: $(filter-out %/main.o,$(FUSEFS_OBJ))
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBCOMMON) $(LIBPOLICY)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ilauncher -Ifusefs $(call pc_cflags,cmocka libpcre2-8 inih) \
+	$(CC) $(ALL_CFLAGS) -Ilauncher -Ifusefs $(call pc_cflags,cmocka libpcre2-8 inih fuse3) \
 		-o $@ $< $(TEST_EXTRA_OBJ) $(LIBCOMMON) $(LIBPOLICY) $(ALL_LDFLAGS) \
-		$(call pc_libs,cmocka) $(SECCOMP_LIBS) $(POLICY_LIBS) -lpthread
+		$(call pc_libs,cmocka) $(SECCOMP_LIBS) $(FUSE_LIBS) $(POLICY_LIBS) -lpthread
 
 # Probes run inside the sandbox and poke at syscalls; they are built
 # without sanitizers (ASan's own mappings and signals would confuse them).
