@@ -65,8 +65,8 @@ static void report_failure(struct audit *a, int err, size_t bytes)
 	atomic_store(&a->failed, true);
 	atomic_fetch_add(&a->lost, 1);
 	if (!atomic_exchange(&a->reported, true))
-		fprintf(stderr, "fencefs: audit log write failed: %s; %zu bytes of events lost\n",
-			strerror(err), bytes);
+		fprintf(stderr, "%s: audit log write failed: %s; %zu bytes of events lost\n",
+			program_invocation_short_name, strerror(err), bytes);
 }
 
 /* One write() of whole lines; a short write is retried for the rest. */
