@@ -1,0 +1,126 @@
+# Helpers shared by the fencefs integration scripts (tests/fs_*.sh).
+# Source it after lib.sh:
+#   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/fs_helpers.bash"
+# It is not named *.sh so that tests/run.sh does not run it as a test.
+#
+# Gives:
+#   fs_mount SRC MNT ARGS...   fencefs mount ARGS SRC MNT, bounded by a timeout;
+#                              registers the unmount and the daemon's kill at exit
+#   fs_umount MNT              fencefs umount MNT, bounded; 0 when it went
+#   fs_daemon_pids MNT         pids of fencefs processes serving MNT
+#   is_mounted DIR             DIR is a mount point (from /proc/self/mountinfo)
+#   probe OP ARGS...           fsprobe, bounded by a timeout (prints OK or ENAME)
+#   expect NAME WANT OP ARGS   one case: the probe's first word must be WANT
+#   manifest DIR               names, types, modes, sizes, mtimes, link targets,
+#                              user xattrs and sha256 of every file under DIR
+#   tree_manifest DIR          the same without times (to compare two views)
+
+FSPROBE=$PROBES/fsprobe
+[ -x "$FSPROBE" ] || skip_all "fsprobe not built ($FSPROBE); run make BUILD=... probes"
+[ -x "$FENCEFS" ] || skip_all "fencefs not built ($FENCEFS)"
+
+# Every call into the mount is bounded: a daemon that hangs must fail the
+# test, not the suite.
+FS_TIMEOUT=${FS_TIMEOUT:-20}
+_fs_mounts=()
+
+is_mounted() {
+	local d
+	d=$(realpath -m "$1")
+	awk -v d="$d" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# fs_daemon_pids MNT: the daemon is the fencefs process whose command line
+# names MNT (MNT lives under this script's private $T, so this matches only
+# what this script started).
+fs_daemon_pids() {
+	local mnt p cmd
+	mnt=$(realpath -m "$1")
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case "$cmd" in
+		*fencefs*" mount "*"$mnt"*) echo "${p#/proc/}" ;;
+		esac
+	done
+}
+
+_fs_force_cleanup() {
+	local mnt=$1 pid
+	if is_mounted "$mnt"; then
+		timeout 10 "$FENCEFS" umount "$mnt" >/dev/null 2>&1 ||
+			umount -l "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
+	fi
+	for pid in $(fs_daemon_pids "$mnt"); do kill -KILL "$pid" 2>/dev/null; done
+}
+
+# fs_mount SRC MNT ARGS...: prints fencefs's stderr on failure, returns its status.
+fs_mount() {
+	local src=$1 mnt=$2 rc
+	shift 2
+	mkdir -p "$mnt"
+	at_exit "_fs_force_cleanup '$mnt'"
+	timeout -k 5 "$FS_TIMEOUT" "$FENCEFS" mount "$@" "$src" "$mnt" 2>"$T/mount.err"
+	rc=$?
+	if [ $rc != 0 ]; then
+		echo "# fencefs mount $* $src $mnt: exit $rc: $(head -c 500 "$T/mount.err")"
+	fi
+	return $rc
+}
+
+fs_umount() {
+	timeout -k 5 "$FS_TIMEOUT" "$FENCEFS" umount "$1"
+}
+
+# Waits up to $2 seconds (default 5) for the daemon serving $1 to exit.
+fs_wait_daemon_gone() {
+	local i n=$((${2:-5} * 10))
+	for ((i = 0; i < n; i++)); do
+		[ -z "$(fs_daemon_pids "$1")" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+probe() {
+	timeout -k 2 "$FS_TIMEOUT" "$FSPROBE" "$@" 2>&1 || echo "TIMEOUT/exit $?"
+}
+
+# expect NAME WANT OP ARGS...: the probe's whole output must equal WANT.
+expect() {
+	local name=$1 want=$2
+	shift 2
+	check_eq "$name" "$want" "$(probe "$@")"
+}
+
+# manifest DIR: everything that must not change in a source tree.
+manifest() {
+	(
+		cd "$1" || exit 1
+		find . -printf '%p %y %m %U:%G %s %T@ %l\n' | LC_ALL=C sort
+		getfattr -R -h -d -m '^user\.' . 2>/dev/null
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+	)
+}
+
+# tree_manifest DIR: names, types, modes, sizes of files, link targets and
+# contents; not times, and not directory sizes (which differ between
+# filesystems for the same entries).
+tree_manifest() {
+	(
+		cd "$1" || exit 1
+		find . -printf '%p %y %m %l\n' | LC_ALL=C sort
+		find . -type f -printf '%p %s\n' | LC_ALL=C sort
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+	)
+}
+
+# check_same NAME FILE1 FILE2: ok when the two files are identical, else
+# the first lines of the diff.
+check_same() {
+	if cmp -s "$2" "$3"; then
+		ok "$1"
+	else
+		notok "$1"
+		diff "$2" "$3" | head -20 | sed 's/^/#   /'
+	fi
+}

@@ -1,0 +1,255 @@
+#!/bin/bash
+# Every cell of the SPEC 1 level table, with its exact errno, for each of the
+# four levels, plus the notes under the table: EACCES for creating a none
+# name (hidden or not), mode bits that follow the level, ENOTEMPTY for a
+# directory with hidden entries, EXDEV for renaming a source directory, EPERM
+# for device nodes, protected xattr namespaces.  Runs as root, which must
+# not matter: the daemon, not DAC, enforces the levels.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_fuse
+. "$(dirname "$0")/fs_helpers.bash"
+
+S=$T/src M=$T/mnt
+mkdir -p "$S" "$M"
+
+# One file, one directory, one symlink and spares for the destructive
+# operations at each level.  The names carry the level; the rules below
+# match them at any depth (SPEC 2: a pattern without '/' matches a name at
+# any depth, and a rule on a directory covers everything beneath it).
+for L in none view read write; do
+	printf '#!/bin/sh\nexit 0\n' >"$S/$L.txt"
+	chmod 0755 "$S/$L.txt"
+	for spare in u m t; do echo "$L $spare" >"$S/${L}_$spare.txt"; done
+	mkdir -p "$S/${L}_dir" "$S/${L}_empty" "$S/${L}_attr"
+	echo inner >"$S/${L}_dir/inner.txt"
+	ln -s "$L.txt" "$S/$L.lnk"
+	setfattr -n user.test -v "$L" "$S/$L.txt"
+	setfattr -n user.test -v "$L" "$S/${L}_attr"
+done
+# Write-level fixtures for the notes.
+mkdir -p "$S/write_hid" "$S/write_srcdir/sub" "$S/write_mv"
+echo visible >"$S/write_hid/seen.txt"
+echo hidden >"$S/write_hid/none_secret"
+echo a >"$S/write_srcdir/sub/a"
+echo b >"$S/write_mv/b"
+echo hidden >"$S/write_dir/none_hidden"
+mkdir -p "$S/write_dir/none_hidden_dir"
+for L in view read write; do
+	echo m >"$S/${L}_m640.txt"
+	chmod 0640 "$S/${L}_m640.txt"
+done
+manifest "$S" >"$T/before"
+
+# view for everything first, so the root and the view_* names are view;
+# last match wins (SPEC 3).
+fs_mount "$S" "$M" --rule 'view=**' --rule 'read=read*' --rule 'write=write*' \
+	--rule 'none=none*' || { notok "mount"; exit 1; }
+ok "mount"
+
+# want LEVEL -> the errno of each row for that level.
+declare -A LOOKUP=([none]=ENOENT [view]=OK [read]=OK [write]=OK)
+declare -A READ=([none]=ENOENT [view]=EACCES [read]=OK [write]=OK)
+declare -A WRITE=([none]=ENOENT [view]=EACCES [read]=EACCES [write]=OK)
+declare -A CREATE=([none]=EACCES [view]=EACCES [read]=EACCES [write]=OK)
+
+for L in none view read write; do
+	f=$M/$L.txt d=$M/${L}_dir
+	# Row: lookup, stat, getattr, readlink.
+	expect "$L: stat file" "${LOOKUP[$L]}" stat "$f"
+	expect "$L: lstat file" "${LOOKUP[$L]}" lstat "$f"
+	expect "$L: statx file" "${LOOKUP[$L]}" statx "$f"
+	expect "$L: stat dir" "${LOOKUP[$L]}" stat "$d"
+	expect "$L: stat file in dir" "${LOOKUP[$L]}" stat "$d/inner.txt"
+	expect "$L: lstat symlink" "${LOOKUP[$L]}" lstat "$M/$L.lnk"
+	if [ "$L" = none ]; then
+		expect "$L: readlink" ENOENT readlink "$M/$L.lnk"
+	else
+		expect "$L: readlink" "OK $L.txt" readlink "$M/$L.lnk"
+	fi
+	# Row: shown in its parent's readdir.
+	n=$(ls -a "$M" | grep -cE "^$L(\.txt|_dir|\.lnk)\$")
+	if [ "$L" = none ]; then want=0; else want=3; fi
+	check_eq "$L: shown in parent's readdir" "$want" "$n"
+	# Row: readdir of P.
+	expect "$L: opendir+getdents" "${LOOKUP[$L]}" opendir "$d"
+	if [ "$L" != none ]; then
+		check_eq "$L: readdir lists inner" "inner.txt" "$(ls "$d" 2>&1)"
+	fi
+	# Row: open for reading, exec, mmap, access(R_OK).
+	expect "$L: open O_RDONLY" "${READ[$L]}" open "$f" rdonly
+	expect "$L: read" "${READ[$L]}" read "$f"
+	expect "$L: exec" "${READ[$L]}" exec "$f"
+	expect "$L: mmap read" "${READ[$L]}" mmap "$f" r
+	expect "$L: access R_OK" "${READ[$L]}" access "$f" r
+	expect "$L: open O_RDONLY file in dir" "${READ[$L]}" open "$d/inner.txt" rdonly
+	# access(W_OK) answers what an open for writing would.
+	expect "$L: access W_OK" "${WRITE[$L]}" access "$f" w
+	# Row: open for writing, O_TRUNC, truncate, fallocate.
+	expect "$L: open O_WRONLY" "${WRITE[$L]}" open "$f" wronly
+	expect "$L: open O_RDWR" "${WRITE[$L]}" open "$f" rdwr
+	expect "$L: open O_WRONLY|O_APPEND" "${WRITE[$L]}" open "$f" wronly,append
+	expect "$L: open O_WRONLY|O_CREAT (exists)" "${WRITE[$L]}" open "$f" wronly,creat
+	expect "$L: open O_TRUNC" "${WRITE[$L]}" open "$M/${L}_t.txt" wronly,trunc
+	expect "$L: truncate" "${WRITE[$L]}" truncate "$M/${L}_t.txt" 3
+	expect "$L: ftruncate" "${WRITE[$L]}" ftruncate "$M/${L}_t.txt" 2
+	expect "$L: fallocate" "${WRITE[$L]}" fallocate "$M/${L}_t.txt" 0 4096
+	expect "$L: mmap shared write" "${WRITE[$L]}" mmap "$M/${L}_t.txt" w
+	expect "$L: open O_WRONLY file in dir" "${WRITE[$L]}" open "$d/inner.txt" wronly
+	# Row: chmod, chown, utimens, setxattr, removexattr; on a file and on
+	# a directory.
+	for p in "$f" "$M/${L}_attr"; do
+		k=file; [ "$p" = "$f" ] || k=dir
+		expect "$L: chmod $k" "${WRITE[$L]}" chmod "$p" 0750
+		expect "$L: chown $k" "${WRITE[$L]}" chown "$p" 0 0
+		expect "$L: utimensat $k" "${WRITE[$L]}" utimensat "$p" 1000000000 123456789
+		expect "$L: setxattr user.* $k" "${WRITE[$L]}" setxattr "$p" user.other x
+		# Row: getxattr, listxattr (after the set, whatever it did).
+		if [ "$L" = none ]; then
+			expect "$L: getxattr $k" ENOENT getxattr "$p" user.test
+		else
+			expect "$L: getxattr $k" "OK $L" getxattr "$p" user.test
+		fi
+		expect "$L: listxattr $k" "${LOOKUP[$L]}" listxattr "$p"
+		expect "$L: removexattr $k" "${WRITE[$L]}" removexattr "$p" user.test
+	done
+	# Row: unlink, rmdir, rename away from P.
+	expect "$L: unlink" "${WRITE[$L]}" unlink "$M/${L}_u.txt"
+	expect "$L: rmdir (empty)" "${WRITE[$L]}" rmdir "$M/${L}_empty"
+	expect "$L: rename away" "${WRITE[$L]}" rename "$M/${L}_m.txt" "$M/write_dir/moved_$L"
+	expect "$L: unlink file in dir" "${WRITE[$L]}" unlink "$d/inner.txt"
+done
+
+# Row: create, mkdir, symlink, link, rename onto P, where P is a new name
+# at each level.  none: names matched by none* inside a write directory,
+# both free ones and ones where something is hidden (the note: the answer
+# must not tell them apart).
+echo src >"$M/write_dir/linksrc"
+declare -A NEWDIR=([none]=$M/write_dir/none_new [view]=$M/view_dir/new [read]=$M/read_dir/new
+	[write]=$M/write_dir/new)
+for L in none view read write; do
+	p=${NEWDIR[$L]}
+	w=${CREATE[$L]}
+	expect "$L: create (O_CREAT|O_EXCL)" "$w" creat "$p.c"
+	expect "$L: open O_CREAT" "$w" open "$p.o" wronly,creat
+	expect "$L: mkdir" "$w" mkdir "$p.d"
+	expect "$L: symlink" "$w" symlink target "$p.s"
+	expect "$L: link" "$w" link "$M/write_dir/linksrc" "$p.l"
+	expect "$L: mknod fifo" "$w" mknod "$p.f" fifo
+	echo "r $L" >"$M/write_dir/rsrc_$L" 2>/dev/null
+	expect "$L: rename onto new name" "$w" rename "$M/write_dir/rsrc_$L" "$p.r"
+done
+# O_TMPFILE: a new (unnamed) file in the directory, so it needs a write
+# directory; issue 3 item 3 allows a clean EOPNOTSUPP instead.
+for L in view read write; do
+	r=$(probe tmpfile "$M/${L}_dir")
+	case "$L:$r" in
+	view:EACCES | read:EACCES | write:OK | *:EOPNOTSUPP) ok "$L: O_TMPFILE ($r)" ;;
+	*) notok "$L: O_TMPFILE"; echo "#   expected: ${CREATE[$L]} or EOPNOTSUPP"; echo "#   actual:   $r" ;;
+	esac
+done
+
+# rename onto an existing P at each level (the target exists in the
+# source; for none it is hidden).
+for L in none view read write; do
+	echo "x $L" >"$M/write_dir/rx_$L" 2>/dev/null
+	expect "$L: rename onto existing" "${CREATE[$L]}" rename "$M/write_dir/rx_$L" "$M/$L.lnk"
+done
+
+# Note: creating a none name answers EACCES whether or not something is
+# hidden there.
+for op in "creat" "mkdir"; do
+	expect "none: $op over a hidden file" EACCES $op "$M/write_dir/none_hidden"
+	expect "none: $op over a hidden dir" EACCES $op "$M/write_dir/none_hidden_dir"
+	expect "none: $op on a free name" EACCES $op "$M/write_dir/none_free"
+done
+expect "none: symlink over a hidden file" EACCES symlink x "$M/write_dir/none_hidden"
+expect "none: open O_CREAT over a hidden file" EACCES open "$M/write_dir/none_hidden" wronly,creat
+expect "none: rename onto a hidden file" EACCES rename "$M/write_dir/linksrc" "$M/write_dir/none_hidden"
+expect "none: hidden file still ENOENT" ENOENT stat "$M/write_dir/none_hidden"
+
+# Note: reported mode bits follow the level.  Sources are 0755 (files and
+# dirs).  read clears w; view clears r, w, x on files and keeps r-x on
+# directories; write reports the source's.
+expect "mode: view file" "OK 0000 f" mode "$M/view.txt"
+expect "mode: view dir" "OK 0555 d" mode "$M/view_dir"
+expect "mode: read file" "OK 0555 f" mode "$M/read.txt"
+expect "mode: read dir" "OK 0555 d" mode "$M/read_dir"
+expect "mode: view file 0640" "OK 0000 f" mode "$M/view_m640.txt"
+expect "mode: read file 0640" "OK 0440 f" mode "$M/read_m640.txt"
+expect "mode: write file 0640" "OK 0640 f" mode "$M/write_m640.txt"
+expect "mode: write file (after chmod 0750 above)" "OK 0750 f" mode "$M/write.txt"
+expect "mode: write dir" "OK 0755 d" mode "$M/write_dir"
+check_eq "mode: ls -l of a read file" "-r-xr-xr-x" "$(stat -c %A "$M/read.txt")"
+
+# Note: rmdir of a directory holding hidden entries is ENOTEMPTY.
+expect "hidden entries: only the visible one listed" OK stat "$M/write_hid/seen.txt"
+check_eq "hidden entries: listing" "seen.txt" "$(ls -A "$M/write_hid")"
+expect "hidden entries: unlink the visible one" OK unlink "$M/write_hid/seen.txt"
+check_eq "hidden entries: listing now empty" "" "$(ls -A "$M/write_hid")"
+expect "hidden entries: rmdir ENOTEMPTY" ENOTEMPTY rmdir "$M/write_hid"
+timeout 10 rm -rf "$M/write_hid" 2>/dev/null
+expect "hidden entries: hidden entry still hidden" ENOENT stat "$M/write_hid/none_secret"
+expect "hidden entries: dir still there" OK stat "$M/write_hid"
+
+# Note: renaming a source directory answers EXDEV (overlayfs without
+# redirect_dir); a directory made inside the mount renames normally; mv
+# falls back to copying file by file.
+expect "EXDEV: rename source dir" EXDEV rename "$M/write_srcdir" "$M/write_srcdir2"
+expect "EXDEV: rename source subdir" EXDEV rename "$M/write_srcdir/sub" "$M/write_dir/sub"
+expect "EXDEV: source dir still there" OK stat "$M/write_srcdir/sub/a"
+expect "rename: new dir mkdir" OK mkdir "$M/write_dir/newdir"
+echo n >"$M/write_dir/newdir/f"
+expect "rename: new dir renames" OK rename "$M/write_dir/newdir" "$M/write_dir/newdir2"
+check_eq "rename: new dir content follows" n "$(cat "$M/write_dir/newdir2/f" 2>&1)"
+if timeout 10 mv "$M/write_mv" "$M/write_dir/mv_target" 2>"$T/mv.err"; then
+	ok "mv of a source dir copies"
+else
+	notok "mv of a source dir copies"; sed 's/^/#   /' "$T/mv.err"
+fi
+check_eq "mv: file arrived" b "$(cat "$M/write_dir/mv_target/b" 2>&1)"
+expect "mv: old dir gone" ENOENT stat "$M/write_mv"
+
+# Note: device nodes cannot be created (EPERM), even at write level.
+expect "mknod char in write dir" EPERM mknod "$M/write_dir/cdev" char 1 3
+expect "mknod block in write dir" EPERM mknod "$M/write_dir/bdev" block 7 0
+expect "mknod char 0:0 (a forged whiteout)" EPERM mknod "$M/write_dir/wh" char 0 0
+expect "mknod char 0:0 where a source file was deleted" EPERM mknod "$M/write_dir/inner.txt" char 0 0
+expect "mknod fifo in write dir" OK mknod "$M/write_dir/fifo" fifo
+expect "renameat2 RENAME_WHITEOUT refused" EPERM renameat2 "$M/write_dir/linksrc" "$M/write_dir/wo" whiteout
+
+# Note: protected xattr namespaces, on a write-level file and directory.
+# The SPEC gives no errno; EPERM is what overlayfs answers for its own
+# xattrs (fs/overlayfs/xattrs.c, ovl_own_xattr_set).
+for p in "$M/write.txt" "$M/write_attr"; do
+	for x in trusted.x trusted.overlay.opaque security.capability security.x \
+		user.overlay.opaque user.overlay.redirect user.fencefs.origin; do
+		expect "protected xattr: set $x on ${p#$M/}" EPERM setxattr "$p" "$x" y
+	done
+	expect "protected xattr: user.* allowed on ${p#$M/}" OK setxattr "$p" user.fine y
+done
+# write.txt is copied up by now; the delta's own xattrs must not show
+# through the mount (any refusal will do, the value must not come back).
+r=$(probe getxattr "$M/write.txt" trusted.fencefs.origin)
+case "$r" in OK*) notok "protected xattr: origin not readable"; echo "#   actual: $r" ;;
+*) ok "protected xattr: origin not readable ($r)" ;; esac
+check_eq "protected xattr: none listed" "" \
+	"$(getfattr -R -h -d -m - "$M" 2>/dev/null | grep -E 'overlay|fencefs|^trusted|^security')"
+check_eq "no none* name in any listing" "" "$(cd "$M" && timeout 10 find . -name 'none*')"
+
+# Hard link of a read file into a write directory: either refused, or
+# writing through the new name must not change what the read name shows.
+r=$(probe link "$M/read_t.txt" "$M/write_dir/read_alias")
+if [ "$r" = OK ]; then
+	echo changed >"$M/write_dir/read_alias" 2>/dev/null
+	check_eq "link of a read file: read name unchanged" "read t" "$(cat "$M/read_t.txt" 2>&1)"
+else
+	check_eq "link of a read file: refused with EACCES" EACCES "$r"
+fi
+
+# Copy-on-write never reaches the source.
+echo more >>"$M/write_t.txt"
+check_eq "source unchanged after the session" "" \
+	"$(manifest "$S" | diff "$T/before" - | grep '^[<>]')"
+
+fs_umount "$M" && ok "umount" || notok "umount"
