@@ -129,7 +129,10 @@ void policy_digest(const struct policy *p, char out[65]);
  *            strictly beneath it (SPEC 3); it lists only reachable entries.
  * hidden_by  when the path is hidden because an ancestor is not reachable:
  *            the length of that ancestor's path (without leading '/'), so
- *            that path[0..hidden_by) names it; 0 otherwise.
+ *            that path[0..hidden_by) names it; 0 otherwise (and 0 when the
+ *            unreachable ancestor is the root itself: see hidden).
+ * hidden     true when the path is hidden because an ancestor (the root
+ *            included) is not reachable, whatever its own level.
  */
 struct policy_decision {
 	enum policy_level level;
@@ -137,6 +140,7 @@ struct policy_decision {
 	int rule;
 	bool passthrough;
 	size_t hidden_by;
+	bool hidden;
 };
 
 /* Decision for the codebase root (a directory). */
@@ -146,7 +150,8 @@ void policy_resolve_root(const struct policy *p, struct policy_decision *out);
  * Full resolution of PATH (see top for its form), walking every ancestor
  * for reachability.  IS_DIR says whether PATH itself is a directory (it
  * matters for trailing-'/' patterns and pass-through); every ancestor is
- * a directory.  Returns 0 or -EINVAL for a malformed path.
+ * a directory.  Returns 0, -EINVAL for a malformed path, -ENOMEM, or
+ * -ERANGE when pcre2 hit a resource limit on this path (callers deny).
  */
 int policy_resolve(const struct policy *p, const char *path, bool is_dir,
 		   struct policy_decision *out);
@@ -156,7 +161,7 @@ int policy_resolve(const struct policy *p, const char *path, bool is_dir,
  * (the full path of the child, not just its name) given its parent's
  * decision.  Costs one pass over the rules, not one per ancestor; this is
  * what the FUSE daemon calls at lookup.  A child of a hidden parent is
- * hidden.  Returns 0 or -EINVAL.
+ * hidden.  Returns 0 or the errors of policy_resolve().
  */
 int policy_resolve_child(const struct policy *p, const struct policy_decision *parent,
 			 const char *path, bool is_dir, struct policy_decision *out);

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * glob.c - policy pattern (gitignore syntax plus {a,b}) to pcre2 regex.
+ *
+ * Every byte of the pattern that is not glob syntax becomes a literal: it
+ * is written as \xHH unless it is an ASCII letter or digit, so no regex
+ * metacharacter ('.', '+', '(', '^', '$', '|', ...) and no verb such as
+ * "(*UTF)" can ever reach pcre2 from user text.
+ */
+#include "glob.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A tiny string builder; policy/ links nothing from common/. */
+struct sb {
+	char *d;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+static void sb_add(struct sb *s, const char *data, size_t n)
+{
+	if (s->oom)
+		return;
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 64;
+		char *d;
+
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		d = realloc(s->d, cap);
+		if (!d) {
+			s->oom = true;
+			return;
+		}
+		s->d = d;
+		s->cap = cap;
+	}
+	memcpy(s->d + s->len, data, n);
+	s->len += n;
+	s->d[s->len] = '\0';
+}
+
+static void sb_adds(struct sb *s, const char *str)
+{
+	sb_add(s, str, strlen(str));
+}
+
+static void sb_addc(struct sb *s, char c)
+{
+	sb_add(s, &c, 1);
+}
+
+/* One literal byte, safe anywhere in a regex, inside a class too. */
+static void sb_add_literal(struct sb *s, unsigned char c)
+{
+	char hex[5];
+
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+		sb_addc(s, (char)c);
+		return;
+	}
+	(void)snprintf(hex, sizeof(hex), "\\x%02x", c);
+	sb_add(s, hex, 4);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* POSIX bracket expressions that pcre2 understands inside a class. */
+static bool posix_class_name(const char *s, size_t n)
+{
+	static const char *const names[] = { "alnum", "alpha", "blank", "cntrl", "digit", "graph",
+					     "lower", "print", "punct", "space", "upper", "xdigit" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && !memcmp(names[i], s, n))
+			return true;
+	return false;
+}
+
+/*
+ * Translates the class starting at c[*i] == '['.  fnmatch(3) rules: a ']'
+ * right after "[" or "[!" is a member, "[!" and "[^" negate, '\' escapes.
+ * A class never matches '/': a negated one excludes it explicitly, and a
+ * plain one cannot contain it (components are split at '/').
+ */
+static int class_translate(const char *c, size_t n, size_t *i, struct sb *out, char *err,
+			   size_t errlen)
+{
+	size_t j = *i + 1;
+	bool first = true;
+
+	sb_addc(out, '[');
+	if (j < n && (c[j] == '!' || c[j] == '^')) {
+		sb_adds(out, "^/");
+		j++;
+	}
+	for (;;) {
+		unsigned char lo, hi;
+
+		if (j >= n)
+			return fail(err, errlen, "unterminated character class");
+		if (c[j] == ']' && !first)
+			break;
+		first = false;
+		if (c[j] == '[' && j + 1 < n && c[j + 1] == ':') {
+			const char *end = memchr(c + j + 2, ':', n - j - 2);
+
+			if (end && (size_t)(end - c) + 1 < n && end[1] == ']' &&
+			    posix_class_name(c + j + 2, (size_t)(end - (c + j + 2)))) {
+				sb_add(out, c + j, (size_t)(end - (c + j)) + 2);
+				j = (size_t)(end - c) + 2;
+				continue;
+			}
+		}
+		if (c[j] == '\\') {
+			if (++j >= n)
+				return fail(err, errlen, "unterminated character class");
+		}
+		lo = (unsigned char)c[j++];
+		if (j + 1 < n && c[j] == '-' && c[j + 1] != ']') {
+			j++;
+			if (c[j] == '\\' && ++j >= n)
+				return fail(err, errlen, "unterminated character class");
+			hi = (unsigned char)c[j++];
+			if (hi < lo)
+				return fail(err, errlen, "invalid range '%c-%c' in character class",
+					    lo, hi);
+			sb_add_literal(out, lo);
+			sb_addc(out, '-');
+			sb_add_literal(out, hi);
+		} else {
+			sb_add_literal(out, lo);
+		}
+	}
+	sb_addc(out, ']');
+	*i = j;
+	return 0;
+}
+
+/*
+ * Translates one component c[0..n) (not "**") into out.  Sets *literal and
+ * fills lit with the unescaped text when it holds no glob syntax.  LAST
+ * says whether more components follow, for a better brace message.
+ */
+static int comp_translate(const char *c, size_t n, bool last, struct sb *out, bool *literal,
+			  struct sb *lit, char *err, size_t errlen)
+{
+	unsigned depth = 0;
+	size_t i;
+	int r;
+
+	*literal = true;
+	/*
+	 * Names are never empty, so a component that could match nothing
+	 * ("*", "{,a}") must not: otherwise "*" would match the root's
+	 * subject "/", and "a" followed by "/" and "*" the directory "a/".
+	 */
+	if (c[0] == '*' || c[0] == '{')
+		sb_adds(out, "(?=[^/])");
+	for (i = 0; i < n; i++) {
+		switch (c[i]) {
+		case '\\':
+			i++; /* glob_translate() checked that something follows */
+			sb_add_literal(out, (unsigned char)c[i]);
+			sb_addc(lit, c[i]);
+			break;
+		case '*':
+			while (i + 1 < n && c[i + 1] == '*')
+				i++;
+			sb_adds(out, "[^/]*");
+			*literal = false;
+			break;
+		case '?':
+			sb_adds(out, "[^/]");
+			*literal = false;
+			break;
+		case '[':
+			r = class_translate(c, n, &i, out, err, errlen);
+			if (r < 0)
+				return r;
+			*literal = false;
+			break;
+		case '{':
+			depth++;
+			sb_adds(out, "(?:");
+			*literal = false;
+			break;
+		case '}':
+			if (!depth)
+				return fail(err, errlen, "unbalanced '}' (write '\\}' for a literal one)");
+			depth--;
+			sb_addc(out, ')');
+			break;
+		case ',':
+			if (depth) {
+				sb_addc(out, '|');
+				break;
+			}
+			/* A comma outside braces is a literal. */
+			sb_add_literal(out, ',');
+			sb_addc(lit, ',');
+			break;
+		default:
+			sb_add_literal(out, (unsigned char)c[i]);
+			sb_addc(lit, c[i]);
+			break;
+		}
+	}
+	if (depth)
+		return fail(err, errlen, "unbalanced '{'%s",
+			    last ? "" : " (an alternation cannot contain '/')");
+	if (*literal && ((lit->len == 1 && lit->d[0] == '.') ||
+			 (lit->len == 2 && lit->d[0] == '.' && lit->d[1] == '.')))
+		return fail(err, errlen, "'.' and '..' components are not allowed");
+	return 0;
+}
+
+void glob_free(struct glob *g)
+{
+	size_t i;
+
+	free(g->regex);
+	for (i = 0; i < g->nlit; i++)
+		free(g->lit[i]);
+	free(g->lit);
+	memset(g, 0, sizeof(*g));
+}
+
+static bool is_globstar(const char *c, size_t n)
+{
+	return n == 2 && c[0] == '*' && c[1] == '*';
+}
+
+int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen)
+{
+	struct sb out = { 0 }, lit = { 0 };
+	const char *p = pattern, *c;
+	size_t n, i, ncomps = 0, comp_idx;
+	bool prev_star = false, in_lit_prefix, last_star = false;
+	int r = 0;
+
+	memset(g, 0, sizeof(*g));
+	err[0] = '\0';
+	if (*p == '/') {
+		g->anchored = true;
+		p++;
+	}
+	n = strlen(p);
+	/* Escapes first, so that "\/" and a lone trailing '\' are caught once. */
+	for (i = 0; i < n; i++) {
+		if (p[i] != '\\')
+			continue;
+		if (i + 1 == n)
+			return fail(err, errlen, "trailing backslash escapes nothing");
+		if (p[i + 1] == '/')
+			return fail(err, errlen, "'/' cannot be escaped");
+		i++;
+	}
+	/* A trailing '/' is always a separator: "\/" was refused above. */
+	if (n && p[n - 1] == '/') {
+		g->dir_only = true;
+		n--;
+	}
+	if (!n)
+		return fail(err, errlen, "empty pattern");
+	if (memchr(p, '/', n))
+		g->anchored = true;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\\')
+			i++;
+		else if (p[i] == '/')
+			ncomps++;
+	}
+	ncomps++;
+	g->lit = calloc(ncomps, sizeof(*g->lit));
+	if (!g->lit)
+		return -ENOMEM;
+
+	sb_addc(&out, '^');
+	if (!g->anchored)
+		sb_adds(&out, "(?:.*/)?");
+	in_lit_prefix = g->anchored;
+	c = p;
+	comp_idx = 0;
+	while (c < p + n) {
+		const char *end = c;
+		size_t len;
+		bool literal, last;
+
+		while (end < p + n && *end != '/')
+			end += (*end == '\\') ? 2 : 1;
+		len = (size_t)(end - c);
+		last = end >= p + n;
+		if (!len) {
+			r = fail(err, errlen, "empty path component");
+			goto out_free;
+		}
+		if (is_globstar(c, len)) {
+			in_lit_prefix = false;
+			if (prev_star) {
+				/* Runs of "**" components count as one. */
+			} else if (comp_idx == 0 && last) {
+				/* "**" alone: everything, the root included */
+			} else if (comp_idx == 0) {
+				sb_adds(&out, "(?:.*/)?");
+			} else if (last) {
+				/* Inside, not the directory itself, as gitignore does. */
+				sb_adds(&out, "/.+");
+			} else {
+				sb_adds(&out, "/(?:.*/)?");
+			}
+			if (!prev_star)
+				comp_idx++;
+			prev_star = true;
+			last_star = last;
+		} else {
+			if (comp_idx > 0 && !prev_star)
+				sb_addc(&out, '/');
+			lit.len = 0;
+			if (lit.d)
+				lit.d[0] = '\0';
+			r = comp_translate(c, len, last, &out, &literal, &lit, err, errlen);
+			if (r < 0)
+				goto out_free;
+			if (in_lit_prefix && literal) {
+				g->lit[g->nlit] = strdup(lit.d ? lit.d : "");
+				if (!g->lit[g->nlit]) {
+					r = -ENOMEM;
+					goto out_free;
+				}
+				g->nlit++;
+			} else {
+				in_lit_prefix = false;
+			}
+			comp_idx++;
+			prev_star = false;
+			last_star = false;
+		}
+		c = last ? end : end + 1;
+	}
+	g->ncomps = comp_idx;
+	if (last_star && comp_idx == 1) {
+		/* "**" alone is everything; with a trailing '/', every directory and all beneath. */
+		if (g->dir_only)
+			sb_adds(&out, ".*/");
+	} else if (last_star) {
+		if (g->dir_only)
+			sb_addc(&out, '/');
+	} else {
+		sb_adds(&out, g->dir_only ? "/" : "(?:/|\\z)");
+	}
+	if (out.oom || lit.oom) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	g->regex = out.d;
+	free(lit.d);
+	return 0;
+
+out_free:
+	free(out.d);
+	free(lit.d);
+	glob_free(g);
+	return r;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * glob.h - translation of one policy pattern (SPEC 2) into a pcre2 regex.
+ * Internal to policy/; policy.c compiles the result.
+ *
+ * The regex is matched against the subject S: a path without its leading
+ * '/', plus a trailing '/' when the path is a directory (the root is "/").
+ * Because a rule that matches a directory covers everything beneath it,
+ * every regex only anchors at the start and ends at a component boundary:
+ *
+ *   anchored  PAT   ^PAT(?:/|\z)         PAT/  ^PAT/
+ *   basename  PAT   ^(?:.*\/)?PAT(?:/|\z)  PAT/  ^(?:.*\/)?PAT/
+ *
+ * so one match of S answers "does the rule match P or an ancestor of P".
+ */
+#ifndef FENCE_POLICY_GLOB_H
+#define FENCE_POLICY_GLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct glob {
+	char *regex;     /* pcre2 source text, malloc'd */
+	bool anchored;   /* matched from the root, not at any depth */
+	bool dir_only;   /* pattern ended in '/' */
+	size_t ncomps;   /* path components of the pattern ("**" runs count once) */
+	size_t nlit;     /* leading components without any glob syntax (anchored only) */
+	char **lit;      /* their unescaped text: nlit malloc'd strings */
+};
+
+/*
+ * Translates PATTERN.  Returns 0 with *g filled, -EINVAL with the reason in
+ * err ("unterminated character class"; the caller names the pattern), or
+ * -ENOMEM.  On failure *g holds nothing to free.
+ */
+int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen);
+
+/* Frees what glob_translate() allocated.  A zeroed struct is fine. */
+void glob_free(struct glob *g);
+
+#endif

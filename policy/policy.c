@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * policy.c - the ordered rule list and path resolution (SPEC 3).
+ *
+ * Each rule is compiled once, when it is added, to one pcre2 regex (see
+ * glob.h for its shape).  A regex matches the subject of a path when the
+ * rule matches the path or any of its ancestors, so the own level of a
+ * path is found by trying the rules from the last to the first and
+ * stopping at the first match: one pass, at most one pcre2 call per rule.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include "policy.h"
+
+#include <errno.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glob.h"
+#include "policy_internal.h"
+#include "sha256.h"
+
+struct rule {
+	struct policy_rule_info info; /* pattern and origin are owned */
+	struct glob glob;             /* anchoring and literal prefix, for pass-through */
+	pcre2_code *re;
+	bool jit;                     /* pcre2_jit_compile() succeeded */
+};
+
+struct policy {
+	struct rule *rules;
+	size_t nrules;
+	size_t cap;
+	char *description;
+	char *canon;                  /* policy_canonical_text(), grown per rule */
+	size_t canon_len;
+	size_t canon_cap;
+};
+
+static const char *const level_names[] = { "none", "view", "read", "write" };
+
+const char *policy_level_name(enum policy_level level)
+{
+	if ((unsigned)level < sizeof(level_names) / sizeof(level_names[0]))
+		return level_names[level];
+	return "?";
+}
+
+int policy_level_parse(const char *name, enum policy_level *out)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (!strcmp(name, level_names[i])) {
+			*out = (enum policy_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+void policy_error_format(const struct policy_error *err, char *buf, size_t len)
+{
+	if (err->line > 0)
+		(void)snprintf(buf, len, "%s:%d: %s", err->file, err->line, err->msg);
+	else
+		(void)snprintf(buf, len, "%s: %s", err->file, err->msg);
+}
+
+int policy_error_set(struct policy_error *err, const char *origin, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -EINVAL;
+	(void)snprintf(err->file, sizeof(err->file), "%s", origin ? origin : "");
+	err->line = line;
+	va_start(ap, fmt);
+	(void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int canon_add(struct policy *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (p->canon_len + n + 1 > p->canon_cap) {
+		size_t cap = p->canon_cap ? p->canon_cap : 256;
+		char *c;
+
+		while (cap < p->canon_len + n + 1)
+			cap *= 2;
+		c = realloc(p->canon, cap);
+		if (!c)
+			return -ENOMEM;
+		p->canon = c;
+		p->canon_cap = cap;
+	}
+	memcpy(p->canon + p->canon_len, s, n + 1);
+	p->canon_len += n;
+	return 0;
+}
+
+struct policy *policy_new(void)
+{
+	struct policy *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	/* The canonical text is itself a loadable policy file. */
+	if (canon_add(p, "[rules]\n") < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void rule_free(struct rule *r)
+{
+	free((char *)r->info.pattern);
+	free((char *)r->info.origin);
+	glob_free(&r->glob);
+	pcre2_code_free(r->re);
+}
+
+void policy_free(struct policy *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->nrules; i++)
+		rule_free(&p->rules[i]);
+	free(p->rules);
+	free(p->description);
+	free(p->canon);
+	free(p);
+}
+
+int policy_add_rule(struct policy *p, enum policy_level level, const char *pattern,
+		    const char *origin, int line, struct policy_error *err)
+{
+	struct rule r = { 0 };
+	char reason[256];
+	int code, ret;
+	PCRE2_SIZE off;
+
+	if ((unsigned)level > POLICY_WRITE)
+		return policy_error_set(err, origin, line, "invalid level %d", (int)level);
+	/*
+	 * A line break would make the canonical text (what a delta records
+	 * and the digest covers) read as two rules.  '?' and '*' still match
+	 * names that contain one.
+	 */
+	if (strpbrk(pattern, "\n\r"))
+		return policy_error_set(err, origin, line,
+					"pattern '%s': contains a line break (use '?' to match one)",
+					pattern);
+	ret = glob_translate(pattern, &r.glob, reason, sizeof(reason));
+	if (ret == -EINVAL)
+		return policy_error_set(err, origin, line, "pattern '%s': %s", pattern, reason);
+	if (ret < 0)
+		return ret;
+	r.re = pcre2_compile((PCRE2_SPTR)r.glob.regex, PCRE2_ZERO_TERMINATED,
+			     PCRE2_ANCHORED | PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
+				     PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_AUTO_CAPTURE,
+			     &code, &off, NULL);
+	if (!r.re) {
+		PCRE2_UCHAR msg[160];
+
+		(void)pcre2_get_error_message(code, msg, sizeof(msg));
+		glob_free(&r.glob);
+		if (code == PCRE2_ERROR_HEAPLIMIT || code == PCRE2_ERROR_NOMEMORY)
+			return -ENOMEM;
+		return policy_error_set(err, origin, line, "pattern '%s': cannot compile: %s",
+					pattern, (const char *)msg);
+	}
+	/* The interpreter gives the same answers, only slower: JIT is optional. */
+	r.jit = pcre2_jit_compile(r.re, PCRE2_JIT_COMPLETE) == 0;
+
+	r.info.index = (unsigned)p->nrules;
+	r.info.level = level;
+	r.info.line = line;
+	r.info.pattern = strdup(pattern);
+	r.info.origin = strdup(origin ? origin : "");
+	if (!r.info.pattern || !r.info.origin)
+		goto out_nomem;
+	if (p->nrules == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct rule *rules = realloc(p->rules, cap * sizeof(*rules));
+
+		if (!rules)
+			goto out_nomem;
+		p->rules = rules;
+		p->cap = cap;
+	}
+	if (canon_add(p, policy_level_name(level)) < 0 || canon_add(p, " = ") < 0 ||
+	    canon_add(p, pattern) < 0 || canon_add(p, "\n") < 0)
+		goto out_nomem;
+	p->rules[p->nrules++] = r;
+	return 0;
+
+out_nomem:
+	rule_free(&r);
+	return -ENOMEM;
+}
+
+static const char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+int policy_add_rule_arg(struct policy *p, const char *arg, struct policy_error *err)
+{
+	enum policy_level level;
+	char origin[sizeof(err->file)];
+	const char *name, *pattern;
+	char *copy, *eq;
+	int r;
+
+	(void)snprintf(origin, sizeof(origin), "--rule '%s'", arg);
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	eq = strchr(copy, '=');
+	if (!eq) {
+		free(copy);
+		return policy_error_set(err, origin, 0, "expected LEVEL=PATTERN");
+	}
+	*eq = '\0';
+	name = trim(copy);
+	pattern = trim(eq + 1);
+	if (policy_level_parse(name, &level) < 0) {
+		r = policy_error_set(err, origin, 0, "unknown level '%s'", name);
+		free(copy);
+		return r;
+	}
+	r = policy_add_rule(p, level, pattern, "--rule", 0, err);
+	if (r == -EINVAL && err)
+		(void)snprintf(err->file, sizeof(err->file), "%s", origin);
+	free(copy);
+	return r;
+}
+
+int policy_set_description(struct policy *p, const char *desc)
+{
+	char *d = strdup(desc);
+
+	if (!d)
+		return -ENOMEM;
+	free(p->description);
+	p->description = d;
+	return 0;
+}
+
+const char *policy_description(const struct policy *p)
+{
+	return p->description;
+}
+
+size_t policy_rule_count(const struct policy *p)
+{
+	return p->nrules;
+}
+
+const struct policy_rule_info *policy_rule(const struct policy *p, size_t i)
+{
+	return i < p->nrules ? &p->rules[i].info : NULL;
+}
+
+const char *policy_canonical_text(const struct policy *p)
+{
+	return p->canon;
+}
+
+void policy_digest(const struct policy *p, char out[65])
+{
+	sha256_hex(p->canon, p->canon_len, out);
+}
+
+/* ---- resolution ---- */
+
+/*
+ * Index of the last rule whose regex matches SUBJ, -1 when none does, or
+ * -ERANGE-style failure reported through *fail (a pcre2 resource limit:
+ * the caller denies rather than guess).
+ */
+static int last_match(const struct policy *p, const char *subj, size_t len,
+		      pcre2_match_data *md, int *fail)
+{
+	size_t i;
+
+	for (i = p->nrules; i-- > 0;) {
+		const struct rule *r = &p->rules[i];
+		int rc;
+
+		if (r->jit)
+			rc = pcre2_jit_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
+		else
+			rc = pcre2_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
+		if (rc >= 0)
+			return (int)i;
+		if (rc != PCRE2_ERROR_NOMATCH) {
+			*fail = rc == PCRE2_ERROR_NOMEMORY ? -ENOMEM : -ERANGE;
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* Number of components of the relative path rel[0..len). */
+static size_t count_components(const char *rel, size_t len)
+{
+	size_t i, n = 1;
+
+	if (!len)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (rel[i] == '/')
+			n++;
+	return n;
+}
+
+/*
+ * SPEC 3's exception: is there a rule after rule R (any rule when R is -1)
+ * with level view or more whose anchored literal prefix strictly extends
+ * the directory rel[0..len)?  For the root (len 0) every rule counts:
+ * every path lies beneath the root.
+ */
+static bool reincluded_beneath(const struct policy *p, int r, const char *rel, size_t len)
+{
+	size_t j = count_components(rel, len);
+	size_t k;
+
+	for (k = (size_t)(r + 1); k < p->nrules; k++) {
+		const struct rule *rule = &p->rules[k];
+		const char *c = rel;
+		size_t i;
+
+		if (rule->info.level < POLICY_VIEW)
+			continue;
+		if (j == 0)
+			return true;
+		if (!rule->glob.anchored || rule->glob.ncomps <= j || rule->glob.nlit < j)
+			continue;
+		for (i = 0; i < j; i++) {
+			const char *slash = memchr(c, '/', len - (size_t)(c - rel));
+			size_t n = slash ? (size_t)(slash - c) : len - (size_t)(c - rel);
+
+			if (strlen(rule->glob.lit[i]) != n || memcmp(rule->glob.lit[i], c, n))
+				break;
+			c += n + 1;
+		}
+		if (i == j)
+			return true;
+	}
+	return false;
+}
+
+/* Strips one leading '/' and checks the components: 0 or -EINVAL. */
+static int path_relative(const char *path, const char **rel, size_t *len)
+{
+	const char *c;
+
+	if (*path == '/')
+		path++;
+	*rel = path;
+	*len = strlen(path);
+	if (!*len)
+		return 0;
+	for (c = path;;) {
+		const char *slash = strchr(c, '/');
+		size_t n = slash ? (size_t)(slash - c) : strlen(c);
+
+		if (!n || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return -EINVAL;
+		if (!slash)
+			return 0;
+		c = slash + 1;
+	}
+}
+
+/* Own level and rule of the path rel[0..len) (len 0: the root). */
+static int own_level(const struct policy *p, const char *rel, size_t len, bool is_dir,
+		     pcre2_match_data *md, struct policy_decision *out)
+{
+	char stack[1024], *subj = stack;
+	int fail = 0, r;
+
+	if (len + 2 > sizeof(stack)) {
+		subj = malloc(len + 2);
+		if (!subj)
+			return -ENOMEM;
+	}
+	memcpy(subj, rel, len);
+	if (is_dir)
+		subj[len++] = '/';
+	r = last_match(p, subj, len, md, &fail);
+	if (subj != stack)
+		free(subj);
+	if (fail)
+		return fail;
+	out->rule = r;
+	out->own = r >= 0 ? p->rules[r].info.level : POLICY_NONE;
+	return 0;
+}
+
+/* Decision for rel[0..len) given its parent's; WANT_OWN false skips matching under a hidden parent. */
+static int decide_child(const struct policy *p, const struct policy_decision *parent,
+			const char *rel, size_t len, bool is_dir, bool want_own,
+			pcre2_match_data *md, struct policy_decision *out)
+{
+	const char *slash = memrchr(rel, '/', len);
+	struct policy_decision d = { .level = POLICY_NONE, .own = POLICY_NONE, .rule = -1 };
+	int r;
+
+	if (parent->level == POLICY_NONE) {
+		if (want_own) {
+			r = own_level(p, rel, len, is_dir, md, &d);
+			if (r < 0)
+				return r;
+		}
+		d.level = POLICY_NONE;
+		d.hidden = true;
+		d.hidden_by = parent->hidden ? parent->hidden_by : (slash ? (size_t)(slash - rel) : 0);
+		d.rule = parent->rule;
+		*out = d;
+		return 0;
+	}
+	r = own_level(p, rel, len, is_dir, md, &d);
+	if (r < 0)
+		return r;
+	if (d.own >= POLICY_VIEW) {
+		d.level = d.own;
+	} else if (is_dir && reincluded_beneath(p, d.rule, rel, len)) {
+		d.level = POLICY_VIEW;
+		d.passthrough = true;
+	}
+	*out = d;
+	return 0;
+}
+
+static int root_decide(const struct policy *p, pcre2_match_data *md, struct policy_decision *out)
+{
+	struct policy_decision d = { .level = POLICY_NONE, .own = POLICY_NONE, .rule = -1 };
+	int r = own_level(p, "", 0, true, md, &d);
+
+	if (r < 0)
+		return r;
+	if (d.own >= POLICY_VIEW) {
+		d.level = d.own;
+	} else if (reincluded_beneath(p, d.rule, "", 0)) {
+		d.level = POLICY_VIEW;
+		d.passthrough = true;
+	}
+	*out = d;
+	return 0;
+}
+
+void policy_resolve_root(const struct policy *p, struct policy_decision *out)
+{
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	struct policy_decision none = { .level = POLICY_NONE, .own = POLICY_NONE, .rule = -1 };
+
+	/* Fail closed: without memory to match, the root shows nothing. */
+	if (!md || root_decide(p, md, out) < 0)
+		*out = none;
+	pcre2_match_data_free(md);
+}
+
+int policy_resolve(const struct policy *p, const char *path, bool is_dir,
+		   struct policy_decision *out)
+{
+	struct policy_decision d;
+	pcre2_match_data *md;
+	const char *rel;
+	size_t len, i;
+	int r;
+
+	r = path_relative(path, &rel, &len);
+	if (r < 0)
+		return r;
+	md = pcre2_match_data_create(1, NULL);
+	if (!md)
+		return -ENOMEM;
+	r = root_decide(p, md, &d);
+	for (i = 0; r == 0 && i < len; i++) {
+		if (rel[i] == '/')
+			r = decide_child(p, &d, rel, i, true, d.level != POLICY_NONE, md, &d);
+	}
+	if (r == 0 && len)
+		r = decide_child(p, &d, rel, len, is_dir, true, md, &d);
+	pcre2_match_data_free(md);
+	if (r == 0)
+		*out = d;
+	return r;
+}
+
+int policy_resolve_child(const struct policy *p, const struct policy_decision *parent,
+			 const char *path, bool is_dir, struct policy_decision *out)
+{
+	pcre2_match_data *md;
+	const char *rel;
+	size_t len;
+	int r;
+
+	r = path_relative(path, &rel, &len);
+	if (r < 0)
+		return r;
+	if (!len)
+		return -EINVAL; /* the root is nobody's child */
+	md = pcre2_match_data_create(1, NULL);
+	if (!md)
+		return -ENOMEM;
+	r = decide_child(p, parent, rel, len, is_dir, true, md, out);
+	pcre2_match_data_free(md);
+	return r;
+}
