@@ -14,6 +14,8 @@
 #   manifest DIR               names, types, modes, sizes, mtimes, link targets,
 #                              user xattrs and sha256 of every file under DIR
 #   tree_manifest DIR          the same without times (to compare two views)
+#   check_same NAME F1 F2      ok when files F1 and F2 are identical, else the diff
+#   flat                       joins stdin's lines with spaces
 
 FSPROBE=$PROBES/fsprobe
 [ -x "$FSPROBE" ] || skip_all "fsprobe not built ($FSPROBE); run make BUILD=... probes"
@@ -112,6 +114,11 @@ tree_manifest() {
 		find . -type f -printf '%p %s\n' | LC_ALL=C sort
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
 	)
+}
+
+# flat: joins lines with spaces, so that a listing fits one "#   actual:" line.
+flat() {
+	tr '\n' ' ' | sed 's/ $//'
 }
 
 # check_same NAME FILE1 FILE2: ok when the two files are identical, else
