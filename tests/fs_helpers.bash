@@ -39,7 +39,7 @@ fs_daemon_pids() {
 	local mnt p cmd
 	mnt=$(realpath -m "$1")
 	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		case "$cmd" in
 		*fencefs*" mount "*"$mnt"*) echo "${p#/proc/}" ;;
 		esac
