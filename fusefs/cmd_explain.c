@@ -1,6 +1,442 @@
 // SPDX-License-Identifier: Apache-2.0
-/* PLACEHOLDER: to be replaced by the real implementation. */
+/*
+ * cmd_explain.c - `fencefs explain` (which level does each path get, and
+ * which rule decided it) and `fencefs presets`.  See fence-policy(5).
+ *
+ * explain reads no file system beyond the policy, unless --source names
+ * the codebase: then each path is lstat'ed there to learn whether it is a
+ * directory (it matters for "dir/" patterns and pass-through).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
 #include "commands.h"
-int cmd_explain(int argc, char **argv) { fprintf(stderr, "fencefs: cmd_explain: not implemented yet\n"); return 2; }
-int cmd_presets(int argc, char **argv) { fprintf(stderr, "fencefs: cmd_presets: not implemented yet\n"); return 2; }
+#include "policy.h"
+#include "policy_load.h"
+#include "util.h"
+
+struct explain_config {
+	struct fence_policy_opts policy;
+	bool json;
+	bool all_dirs;      /* --dir: every PATH is a directory */
+	const char *source; /* --source DIR: ask the real tree */
+	char **paths;
+	int npaths;
+};
+
+static void explain_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fencefs explain [--preset NAME] [--policy FILE] [--rule LEVEL=PATTERN]...\n"
+		"                       [--dir | --source DIR] [--json] PATH...\n"
+		"\n"
+		"Prints, for each PATH (relative to the codebase root), its level and the rule\n"
+		"that decided it.  A PATH ending in '/' is a directory; --dir says that every\n"
+		"PATH is one; --source DIR looks each PATH up in DIR instead.\n"
+		"\n"
+		"  --preset NAME         start from a preset (see 'fencefs presets')\n"
+		"  --policy FILE         then the rules of a policy file\n"
+		"  --rule LEVEL=PATTERN  then one more rule (repeatable)\n"
+		"  --dir                 treat every PATH as a directory\n"
+		"  --source DIR          find out from DIR which PATHs are directories\n"
+		"  --json                one JSON object per line\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"See fence-policy(5).\n");
+}
+
+/*
+ * Fills cfg from argv.  Returns 0, 1 for --help, or -EINVAL after
+ * printing what is wrong.  cfg->policy.rules is malloc'd.
+ */
+static int explain_parse_args(int argc, char **argv, struct explain_config *cfg)
+{
+	static const struct option longopts[] = {
+		{ "preset", required_argument, NULL, 'p' }, { "policy", required_argument, NULL, 'f' },
+		{ "rule", required_argument, NULL, 'r' },   { "dir", no_argument, NULL, 'd' },
+		{ "source", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->policy.rules = calloc((size_t)argc, sizeof(*cfg->policy.rules));
+	if (!cfg->policy.rules) {
+		fprintf(stderr, "fencefs explain: out of memory\n");
+		return -ENOMEM;
+	}
+	optind = 0; /* full re-initialisation (GNU getopt) */
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (cfg->policy.preset) {
+				fprintf(stderr, "fencefs explain: --preset given twice\n");
+				return -EINVAL;
+			}
+			cfg->policy.preset = optarg;
+			break;
+		case 'f':
+			if (cfg->policy.policy_file) {
+				fprintf(stderr, "fencefs explain: --policy given twice\n");
+				return -EINVAL;
+			}
+			cfg->policy.policy_file = optarg;
+			break;
+		case 'r':
+			cfg->policy.rules[cfg->policy.nrules++] = optarg;
+			break;
+		case 'd':
+			cfg->all_dirs = true;
+			break;
+		case 's':
+			cfg->source = optarg;
+			break;
+		case 'j':
+			cfg->json = true;
+			break;
+		case 'h':
+			return 1;
+		default:
+			fprintf(stderr, "Try 'fencefs explain --help'.\n");
+			return -EINVAL;
+		}
+	}
+	if (cfg->all_dirs && cfg->source) {
+		fprintf(stderr, "fencefs explain: --dir and --source exclude each other\n");
+		return -EINVAL;
+	}
+	if (!cfg->policy.preset && !cfg->policy.policy_file && !cfg->policy.nrules) {
+		fprintf(stderr, "fencefs explain: no policy: give --preset, --policy or --rule "
+				"(see 'fencefs presets')\n");
+		return -EINVAL;
+	}
+	cfg->paths = argv + optind;
+	cfg->npaths = argc - optind;
+	if (cfg->npaths <= 0) {
+		fprintf(stderr, "fencefs explain: no PATH given\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Normalises a PATH argument into out (relative, no leading or trailing
+ * '/', "//" and "." dropped).  *dir is set when it ended in '/' (or is the
+ * root).  -EINVAL for "..": explain answers for paths inside the codebase.
+ */
+static int normalise_path(const char *arg, char **out, bool *dir)
+{
+	size_t len = strlen(arg), o = 0;
+	const char *c = arg;
+	char *s;
+
+	*dir = len == 0 || arg[len - 1] == '/';
+	s = malloc(len + 1);
+	if (!s)
+		return -ENOMEM;
+	while (*c) {
+		const char *end = strchrnul(c, '/');
+		size_t n = (size_t)(end - c);
+
+		if (n == 2 && c[0] == '.' && c[1] == '.') {
+			free(s);
+			return -EINVAL;
+		}
+		if (n && !(n == 1 && c[0] == '.')) {
+			if (o)
+				s[o++] = '/';
+			memcpy(s + o, c, n);
+			o += n;
+		}
+		c = *end ? end + 1 : end;
+	}
+	s[o] = '\0';
+	if (!o)
+		*dir = true;
+	*out = s;
+	return 0;
+}
+
+/* Is REL a directory in the source tree?  Absent paths are files, with a note. */
+static bool source_is_dir(int srcfd, const char *rel, bool *absent)
+{
+	struct stat st;
+
+	*absent = false;
+	if (!rel[0])
+		return true;
+	if (fstatat(srcfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		*absent = true;
+		return false;
+	}
+	return S_ISDIR(st.st_mode);
+}
+
+static void print_rule(struct buf *b, const struct policy *p, int rule)
+{
+	const struct policy_rule_info *ri = rule >= 0 ? policy_rule(p, (size_t)rule) : NULL;
+
+	if (!ri) {
+		buf_adds(b, "default (no rule matched)");
+		return;
+	}
+	/* Numbered from 1, as a person counts the rules of a file. */
+	buf_addf(b, "#%u %s = %s (%s", ri->index + 1, policy_level_name(ri->level), ri->pattern,
+		 ri->origin);
+	if (ri->line > 0)
+		buf_addf(b, ":%d", ri->line);
+	buf_adds(b, ")");
+}
+
+static void explain_text(struct buf *b, const struct policy *p, const char *rel, bool dir,
+			 const struct policy_decision *d, int width, bool absent)
+{
+	int n = (int)strlen(rel) + (dir && rel[0] ? 2 : 1);
+
+	buf_addf(b, "%-5s  /%s%s", policy_level_name(d->level), rel, dir && rel[0] ? "/" : "");
+	buf_addf(b, "%*s  ", width > n ? width - n : 0, "");
+	print_rule(b, p, d->rule);
+	if (d->passthrough)
+		buf_adds(b, " (pass-through directory: a later rule shows something inside)");
+	if (d->hidden && d->hidden_by)
+		buf_addf(b, " (hidden: ancestor /%.*s is none", (int)d->hidden_by, rel);
+	else if (d->hidden)
+		buf_adds(b, " (hidden: the root is none");
+	if (d->hidden && d->own != POLICY_NONE)
+		buf_addf(b, "; its own level would be %s", policy_level_name(d->own));
+	if (d->hidden)
+		buf_adds(b, ")");
+	if (absent)
+		buf_adds(b, " (not in the source; taken as a file)");
+	buf_adds(b, "\n");
+}
+
+static void explain_json(struct buf *b, const struct policy *p, const char *rel, bool dir,
+			 const struct policy_decision *d)
+{
+	const struct policy_rule_info *ri = d->rule >= 0 ? policy_rule(p, (size_t)d->rule) : NULL;
+	struct buf path = { 0 };
+
+	buf_addf(&path, "/%s", rel);
+	buf_adds(b, "{\"path\":");
+	buf_add_json_str(b, path.data);
+	buf_addf(b, ",\"dir\":%s,\"level\":\"%s\",\"own\":\"%s\",\"rule\":", dir ? "true" : "false",
+		 policy_level_name(d->level), policy_level_name(d->own));
+	if (ri) {
+		buf_addf(b, "{\"number\":%u,\"level\":\"%s\",\"pattern\":", ri->index + 1,
+			 policy_level_name(ri->level));
+		buf_add_json_str(b, ri->pattern);
+		buf_adds(b, ",\"origin\":");
+		buf_add_json_str(b, ri->origin);
+		buf_addf(b, ",\"line\":%d}", ri->line);
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_addf(b, ",\"passthrough\":%s,\"hidden_by\":", d->passthrough ? "true" : "false");
+	if (d->hidden) {
+		buf_reset(&path);
+		buf_addf(&path, "/%.*s", (int)d->hidden_by, rel);
+		buf_add_json_str(b, path.data);
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_adds(b, "}\n");
+	buf_free(&path);
+}
+
+static int explain_run(const struct explain_config *cfg, const struct policy *p)
+{
+	_cleanup_close_ int srcfd = -1;
+	struct buf out = { 0 };
+	int i, width = 0, ret = 0;
+
+	if (cfg->source) {
+		srcfd = open(cfg->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (srcfd < 0) {
+			fprintf(stderr, "fencefs explain: cannot open '%s': %s\n", cfg->source,
+				strerror(errno));
+			return 2;
+		}
+	}
+	for (i = 0; i < cfg->npaths; i++) {
+		int n = (int)strlen(cfg->paths[i]) + 2;
+
+		if (n > width)
+			width = n;
+	}
+	if (width > 40)
+		width = 40;
+	for (i = 0; i < cfg->npaths; i++) {
+		struct policy_decision d;
+		_cleanup_free_ char *rel = NULL;
+		bool dir, absent = false;
+		int r;
+
+		r = normalise_path(cfg->paths[i], &rel, &dir);
+		if (r < 0) {
+			fprintf(stderr, "fencefs explain: invalid path '%s': %s\n", cfg->paths[i],
+				r == -EINVAL ? "'..' leaves the codebase" : strerror(-r));
+			ret = 2;
+			continue;
+		}
+		if (cfg->all_dirs)
+			dir = true;
+		else if (srcfd >= 0 && !dir)
+			dir = source_is_dir(srcfd, rel, &absent);
+		if (!rel[0]) {
+			policy_resolve_root(p, &d);
+			r = 0;
+		} else {
+			r = policy_resolve(p, rel, dir, &d);
+		}
+		if (r < 0) {
+			fprintf(stderr, "fencefs explain: cannot resolve '%s': %s\n", cfg->paths[i],
+				strerror(-r));
+			ret = 2;
+			continue;
+		}
+		if (cfg->json)
+			explain_json(&out, p, rel, dir, &d);
+		else
+			explain_text(&out, p, rel, dir, &d, width, absent);
+	}
+	if (out.oom) {
+		fprintf(stderr, "fencefs explain: out of memory\n");
+		ret = 2;
+	} else if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
+		ret = 2;
+	}
+	buf_free(&out);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "fencefs explain: cannot write output: %s\n", strerror(errno));
+		ret = 2;
+	}
+	return ret;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	struct explain_config cfg;
+	struct policy_error err = { 0 };
+	struct policy *p = NULL;
+	char msg[1024];
+	int r;
+
+	r = explain_parse_args(argc, argv, &cfg);
+	if (r == 1) {
+		explain_usage(stdout);
+		free(cfg.policy.rules);
+		return 0;
+	}
+	if (r < 0) {
+		free(cfg.policy.rules);
+		return 2;
+	}
+	r = fence_policy_build(&cfg.policy, &p, &err);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			fprintf(stderr, "fencefs explain: out of memory\n");
+		else {
+			policy_error_format(&err, msg, sizeof(msg));
+			fprintf(stderr, "fencefs explain: %s\n", msg);
+		}
+		free(cfg.policy.rules);
+		return 2;
+	}
+	r = explain_run(&cfg, p);
+	policy_free(p);
+	free(cfg.policy.rules);
+	return r;
+}
+
+struct preset_list {
+	char **names;
+	char **descs;
+	size_t n;
+	size_t cap;
+	bool oom;
+};
+
+static void collect_preset(void *ctx, const char *name, const char *description)
+{
+	struct preset_list *l = ctx;
+
+	if (l->oom)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		char **nn, **dd;
+
+		nn = realloc(l->names, cap * sizeof(*nn));
+		if (!nn) {
+			l->oom = true;
+			return;
+		}
+		l->names = nn;
+		dd = realloc(l->descs, cap * sizeof(*dd));
+		if (!dd) {
+			l->oom = true;
+			return;
+		}
+		l->descs = dd;
+		l->cap = cap;
+	}
+	l->names[l->n] = strdup(name);
+	l->descs[l->n] = strdup(description);
+	if (!l->names[l->n] || !l->descs[l->n]) {
+		free(l->names[l->n]);
+		free(l->descs[l->n]);
+		l->oom = true;
+		return;
+	}
+	l->n++;
+}
+
+int cmd_presets(int argc, char **argv)
+{
+	struct preset_list l = { 0 };
+	size_t i, width = 0;
+	int r, ret = 0;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: fencefs presets\n\n"
+		       "Lists the presets (name and description) found in %s.\n"
+		       "Use one with 'fencefs explain --preset NAME' or 'fence-run --preset NAME'.\n"
+		       "See fence-policy(5).\n",
+		       fence_preset_dir());
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "fencefs presets: unexpected argument '%s'\n", argv[1]);
+		return 2;
+	}
+	r = fence_list_presets(collect_preset, &l);
+	if (r < 0 || l.oom) {
+		fprintf(stderr, "fencefs presets: cannot list presets in '%s': %s\n",
+			fence_preset_dir(), strerror(r < 0 ? -r : ENOMEM));
+		ret = 2;
+	} else if (!l.n) {
+		fprintf(stderr, "fencefs presets: no presets in '%s'\n", fence_preset_dir());
+		ret = 2;
+	}
+	for (i = 0; i < l.n; i++)
+		if (strlen(l.names[i]) > width)
+			width = strlen(l.names[i]);
+	for (i = 0; i < l.n && !ret; i++)
+		printf("%-*s  %s\n", (int)width, l.names[i], l.descs[i]);
+	for (i = 0; i < l.n; i++) {
+		free(l.names[i]);
+		free(l.descs[i]);
+	}
+	free(l.names);
+	free(l.descs);
+	return ret;
+}
