@@ -239,9 +239,9 @@ check_eq "no none* name in any listing" "" "$(cd "$M" && timeout 10 find . -name
 
 # Hard link of a read file into a write directory: either refused, or
 # writing through the new name must not change what the read name shows.
-r=$(probe link "$M/read_t.txt" "$M/write_dir/read_alias")
+r=$(probe link "$M/read_t.txt" "$M/write_dir/alias_of_r")
 if [ "$r" = OK ]; then
-	echo changed >"$M/write_dir/read_alias" 2>/dev/null
+	echo changed >"$M/write_dir/alias_of_r" 2>/dev/null
 	check_eq "link of a read file: read name unchanged" "read t" "$(cat "$M/read_t.txt" 2>&1)"
 else
 	check_eq "link of a read file: refused with EACCES" EACCES "$r"
