@@ -1,5 +1,661 @@
 // SPDX-License-Identifier: Apache-2.0
-/* PLACEHOLDER: to be replaced by the real implementation. */
-#include <stdio.h>
+/*
+ * delta_diff.c - `fencefs diff [--json] [--patch] DELTA [SOURCE]`: what a
+ * delta changes in its source, as a sorted status list, as JSON Lines, or
+ * as a unified diff in git's format that `git apply` and `patch -p1` take
+ * (git-diff(1) "GENERATING PATCH TEXT WITH -P" describes the extended
+ * headers used here: new/deleted file mode, old/new mode, rename from/to).
+ *
+ * The line diff is Myers' O(ND) greedy algorithm ("An O(ND) Difference
+ * Algorithm and Its Variations", 1986) over lines, after the common
+ * prefix and suffix are trimmed; past DIFF_MAX_D edits it gives up on a
+ * minimal script and replaces the whole middle, which is still a correct
+ * patch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
 #include "commands.h"
-int cmd_diff(int argc, char **argv) { fprintf(stderr, "fencefs: cmd_diff: not implemented yet\n"); return 2; }
+#include "delta_format.h"
+#include "delta_read.h"
+#include "util.h"
+
+/* Files larger than this are reported as binary instead of diffed. */
+#define DIFF_MAX_BYTES (64u << 20)
+/* Edit distance past which Myers stops and the middle is replaced whole. */
+#define DIFF_MAX_D 4000
+#define DIFF_CONTEXT 3
+
+struct diff_opts {
+	bool json, patch;
+	const char *delta, *source;
+};
+
+static void diff_usage(FILE *f)
+{
+	fprintf(f, "usage: fencefs diff [--json | --patch] DELTA [SOURCE]\n"
+		   "  --json    one JSON object per change\n"
+		   "  --patch   a unified diff for git apply or patch -p1\n"
+		   "SOURCE defaults to the source recorded in DELTA. See fencefs-commit(1).\n");
+}
+
+/* Fills o from argv; 0, 1 for --help, or -EINVAL after printing the reason. */
+static int diff_parse(int argc, char **argv, struct diff_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "patch", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct diff_opts){ 0 };
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o->json = true;
+			break;
+		case 'p':
+			o->patch = true;
+			break;
+		case 'h':
+			return 1;
+		default:
+			fprintf(stderr, "fencefs diff: unknown option '%s'\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (o->json && o->patch) {
+		fprintf(stderr, "fencefs diff: --json and --patch exclude each other\n");
+		return -EINVAL;
+	}
+	if (argc - optind < 1 || argc - optind > 2) {
+		fprintf(stderr, "fencefs diff: expected DELTA [SOURCE]\n");
+		return -EINVAL;
+	}
+	o->delta = argv[optind];
+	o->source = argc - optind == 2 ? argv[optind + 1] : NULL;
+	return 0;
+}
+
+static const char *type_name(mode_t m)
+{
+	if (S_ISREG(m))
+		return "file";
+	if (S_ISLNK(m))
+		return "symlink";
+	if (S_ISDIR(m))
+		return "dir";
+	return "other";
+}
+
+/* The mode git records: 100644, 100755, 120000, 40000 (octal). */
+static unsigned git_mode(mode_t m)
+{
+	if (S_ISLNK(m))
+		return 0120000;
+	if (S_ISDIR(m))
+		return 040000;
+	return (m & 0111) ? 0100755 : 0100644;
+}
+
+static void print_list(const struct delta_changes *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct delta_change *ch = &c->v[i];
+
+		if (!ch->shown)
+			continue;
+		printf("%c ", ch->status);
+		if (ch->status == DELTA_RENAMED) {
+			delta_print_path(stdout, "", ch->old_path);
+			fputs(" -> ", stdout);
+		}
+		delta_print_path(stdout, "", ch->path);
+		if (ch->is_dir)
+			putchar('/');
+		putchar('\n');
+	}
+}
+
+static void print_json(const struct delta_changes *c)
+{
+	struct buf b = { 0 };
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct delta_change *ch = &c->v[i];
+		mode_t m = ch->new_mode ? ch->new_mode : ch->old_mode;
+
+		if (!ch->shown)
+			continue;
+		buf_reset(&b);
+		buf_addf(&b, "{\"status\":\"%c\",\"path\":", ch->status);
+		buf_add_json_str(&b, ch->path);
+		if (ch->old_path) {
+			buf_adds(&b, ",\"old_path\":");
+			buf_add_json_str(&b, ch->old_path);
+		}
+		buf_addf(&b, ",\"type\":\"%s\"", type_name(m));
+		if (ch->status == DELTA_TYPECHANGE)
+			buf_addf(&b, ",\"old_type\":\"%s\"", type_name(ch->old_mode));
+		if (ch->old_mode)
+			buf_addf(&b, ",\"old_mode\":\"%o\"", (unsigned)ch->old_mode);
+		if (ch->new_mode)
+			buf_addf(&b, ",\"new_mode\":\"%o\"", (unsigned)ch->new_mode);
+		buf_addf(&b, ",\"content_changed\":%s,\"mode_changed\":%s",
+			 ch->content_changed || ch->status == DELTA_ADDED ||
+					 ch->status == DELTA_DELETED
+				 ? "true"
+				 : "false",
+			 ch->mode_changed ? "true" : "false");
+		if (ch->new_mode && !S_ISDIR(ch->new_mode))
+			buf_addf(&b, ",\"size\":%lld", (long long)ch->new_size);
+		buf_adds(&b, "}\n");
+		if (b.oom)
+			break;
+		fwrite(b.data, 1, b.len, stdout);
+	}
+	buf_free(&b);
+}
+
+/* ---- reading both sides ---- */
+
+struct text {
+	char *data;
+	size_t len;
+	bool binary;   /* holds a NUL byte, or too large to diff */
+};
+
+/* Reads regular file PATH beneath DIRFD (never through a symlink), or a symlink's target. */
+static int read_side(int dirfd, const char *path, mode_t mode, struct text *t)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	size_t got = 0;
+
+	*t = (struct text){ 0 };
+	if (S_ISLNK(mode)) {
+		size_t plen;
+		const char *base = delta_basename(path, &plen);
+		_cleanup_free_ char *parent = strndup(path, plen);
+		_cleanup_close_ int pfd = -1;
+		ssize_t n;
+
+		if (!parent)
+			return -ENOMEM;
+		pfd = delta_openat(dirfd, parent, O_PATH | O_DIRECTORY, 0);
+		if (pfd < 0)
+			return pfd;
+		t->data = malloc(PATH_MAX + 1);
+		if (!t->data)
+			return -ENOMEM;
+		n = readlinkat(pfd, base, t->data, PATH_MAX + 1);
+		if (n < 0)
+			return -errno;
+		t->len = (size_t)n;
+		return 0;
+	}
+	fd = delta_openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL; /* replaced under us */
+	if ((uint64_t)st.st_size > DIFF_MAX_BYTES) {
+		t->binary = true;
+		return 0;
+	}
+	t->data = malloc((size_t)st.st_size + 1);
+	if (!t->data)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, t->data + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	t->len = got;
+	/* git's heuristic (xdiff-interface.c buffer_is_binary) looks at the
+	 * first 8000 bytes; the whole file costs little more and misses less. */
+	t->binary = memchr(t->data, '\0', got) != NULL;
+	return 0;
+}
+
+/* ---- the line diff ---- */
+
+struct line {
+	const char *p;
+	size_t len;       /* including the '\n', when there is one */
+	uint64_t hash;
+};
+
+static size_t split_lines(const struct text *t, struct line **out)
+{
+	size_t n = 0, i, start = 0;
+	struct line *v;
+
+	for (i = 0; i < t->len; i++)
+		if (t->data[i] == '\n')
+			n++;
+	if (t->len && t->data[t->len - 1] != '\n')
+		n++;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return SIZE_MAX;
+	n = 0;
+	for (i = 0; i <= t->len; i++) {
+		if (i == t->len ? i > start : t->data[i] == '\n') {
+			size_t end = i < t->len ? i + 1 : i, k;
+			uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+			for (k = start; k < end; k++)
+				h = (h ^ (unsigned char)t->data[k]) * 1099511628211ULL;
+			v[n++] = (struct line){ t->data + start, end - start, h };
+			start = end;
+		}
+	}
+	*out = v;
+	return n;
+}
+
+static bool line_eq(const struct line *a, const struct line *b)
+{
+	return a->hash == b->hash && a->len == b->len && !memcmp(a->p, b->p, a->len);
+}
+
+/*
+ * Marks the lines of a[lo_a, hi_a) to delete and of b[lo_b, hi_b) to
+ * insert so that the rest is a longest common subsequence (Myers, forward
+ * pass with the V array of every step kept for the backtrack).
+ */
+static int myers(const struct line *a, size_t na, const struct line *b, size_t nb, bool *del,
+		 bool *ins)
+{
+	size_t max = na + nb, bound = max < DIFF_MAX_D ? max : DIFF_MAX_D;
+	_cleanup_free_ long *v = NULL;
+	_cleanup_free_ long *trace = NULL;
+	long off = (long)bound + 1, d, k, x, y, found = -1;
+	size_t tcap = 0, i;
+
+	v = calloc(2 * bound + 3, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[off + 1] = 0;
+	for (d = 0; d <= (long)bound; d++) {
+		size_t need = (size_t)(d + 1) * (size_t)(d + 1);
+
+		/* trace[d*d .. (d+1)^2) holds V[-d..d] as it was before step d. */
+		if (need > tcap) {
+			size_t ncap = tcap ? tcap * 2 : 1024;
+			long *n;
+
+			while (ncap < need)
+				ncap *= 2;
+			n = realloc(trace, ncap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			trace = n;
+			tcap = ncap;
+		}
+		memcpy(trace + d * d, v + off - d, (size_t)(2 * d + 1) * sizeof(*v));
+		for (k = -d; k <= d; k += 2) {
+			if (k == -d || (k != d && v[off + k - 1] < v[off + k + 1]))
+				x = v[off + k + 1];
+			else
+				x = v[off + k - 1] + 1;
+			y = x - k;
+			while ((size_t)x < na && (size_t)y < nb && line_eq(&a[x], &b[y]))
+				x++, y++;
+			v[off + k] = x;
+			if ((size_t)x >= na && (size_t)y >= nb) {
+				found = d;
+				break;
+			}
+		}
+		if (found >= 0)
+			break;
+	}
+	if (found < 0) {
+		/* Too different: replace the whole range, still a valid patch. */
+		for (i = 0; i < na; i++)
+			del[i] = true;
+		for (i = 0; i < nb; i++)
+			ins[i] = true;
+		return 0;
+	}
+	x = (long)na;
+	y = (long)nb;
+	for (d = found; d > 0; d--) {
+		const long *pv = trace + d * d + d; /* pv[k] is V[k] before step d */
+		long pk, px, py;
+
+		k = x - y;
+		if (k == -d || (k != d && pv[k - 1] < pv[k + 1]))
+			pk = k + 1;
+		else
+			pk = k - 1;
+		px = pv[pk];
+		py = px - pk;
+		while (x > px && y > py)
+			x--, y--;
+		if (x == px)
+			ins[py] = true;
+		else
+			del[px] = true;
+		x = px;
+		y = py;
+	}
+	return 0;
+}
+
+struct op {
+	char t;        /* ' ', '-', '+' */
+	size_t ai, bj; /* positions in a and b before this op */
+};
+
+static void print_line(const struct line *l)
+{
+	fwrite(l->p, 1, l->len, stdout);
+	if (!l->len || l->p[l->len - 1] != '\n')
+		fputs("\n\\ No newline at end of file\n", stdout);
+}
+
+static void print_range(size_t start, size_t count)
+{
+	/* An empty range names the line before it (GNU diff's convention). */
+	if (count == 1)
+		printf("%zu", start + 1);
+	else
+		printf("%zu,%zu", count ? start + 1 : start, count);
+}
+
+/* Prints the hunks that turn text A into text B.  0 or -ENOMEM. */
+static int print_hunks(const struct text *ta, const struct text *tb)
+{
+	_cleanup_free_ struct line *a = NULL, *b = NULL;
+	_cleanup_free_ bool *del = NULL, *ins = NULL;
+	_cleanup_free_ struct op *ops = NULL;
+	size_t na, nb, pre = 0, suf = 0, i, j, nops = 0, k;
+	int r;
+
+	na = split_lines(ta, &a);
+	nb = split_lines(tb, &b);
+	if (na == SIZE_MAX || nb == SIZE_MAX)
+		return -ENOMEM;
+	while (pre < na && pre < nb && line_eq(&a[pre], &b[pre]))
+		pre++;
+	while (suf < na - pre && suf < nb - pre && line_eq(&a[na - 1 - suf], &b[nb - 1 - suf]))
+		suf++;
+	del = calloc(na + 1, sizeof(*del));
+	ins = calloc(nb + 1, sizeof(*ins));
+	ops = calloc(na + nb + 1, sizeof(*ops));
+	if (!del || !ins || !ops)
+		return -ENOMEM;
+	r = myers(a + pre, na - pre - suf, b + pre, nb - pre - suf, del + pre, ins + pre);
+	if (r)
+		return r;
+	for (i = 0, j = 0; i < na || j < nb;) {
+		if (i < na && del[i])
+			ops[nops++] = (struct op){ '-', i++, j };
+		else if (j < nb && ins[j])
+			ops[nops++] = (struct op){ '+', i, j++ };
+		else
+			ops[nops++] = (struct op){ ' ', i++, j++ };
+	}
+	for (k = 0; k < nops;) {
+		size_t start, end, last, e, oc = 0, nc = 0;
+
+		if (ops[k].t == ' ') {
+			k++;
+			continue;
+		}
+		start = k > DIFF_CONTEXT ? k - DIFF_CONTEXT : 0;
+		last = k;
+		for (e = k; e < nops; e++) {
+			if (ops[e].t != ' ')
+				last = e;
+			else if (e - last > 2 * DIFF_CONTEXT)
+				break;
+		}
+		end = last + DIFF_CONTEXT + 1 < nops ? last + DIFF_CONTEXT + 1 : nops;
+		for (e = start; e < end; e++) {
+			oc += ops[e].t != '+';
+			nc += ops[e].t != '-';
+		}
+		fputs("@@ -", stdout);
+		print_range(ops[start].ai, oc);
+		fputs(" +", stdout);
+		print_range(ops[start].bj, nc);
+		fputs(" @@\n", stdout);
+		for (e = start; e < end; e++) {
+			putchar(ops[e].t);
+			print_line(ops[e].t == '+' ? &b[ops[e].bj] : &a[ops[e].ai]);
+		}
+		k = end;
+	}
+	return 0;
+}
+
+/* ---- patch sections ---- */
+
+static void print_header(const char *old_path, const char *new_path)
+{
+	fputs("diff --git ", stdout);
+	delta_print_path(stdout, "a/", old_path);
+	putchar(' ');
+	delta_print_path(stdout, "b/", new_path);
+	putchar('\n');
+}
+
+/* The ---/+++ lines and hunks, or the "Binary files" line.  0 or -errno. */
+static int print_body(const char *old_path, const struct text *ta, const char *new_path,
+		      const struct text *tb)
+{
+	if (ta->binary || tb->binary) {
+		fputs("Binary files ", stdout);
+		if (old_path)
+			delta_print_path(stdout, "a/", old_path);
+		else
+			fputs("/dev/null", stdout);
+		fputs(" and ", stdout);
+		if (new_path)
+			delta_print_path(stdout, "b/", new_path);
+		else
+			fputs("/dev/null", stdout);
+		fputs(" differ\n", stdout);
+		return 0;
+	}
+	if (ta->len == 0 && tb->len == 0)
+		return 0; /* git prints no hunk for an empty file */
+	fputs("--- ", stdout);
+	if (old_path)
+		delta_print_path(stdout, "a/", old_path);
+	else
+		fputs("/dev/null", stdout);
+	fputs("\n+++ ", stdout);
+	if (new_path)
+		delta_print_path(stdout, "b/", new_path);
+	else
+		fputs("/dev/null", stdout);
+	putchar('\n');
+	return print_hunks(ta, tb);
+}
+
+static void text_free(struct text *t)
+{
+	free(t->data);
+	*t = (struct text){ 0 };
+}
+
+static int patch_added(int upperfd, const char *path, mode_t mode)
+{
+	struct text empty = { 0 }, tb;
+	int r;
+
+	r = read_side(upperfd, path, mode, &tb);
+	if (r)
+		return r;
+	print_header(path, path);
+	printf("new file mode %o\n", git_mode(mode));
+	r = print_body(NULL, &empty, path, &tb);
+	text_free(&tb);
+	return r;
+}
+
+static int patch_deleted(int srcfd, const char *path, mode_t mode)
+{
+	struct text empty = { 0 }, ta;
+	int r;
+
+	r = read_side(srcfd, path, mode, &ta);
+	if (r)
+		return r;
+	print_header(path, path);
+	printf("deleted file mode %o\n", git_mode(mode));
+	r = print_body(path, &ta, NULL, &empty);
+	text_free(&ta);
+	return r;
+}
+
+static int patch_change(int upperfd, int srcfd, const struct delta_change *ch)
+{
+	const char *old = ch->old_path ? ch->old_path : ch->path;
+	struct text ta = { 0 }, tb = { 0 };
+	int r = 0;
+
+	if (ch->is_dir)
+		return 0; /* git tracks no directories; their files carry the change */
+	if ((ch->old_mode && !S_ISREG(ch->old_mode) && !S_ISLNK(ch->old_mode)) ||
+	    (ch->new_mode && !S_ISREG(ch->new_mode) && !S_ISLNK(ch->new_mode))) {
+		fprintf(stderr, "fencefs diff: '%s': a special file cannot be shown in a patch\n",
+			ch->path);
+		return 0;
+	}
+	switch (ch->status) {
+	case DELTA_ADDED:
+		return patch_added(upperfd, ch->path, ch->new_mode);
+	case DELTA_DELETED:
+		return patch_deleted(srcfd, ch->path, ch->old_mode);
+	case DELTA_TYPECHANGE:
+		r = patch_deleted(srcfd, ch->path, ch->old_mode);
+		return r ? r : patch_added(upperfd, ch->path, ch->new_mode);
+	case DELTA_MODIFIED:
+	case DELTA_RENAMED:
+		break;
+	}
+	if (ch->status == DELTA_MODIFIED && !ch->content_changed &&
+	    git_mode(ch->old_mode) == git_mode(ch->new_mode))
+		return 0; /* a change of bits git does not record (e.g. 644 -> 600) */
+	print_header(old, ch->path);
+	if (git_mode(ch->old_mode) != git_mode(ch->new_mode))
+		printf("old mode %o\nnew mode %o\n", git_mode(ch->old_mode),
+		       git_mode(ch->new_mode));
+	if (ch->status == DELTA_RENAMED) {
+		fputs("rename from ", stdout);
+		delta_print_path(stdout, "", old);
+		fputs("\nrename to ", stdout);
+		delta_print_path(stdout, "", ch->path);
+		putchar('\n');
+	}
+	if (!ch->content_changed)
+		return 0;
+	r = read_side(srcfd, old, ch->old_mode, &ta);
+	if (!r)
+		r = read_side(upperfd, ch->path, ch->new_mode, &tb);
+	if (!r)
+		r = print_body(old, &ta, ch->path, &tb);
+	text_free(&ta);
+	text_free(&tb);
+	return r;
+}
+
+static int print_patch(int upperfd, int srcfd, const struct delta_changes *c)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < c->n; i++) {
+		r = patch_change(upperfd, srcfd, &c->v[i]);
+		if (r) {
+			fprintf(stderr, "fencefs diff: cannot diff '%s': %s\n", c->v[i].path,
+				strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	struct diff_opts o;
+	struct delta_meta m = { 0 };
+	struct delta_changes c = { 0 };
+	_cleanup_close_ int deltafd = -1, upperfd = -1, srcfd = -1;
+	const char *source;
+	char err[512];
+	int r, status = 2;
+
+	r = diff_parse(argc, argv, &o);
+	if (r) {
+		diff_usage(r > 0 ? stdout : stderr);
+		return r > 0 ? 0 : 2;
+	}
+	r = delta_open(o.delta, &deltafd, &m, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "fencefs diff: '%s' is not a fencefs delta: %s\n", o.delta, err);
+		return 2;
+	}
+	upperfd = openat(deltafd, DELTA_UPPER_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upperfd < 0) {
+		fprintf(stderr, "fencefs diff: cannot open '%s/%s': %s\n", o.delta,
+			DELTA_UPPER_NAME, strerror(errno));
+		goto out;
+	}
+	source = o.source ? o.source : m.source;
+	srcfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (srcfd < 0) {
+		fprintf(stderr, "fencefs diff: cannot open source '%s': %s\n", source,
+			strerror(errno));
+		goto out;
+	}
+	r = delta_collect(upperfd, srcfd, m.xattr_ns, &c, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "fencefs diff: %s\n", err);
+		goto out;
+	}
+	if (o.json)
+		print_json(&c);
+	else if (o.patch)
+		r = print_patch(upperfd, srcfd, &c);
+	else
+		print_list(&c);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "fencefs diff: cannot write output: %s\n", strerror(errno));
+		goto out;
+	}
+	status = r ? 2 : 0;
+out:
+	delta_changes_free(&c);
+	delta_meta_free(&m);
+	return status;
+}
