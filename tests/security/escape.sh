@@ -1,0 +1,117 @@
+#!/bin/bash
+# escape.sh - the escape suite (issue 6, item 1): hostile probes inside
+# `fence-run --preset agent-safe` on a codebase full of canaries.
+#
+# escape_fs attacks through paths, names, metadata and writes; escape_proc
+# through the process interface (signals, ptrace, namespaces, mounts,
+# blocked syscalls, /proc, ioctls, setuid).  Every vector must give the
+# result in escape_fs.expect / escape_proc.expect, and afterwards no canary
+# (nor half of one) may appear in stdout, stderr, the audit log, the result
+# JSON or the delta; the source must be unchanged; the delta must hold no
+# forged overlay marker, which `mount -t overlay` over source+delta checks.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+sec_need_fencerun
+
+CODE=$T/code
+sec_canary_tree "$CODE"
+before=$(sec_tree_sum "$CODE")
+
+# --- filesystem vectors ------------------------------------------------------
+"$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/delta-fs" \
+	--audit "$T/fs.audit" --result "$T/fs.result" --timeout 60s \
+	--bind-ro "$SECPROBES:/probes" -- \
+	/probes/escape_fs --host-root "$T" --host-src "$CODE" --host-delta "$T/delta-fs" \
+	--host-file "$T/outside/secret.txt" all >"$T/fs.out" 2>"$T/fs.err"
+check_eq "escape_fs: fence-run exits with the probe's status" 0 "$?"
+sec_expect escape_fs "$HERE/escape_fs.expect" "$T/fs.out"
+sec_scan "escape_fs: no canary in stdout or stderr" "$T/fs.out" "$T/fs.err"
+sec_scan "escape_fs: no canary in the audit log or the result" "$T/fs.audit" "$T/fs.result"
+sec_scan "escape_fs: no canary in the delta (contents, names, xattrs)" "$T/delta-fs"
+sec_audit_valid "escape_fs: audit log stays valid JSON Lines under hostile names" "$T/fs.audit"
+
+# The refusals were logged, hostile names included (SPEC 8: every refused op).
+python3 - "$T/fs.audit" >"$T/fs.audit.check" 2>&1 <<'EOF'
+import json, sys
+evs = []
+for raw in open(sys.argv[1], 'rb'):
+    try: evs.append(json.loads(raw))
+    except Exception: pass
+deny = [e for e in evs if e.get('event') == 'deny']
+paths = [str(e.get('path', '')) for e in deny]
+print('deny-env', any(p.endswith('.env') for p in paths))
+print('deny-newline', any('nl\n' in p for p in paths))
+print('deny-injection', any('"event":"fake"' in p for p in paths))
+print('write-output', any(e.get('event') == 'write' and 'output/' in str(e.get('path', ''))
+                          for e in evs))
+EOF
+for k in deny-env deny-newline deny-injection write-output; do
+	check_eq "escape_fs: audit log has the $k event" "$k True" "$(grep "^$k " "$T/fs.audit.check")"
+done
+
+# No forged whiteout or opaque marker: the only whiteouts are the two files
+# the probe really deleted, and no overlay xattr was set from inside.
+if [ -d "$T/delta-fs/upper" ]; then
+	wh=$(cd "$T/delta-fs/upper" && find . -type c | sort | tr '\n' ' ')
+	check_eq "escape_fs: delta whiteouts are only the real deletions" \
+		"./output/keep.txt ./output/sub/visible.txt " "$wh"
+	ov=$(getfattr -R -h -m '^(trusted|user)\.overlay\.' --absolute-names "$T/delta-fs/upper" \
+		2>/dev/null | grep -c '^# file:' || true)
+	check_eq "escape_fs: no overlay xattr in the delta" 0 "$ov"
+	# What overlayfs makes of source+delta: every secret is still there.
+	mkdir -p "$T/ov" "$T/ovwork"
+	if mount -t overlay overlay -o "ro,lowerdir=$CODE,upperdir=$T/delta-fs/upper,workdir=$T/delta-fs/work" \
+		"$T/ov" 2>"$T/ov.err"; then
+		lost=""
+		for f in .env a/b/.env.local config/secrets/db.txt keys/server.pem deep/x/y/z/id_rsa \
+			.aws/credentials output/.env output/sub/.env output/only/id_rsa src/main.c; do
+			cmp -s "$CODE/$f" "$T/ov/$f" || lost+="$f "
+		done
+		check_eq "escape_fs: overlay view of source+delta keeps every secret and src/main.c" "" "$lost"
+		umount "$T/ov"
+	else
+		notok "escape_fs: overlay view of source+delta keeps every secret and src/main.c"
+		echo "#   mount -t overlay failed: $(cat "$T/ov.err")"
+	fi
+else
+	notok "escape_fs: the delta has an upper/ directory (delta_format.h)"
+fi
+check_eq "escape_fs: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
+
+# --- process vectors ---------------------------------------------------------
+mkdir -p "$T/ctl" "$T/suid"
+cp "$SECPROBES/escape_proc" "$T/suid/escape_proc_suid"
+chown 0:0 "$T/suid/escape_proc_suid"
+chmod 4755 "$T/suid/escape_proc_suid"
+"$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/delta-proc" \
+	--audit "$T/proc.audit" --result "$T/proc.result" --timeout 60s \
+	--bind-ro "$SECPROBES:/probes" --bind-ro "$T/ctl:/ctl" --bind-ro "$T/suid:/suid" -- \
+	/probes/escape_proc --pids /ctl/pids --suid /suid/escape_proc_suid --wait 20 \
+	>"$T/proc.out" 2>"$T/proc.err" &
+fr=$!
+at_exit "kill -9 $fr"
+# The probe waits for the host pids of fence-run and its daemon.
+daemon=""
+for _ in $(seq 1 100); do
+	daemon=$(sec_daemon_pids "$fr")
+	[ -n "$daemon" ] && [ -s "$T/proc.out" ] && break
+	kill -0 "$fr" 2>/dev/null || break
+	sleep 0.1
+done
+sec_fence_pids "$fr" >"$T/ctl/pids.tmp"
+mv "$T/ctl/pids.tmp" "$T/ctl/pids"
+if [ -n "$daemon" ]; then ok "escape_proc: found the daemon's host pid ($daemon)"; else
+	notok "escape_proc: found the daemon's host pid"; echo "#   pids: $(tr '\n' ' ' <"$T/ctl/pids")"
+fi
+wait "$fr"
+check_eq "escape_proc: fence-run exits with the probe's status" 0 "$?"
+sec_expect escape_proc "$HERE/escape_proc.expect" "$T/proc.out"
+sec_scan "escape_proc: no canary anywhere" "$T/proc.out" "$T/proc.err" "$T/proc.audit" \
+	"$T/proc.result" "$T/delta-proc"
+sec_audit_valid "escape_proc: audit log is valid JSON Lines" "$T/proc.audit"
+if [ -n "$daemon" ]; then
+	check "escape_proc: the daemon survived the attacks until the end" \
+		grep -q "^kill-SIGKILL:daemon ESRCH" "$T/proc.out"
+fi
+check_eq "escape_proc: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"

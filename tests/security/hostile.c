@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * hostile - resource attacks for the escape and fault suites (issue 6).
+ *
+ *   hostile forkbomb [MAX]         fork children that sleep until fork fails
+ *   hostile memhog [MAX_MIB]       allocate and touch memory 1 MiB at a time
+ *   hostile fill PATH [MAX_MIB]    write 64 KiB blocks to PATH until it fails
+ *   hostile heavywrite PATH        rewrite PATH in 1 MiB blocks forever,
+ *                                  reporting the first error it meets
+ *   hostile daemonize MARKER exit|stay
+ *                                  double-fork a session leader that runs
+ *                                  "hostile sleeper MARKER", then exit or
+ *                                  sleep until killed
+ *   hostile sleeper MARKER         ignore every catchable signal and sleep
+ *
+ * Each prints "VECTOR RESULT [DETAIL]" lines like the escape probes.  The
+ * MAX arguments are a safety net for when a limit does not work, so that a
+ * failing test fails instead of taking the machine down: reaching one prints
+ * RESULT "OK", which the scripts treat as a failed containment.
+ * Standalone, no sanitizers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *errname(int e)
+{
+	const char *n = strerrorname_np(e);
+
+	return n ? n : "EUNKNOWN";
+}
+
+static void say(const char *vector, int err, const char *fmt, long long v)
+{
+	printf("%s %s ", vector, err ? errname(err) : "OK");
+	printf(fmt, v);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int forkbomb(long max)
+{
+	pid_t *kids = calloc((size_t)max, sizeof(*kids));
+	long n = 0, i;
+	int err = 0;
+
+	if (!kids)
+		return 1;
+	while (n < max) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			/* Children hold their pid slot until the parent is done. */
+			for (;;)
+				pause();
+		}
+		if (pid < 0) {
+			err = errno;
+			break;
+		}
+		kids[n++] = pid;
+	}
+	say("forkbomb", err, "children=%lld", n);
+	for (i = 0; i < n; i++)
+		(void)kill(kids[i], SIGKILL);
+	for (i = 0; i < n; i++)
+		(void)waitpid(kids[i], NULL, 0);
+	free(kids);
+	return 0;
+}
+
+static int memhog(long max_mib)
+{
+	long mib;
+
+	for (mib = 0; mib < max_mib; mib++) {
+		char *p = malloc(1 << 20);
+
+		if (!p) {
+			say("memhog", ENOMEM, "mib=%lld", mib);
+			return 0;
+		}
+		memset(p, (int)mib | 1, 1 << 20);
+		if (mib % 16 == 0)
+			say("memhog:progress", 0, "mib=%lld", mib);
+	}
+	say("memhog", 0, "mib=%lld", mib);
+	return 0;
+}
+
+static int fill(const char *path, long max_mib)
+{
+	static char block[65536];
+	long long total = 0;
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		say("fill", errno, "bytes=%lld", 0);
+		return 0;
+	}
+	memset(block, 'F', sizeof(block));
+	while (total < max_mib * 1048576LL) {
+		n = write(fd, block, sizeof(block));
+		if (n < 0) {
+			say("fill", errno, "bytes=%lld", total);
+			(void)close(fd);
+			return 0;
+		}
+		total += n;
+		if (n < (ssize_t)sizeof(block)) {
+			/* A short write is the last one that fits; the next says why. */
+			continue;
+		}
+	}
+	if (fsync(fd) < 0) {
+		say("fill", errno, "bytes=%lld", total);
+	} else if (close(fd) < 0) {
+		say("fill", errno, "bytes=%lld", total);
+		return 0;
+	} else {
+		say("fill", 0, "bytes=%lld", total);
+		return 0;
+	}
+	(void)close(fd);
+	return 0;
+}
+
+static int heavywrite(const char *path)
+{
+	static char block[1 << 20];
+	long long rounds = 0;
+	int fd;
+
+	memset(block, 'H', sizeof(block));
+	for (;;) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			say("heavywrite", errno, "rounds=%lld", rounds);
+			return 1;
+		}
+		for (int i = 0; i < 8; i++) {
+			if (write(fd, block, sizeof(block)) < 0) {
+				say("heavywrite", errno, "rounds=%lld", rounds);
+				return 1;
+			}
+		}
+		if (close(fd) < 0) {
+			say("heavywrite", errno, "rounds=%lld", rounds);
+			return 1;
+		}
+		if (++rounds == 1)
+			say("heavywrite:started", 0, "rounds=%lld", rounds);
+	}
+}
+
+static __attribute__((noreturn)) void sleeper(void)
+{
+	struct sigaction sa;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	for (;;)
+		sleep(1000);
+}
+
+static int daemonize(const char *self, const char *marker, const char *mode)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		say("daemonize", errno, "stage=%lld", 1);
+		return 1;
+	}
+	if (pid == 0) {
+		if (setsid() < 0)
+			_exit(1);
+		pid = fork();
+		if (pid < 0)
+			_exit(1);
+		if (pid == 0) {
+			int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+			if (fd >= 0) {
+				(void)dup2(fd, 0);
+				(void)dup2(fd, 1);
+				(void)dup2(fd, 2);
+			}
+			execl(self, self, "sleeper", marker, (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	(void)waitpid(pid, &status, 0);
+	say("daemonize", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : ECHILD,
+	    "middle-status=%lld", status);
+	/* Give the grandchild time to exec before the caller looks for it. */
+	usleep(300000);
+	if (!strcmp(mode, "stay"))
+		for (;;)
+			pause();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "forkbomb"))
+		return forkbomb(argc > 2 ? atol(argv[2]) : 4096);
+	if (argc >= 2 && !strcmp(argv[1], "memhog"))
+		return memhog(argc > 2 ? atol(argv[2]) : 2048);
+	if (argc >= 3 && !strcmp(argv[1], "fill"))
+		return fill(argv[2], argc > 3 ? atol(argv[3]) : 1024);
+	if (argc == 3 && !strcmp(argv[1], "heavywrite"))
+		return heavywrite(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "sleeper"))
+		sleeper();
+	if (argc == 4 && !strcmp(argv[1], "daemonize"))
+		return daemonize(argv[0], argv[2], argv[3]);
+	fprintf(stderr, "usage: hostile forkbomb [MAX] | memhog [MAX_MIB] | fill PATH [MAX_MIB]"
+			" | heavywrite PATH | daemonize MARKER exit|stay | sleeper MARKER\n");
+	return 2;
+}
