@@ -1,0 +1,96 @@
+#!/bin/bash
+# resources.sh - resource attacks (issue 6, item 1, "resources"): a fork
+# bomb under --pids, a memory hog under --memory, disk fillers in /tmp
+# (--tmp-size) and in the delta (--max-delta), and a double-forking
+# daemonizer that tries to outlive the command and the timeout.  Each must
+# be contained, reported with the right exit status, and leave nothing
+# running on the host.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+sec_need_fencerun
+
+CODE=$T/code
+sec_canary_tree "$CODE"
+before=$(sec_tree_sum "$CODE")
+
+# run NAME FENCE-RUN-OPTIONS... -- COMMAND...: stdout in $T/NAME.out, exit
+# status in $rc, result JSON in $T/NAME.result.
+run() {
+	local name=$1
+	shift
+	timeout -k 5 90 "$FENCERUN" --codebase "$CODE" --preset agent-safe \
+		--result "$T/$name.result" --bind-ro "$SECPROBES:/probes" "$@" \
+		>"$T/$name.out" 2>"$T/$name.err"
+	rc=$?
+}
+
+# json FILE KEY: the value of KEY in a one-object JSON file.
+json() {
+	python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print(json.dumps(v))' \
+		"$1" "$2" 2>/dev/null
+}
+
+# field FILE VECTOR KEY: "VECTOR RESULT KEY=N" -> N
+field() { sed -n "s/^$2 [A-Z0-9]* .*$3=\([0-9]*\).*/\1/p" "$1" | tail -1; }
+result() { sed -n "s/^$2 \([A-Z0-9]*\).*/\1/p" "$1" | tail -1; }
+
+# --- fork bomb ----------------------------------------------------------------
+run forkbomb --pids 64 --timeout 60s -- /probes/hostile forkbomb 4096
+check_eq "forkbomb: fence-run exit status" 0 "$rc"
+check_eq "forkbomb: fork fails with EAGAIN" EAGAIN "$(result "$T/forkbomb.out" forkbomb)"
+n=$(field "$T/forkbomb.out" forkbomb children)
+if [ -n "$n" ] && [ "$n" -lt 64 ]; then ok "forkbomb: fewer than --pids 64 children ($n)"; else
+	notok "forkbomb: fewer than --pids 64 children"; echo "#   children: ${n:-none}"; fi
+
+# --- memory hog ---------------------------------------------------------------
+run memhog --memory 64M --timeout 60s -- /probes/hostile memhog 1024
+check_eq "memhog: killed by SIGKILL (128+9)" 137 "$rc"
+check_eq "memhog: result says oom_killed" true "$(json "$T/memhog.result" oom_killed)"
+m=$(field "$T/memhog.out" 'memhog:progress' mib)
+if [ -n "$m" ] && [ "$m" -le 64 ]; then ok "memhog: stopped near --memory 64M (last ${m} MiB)"; else
+	notok "memhog: stopped near --memory 64M"; echo "#   last progress: ${m:-none} MiB"; fi
+
+# --- disk fillers -------------------------------------------------------------
+run tmpfill --tmp-size 4M --timeout 60s -- /probes/hostile fill /tmp/fill 256
+check_eq "tmpfill: fence-run exit status" 0 "$rc"
+check_eq "tmpfill: /tmp full with ENOSPC" ENOSPC "$(result "$T/tmpfill.out" fill)"
+b=$(field "$T/tmpfill.out" fill bytes)
+if [ -n "$b" ] && [ "$b" -le $((4 * 1048576)) ]; then ok "tmpfill: at most --tmp-size 4M written ($b)"; else
+	notok "tmpfill: at most --tmp-size 4M written"; echo "#   bytes: ${b:-none}"; fi
+
+run deltafill --max-delta 1M --delta "$T/delta-fill" --timeout 60s -- \
+	/probes/hostile fill output/fill 256
+check_eq "deltafill: fence-run exit status" 0 "$rc"
+check_eq "deltafill: delta full with ENOSPC" ENOSPC "$(result "$T/deltafill.out" fill)"
+b=$(field "$T/deltafill.out" fill bytes)
+if [ -n "$b" ] && [ "$b" -le 1048576 ]; then ok "deltafill: at most --max-delta 1M written ($b)"; else
+	notok "deltafill: at most --max-delta 1M written"; echo "#   bytes: ${b:-none}"; fi
+du=$(du -sb "$T/delta-fill" 2>/dev/null | cut -f1)
+if [ -n "$du" ] && [ "$du" -le $((1048576 + 262144)) ]; then ok "deltafill: delta on disk within budget ($du)"; else
+	notok "deltafill: delta on disk within budget"; echo "#   du -sb: ${du:-none}"; fi
+
+# --- daemonizers --------------------------------------------------------------
+# alive MARKER: host pids whose argv holds MARKER (unique to this run).
+alive() { pgrep -f -- "$1" | tr '\n' ' '; }
+kill_marked() { local p; for p in $(pgrep -f -- "$1"); do kill -9 "$p"; done; }
+
+mark=fence-daemonize-exit-$$-$RANDOM
+at_exit "kill_marked $mark"
+run daemon-exit --timeout 20s -- /probes/hostile daemonize "$mark" exit
+check_eq "daemonize (command exits): fence-run exit status" 0 "$rc"
+check "daemonize (command exits): the daemonizer ran" grep -q '^daemonize OK' "$T/daemon-exit.out"
+sleep 1
+check_eq "daemonize (command exits): no process of it on the host 1 s later" "" "$(alive "$mark")"
+
+mark=fence-daemonize-stay-$$-$RANDOM
+at_exit "kill_marked $mark"
+run daemon-stay --timeout 2s -- /probes/hostile daemonize "$mark" stay
+check_eq "daemonize (timeout): fence-run exits 124" 124 "$rc"
+check_eq "daemonize (timeout): result says timed_out" true "$(json "$T/daemon-stay.result" timed_out)"
+check "daemonize (timeout): the daemonizer ran" grep -q '^daemonize OK' "$T/daemon-stay.out"
+sleep 1
+check_eq "daemonize (timeout): no process of it on the host 1 s later" "" "$(alive "$mark")"
+
+sec_scan "resources: no canary in any output or delta" "$T"/*.out "$T"/*.err "$T"/*.result \
+	"$T/delta-fill"
+check_eq "resources: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
