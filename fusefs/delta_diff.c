@@ -467,6 +467,40 @@ static void print_header(const char *old_path, const char *new_path)
 	putchar('\n');
 }
 
+/*
+ * git's "index OLD..NEW[ MODE]" line.  GNU patch takes the file type of a
+ * symlink from MODE and "create" from an all-zero OLD, so the ids are the
+ * real blob ids (NULL text: the side does not exist).  A text too large
+ * to read has no id, and then no index line.
+ */
+static void print_index(const struct text *ta, const struct text *tb, unsigned mode)
+{
+	char a[41] = "0000000", b[41] = "0000000";
+
+	if ((ta && !ta->data) || (tb && !tb->data))
+		return;
+	if (ta)
+		delta_git_blob_id(ta->data, ta->len, a);
+	if (tb)
+		delta_git_blob_id(tb->data, tb->len, b);
+	printf("index %.7s..%.7s", a, b);
+	if (mode)
+		printf(" %o", mode);
+	putchar('\n');
+}
+
+/* A ---/+++ name: git ends one that holds a space with a tab, for GNU patch. */
+static void print_name(const char *prefix, const char *path)
+{
+	if (!path) {
+		fputs("/dev/null", stdout);
+		return;
+	}
+	delta_print_path(stdout, prefix, path);
+	if (strchr(path, ' '))
+		putchar('\t');
+}
+
 /* The ---/+++ lines and hunks, or the "Binary files" line.  0 or -errno. */
 static int print_body(const char *old_path, const struct text *ta, const char *new_path,
 		      const struct text *tb)
@@ -488,15 +522,9 @@ static int print_body(const char *old_path, const struct text *ta, const char *n
 	if (ta->len == 0 && tb->len == 0)
 		return 0; /* git prints no hunk for an empty file */
 	fputs("--- ", stdout);
-	if (old_path)
-		delta_print_path(stdout, "a/", old_path);
-	else
-		fputs("/dev/null", stdout);
+	print_name("a/", old_path);
 	fputs("\n+++ ", stdout);
-	if (new_path)
-		delta_print_path(stdout, "b/", new_path);
-	else
-		fputs("/dev/null", stdout);
+	print_name("b/", new_path);
 	putchar('\n');
 	return print_hunks(ta, tb);
 }
@@ -517,6 +545,7 @@ static int patch_added(int upperfd, const char *path, mode_t mode)
 		return r;
 	print_header(path, path);
 	printf("new file mode %o\n", git_mode(mode));
+	print_index(NULL, &tb, 0);
 	r = print_body(NULL, &empty, path, &tb);
 	text_free(&tb);
 	return r;
@@ -532,6 +561,7 @@ static int patch_deleted(int srcfd, const char *path, mode_t mode)
 		return r;
 	print_header(path, path);
 	printf("deleted file mode %o\n", git_mode(mode));
+	print_index(&ta, NULL, 0);
 	r = print_body(path, &ta, NULL, &empty);
 	text_free(&ta);
 	return r;
@@ -566,24 +596,32 @@ static int patch_change(int upperfd, int srcfd, const struct delta_change *ch)
 	if (ch->status == DELTA_MODIFIED && !ch->content_changed &&
 	    git_mode(ch->old_mode) == git_mode(ch->new_mode))
 		return 0; /* a change of bits git does not record (e.g. 644 -> 600) */
+	if (ch->content_changed) {
+		r = read_side(srcfd, old, ch->old_mode, &ta);
+		if (!r)
+			r = read_side(upperfd, ch->path, ch->new_mode, &tb);
+		if (r)
+			goto out;
+	}
 	print_header(old, ch->path);
 	if (git_mode(ch->old_mode) != git_mode(ch->new_mode))
 		printf("old mode %o\nnew mode %o\n", git_mode(ch->old_mode),
 		       git_mode(ch->new_mode));
 	if (ch->status == DELTA_RENAMED) {
+		if (!ch->content_changed)
+			fputs("similarity index 100%\n", stdout);
 		fputs("rename from ", stdout);
 		delta_print_path(stdout, "", old);
 		fputs("\nrename to ", stdout);
 		delta_print_path(stdout, "", ch->path);
 		putchar('\n');
 	}
-	if (!ch->content_changed)
-		return 0;
-	r = read_side(srcfd, old, ch->old_mode, &ta);
-	if (!r)
-		r = read_side(upperfd, ch->path, ch->new_mode, &tb);
-	if (!r)
+	if (ch->content_changed) {
+		print_index(&ta, &tb, git_mode(ch->old_mode) == git_mode(ch->new_mode)
+					      ? git_mode(ch->new_mode) : 0);
 		r = print_body(old, &ta, ch->path, &tb);
+	}
+out:
 	text_free(&ta);
 	text_free(&tb);
 	return r;

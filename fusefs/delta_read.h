@@ -160,4 +160,7 @@ int delta_open(const char *path, int *deltafd, struct delta_meta *m, char *err, 
  */
 void delta_print_path(FILE *f, const char *prefix, const char *path);
 
+/* git's blob id of LEN bytes (SHA-1 of "blob LEN\0" + bytes), 40 hex + NUL. */
+void delta_git_blob_id(const char *data, size_t len, char out[41]);
+
 #endif

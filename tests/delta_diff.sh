@@ -1,0 +1,158 @@
+#!/bin/bash
+# fencefs diff: the status list, --json and --patch (issue 7 items 1 and 7),
+# on deltas made by kernel overlayfs in the fencefs delta format.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/delta_helpers.bash"
+need_root
+need_overlay
+[ -x "$FENCEFS" ] || skip_all "no $FENCEFS (build it first)"
+
+# A small codebase with one of everything.
+make_source() {
+	local s=$1
+	mkdir -p "$s/src" "$s/gone/sub" "$s/docs" "$s/keep"
+	for i in $(seq 1 40); do echo "line $i"; done >"$s/src/a.c"
+	echo b >"$s/src/b.c"
+	echo old >"$s/src/old.c"
+	printf '#!/bin/sh\necho hi\n' >"$s/run.sh"
+	chmod 644 "$s/run.sh"
+	ln -s target1 "$s/link"
+	printf 'bin\0ary' >"$s/bin.dat"
+	echo f1 >"$s/gone/f1"
+	echo f2 >"$s/gone/sub/f2"
+	printf 'no newline' >"$s/docs/nonl.txt"
+	echo same >"$s/keep/same.txt"
+	echo x >"$s/docs/with space.txt"
+}
+
+EDITS='sed -i "s/^line 20\$/foo 20/" src/a.c &&
+	printf "appended\n" >>"docs/with space.txt" &&
+	rm src/b.c && echo new >src/c.c && mv src/old.c src/new.c &&
+	chmod 755 run.sh && ln -sfn target2 link && rm -r gone &&
+	: >empty.txt && printf "still no newline!" >docs/nonl.txt && touch keep/same.txt'
+
+S=$T/src D=$T/d
+make_source "$S"
+delta_new "$S" "$D" 'write=**'
+ovl_run "$S" "$D" "$EDITS && printf 'x\0y' >bin.dat && mkdir newdir" src/new.c=src/old.c ||
+	{ notok "overlayfs session"; exit 1; }
+
+expected='M bin.dat
+M docs/nonl.txt
+M docs/with space.txt
+A empty.txt
+D gone/f1
+D gone/sub/f2
+M link
+A newdir/
+M run.sh
+M src/a.c
+D src/b.c
+A src/c.c
+R src/old.c -> src/new.c'
+out=$("$FENCEFS" diff "$D")
+check_eq "diff lists every status letter, sorted, nothing unchanged" "$expected" "$out"
+check_eq "diff with SOURCE given is the same" "$expected" "$("$FENCEFS" diff "$D" "$S")"
+
+# --json: one object per line, valid JSON, same changes as the list.
+"$FENCEFS" diff --json "$D" >"$T/json" || notok "diff --json exits 0"
+json_list=$(python3 - "$T/json" <<'EOF'
+import json, sys
+for line in open(sys.argv[1], encoding='utf-8'):
+    o = json.loads(line)
+    p = o["path"] + ("/" if o["type"] == "dir" else "")
+    print(o["status"], (o["old_path"] + " -> " if "old_path" in o else "") + p)
+EOF
+)
+check_eq "diff --json: one valid object per change" "$expected" "$json_list"
+check "diff --json: mode change carries old and new mode" \
+	grep -q '"path":"run.sh".*"old_mode":"100644","new_mode":"100755".*"mode_changed":true' "$T/json"
+check "diff --json: symlink change is typed" grep -q '"path":"link","type":"symlink"' "$T/json"
+
+# --patch: git's format; binary named, not dumped.
+"$FENCEFS" diff --patch "$D" >"$T/patch" || notok "diff --patch exits 0"
+check "patch names binary files" grep -qx 'Binary files a/bin.dat and b/bin.dat differ' "$T/patch"
+check "patch holds no NUL byte" bash -c "! grep -qaP '\\x00' '$T/patch'"
+check "patch: mode change as git extended headers" \
+	grep -A1 -x 'diff --git a/run.sh b/run.sh' "$T/patch" | grep -qx 'old mode 100644'
+check "patch: rename headers" grep -qx 'rename from src/old.c' "$T/patch"
+check "patch: deleted file" \
+	grep -A1 -x 'diff --git a/gone/sub/f2 b/gone/sub/f2' "$T/patch" | grep -qx 'deleted file mode 100644'
+check "patch: added file against /dev/null" grep -qx -- '--- /dev/null' "$T/patch"
+check "patch: missing newline marked" grep -qx '\\ No newline at end of file' "$T/patch"
+check "patch: one hunk for the one-line edit" \
+	bash -c "grep -c '^@@ -17,7 +17,7 @@\$' '$T/patch' | grep -qx 1"
+
+# Round trip (issue 7 item 7): the patch applied by git apply and by
+# patch -p1 to copies gives the tree that commit makes.  Text changes only
+# (a binary patch without full index cannot be applied by either tool).
+S2=$T/src2 D2=$T/d2
+make_source "$S2"
+delta_new "$S2" "$D2" 'write=**'
+ovl_run "$S2" "$D2" "$EDITS" src/new.c=src/old.c || notok "overlayfs session 2"
+"$FENCEFS" diff --patch "$D2" >"$T/patch2"
+cp -a "$S2" "$T/c-git"
+cp -a "$S2" "$T/c-patch"
+check "git apply accepts the patch" git -C "$T/c-git" apply --whitespace=nowarn "$T/patch2"
+(cd "$T/c-patch" && patch -p1 -s -f <"$T/patch2" >"$T/patch.out" 2>&1)
+check "patch -p1 accepts the patch" [ $? = 0 ]
+"$FENCEFS" commit "$D2" >"$T/commit.out" 2>&1
+check "commit of the same delta exits 0" [ $? = 0 ]
+check_eq "git apply result == commit result" "$(tree_state "$S2")" "$(tree_state "$T/c-git")"
+check_eq "patch -p1 result == commit result" "$(tree_state "$S2")" "$(tree_state "$T/c-patch")"
+
+# The line diff on random edits: every patch must reproduce the new text
+# exactly (patch -p1 --dry-run would hide fuzz, so apply for real, no fuzz).
+S3=$T/src3 D3=$T/d3
+mkdir -p "$S3"
+python3 - "$S3" <<'EOF'
+import os, random, sys
+random.seed(7)
+for n in range(40):
+    k = random.choice([0, 1, 3, 30, 200])
+    lines = ["l%d %d\n" % (i, random.randint(0, 3)) for i in range(k)]
+    open(os.path.join(sys.argv[1], "f%02d" % n), "w").write("".join(lines))
+big = "".join("big %d\n" % i for i in range(6000))
+open(os.path.join(sys.argv[1], "big"), "w").write(big)
+EOF
+delta_new "$S3" "$D3" 'write=**'
+ovl_run "$S3" "$D3" "python3 - <<'EOF'
+import random
+random.seed(11)
+for n in range(40):
+    p = 'f%02d' % n
+    lines = open(p).readlines()
+    for _ in range(random.randint(0, 12)):
+        op = random.random()
+        i = random.randint(0, len(lines))
+        if op < 0.4 and lines:
+            del lines[min(i, len(lines) - 1)]
+        elif op < 0.8:
+            lines.insert(i, 'new %d\n' % random.randint(0, 5))
+        elif lines:
+            lines[min(i, len(lines) - 1)] = 'chg\n'
+    text = ''.join(lines)
+    if random.random() < 0.2:
+        text = text.rstrip('\n')
+    open(p, 'w').write(text)
+open('big', 'w').write(''.join('other %d\n' % i for i in range(6000)))
+EOF" || notok "overlayfs session 3"
+"$FENCEFS" diff --patch "$D3" >"$T/patch3"
+cp -a "$S3" "$T/c3"
+(cd "$T/c3" && patch -p1 -s -F0 <"$T/patch3" >"$T/patch3.out" 2>&1)
+check "random edits: patch -p1 -F0 applies cleanly" [ $? = 0 ]
+mnt3=$T/m3
+mkdir -p "$mnt3"
+mount -t overlay overlay -o "lowerdir=$S3,upperdir=$D3/upper,workdir=$D3/work" "$mnt3"
+check "random edits: patched copy equals the merged view" diff -r "$mnt3" "$T/c3"
+umount "$mnt3"
+check "random edits: git apply agrees" bash -c "cp -a '$S3' '$T/c3g' && git -C '$T/c3g' apply '$T/patch3' && diff -r '$T/c3' '$T/c3g'"
+
+# Errors: not a delta, bad usage.
+mkdir -p "$T/notdelta"
+"$FENCEFS" diff "$T/notdelta" >/dev/null 2>"$T/err"
+check_eq "diff of a non-delta exits 2" 2 $?
+check "diff of a non-delta says so" grep -q 'not a fencefs delta' "$T/err"
+"$FENCEFS" diff --json --patch "$D" >/dev/null 2>&1
+check_eq "--json with --patch is a usage error" 2 $?
+exit 0
