@@ -73,11 +73,13 @@ check "diff --json: symlink change is typed" grep -q '"path":"link","type":"syml
 "$FENCEFS" diff --patch "$D" >"$T/patch" || notok "diff --patch exits 0"
 check "patch names binary files" grep -qx 'Binary files a/bin.dat and b/bin.dat differ' "$T/patch"
 check "patch holds no NUL byte" bash -c "! grep -qaP '\\x00' '$T/patch'"
+# after_header HEADER LINE: LINE follows HEADER in the patch.
+after_header() { grep -A1 -x -- "$1" "$T/patch" | tail -1 | grep -qx -- "$2"; }
 check "patch: mode change as git extended headers" \
-	grep -A1 -x 'diff --git a/run.sh b/run.sh' "$T/patch" | grep -qx 'old mode 100644'
+	after_header 'diff --git a/run.sh b/run.sh' 'old mode 100644'
 check "patch: rename headers" grep -qx 'rename from src/old.c' "$T/patch"
 check "patch: deleted file" \
-	grep -A1 -x 'diff --git a/gone/sub/f2 b/gone/sub/f2' "$T/patch" | grep -qx 'deleted file mode 100644'
+	after_header 'diff --git a/gone/sub/f2 b/gone/sub/f2' 'deleted file mode 100644'
 check "patch: added file against /dev/null" grep -qx -- '--- /dev/null' "$T/patch"
 check "patch: missing newline marked" grep -qx '\\ No newline at end of file' "$T/patch"
 check "patch: one hunk for the one-line edit" \
