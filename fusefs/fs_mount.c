@@ -1,6 +1,577 @@
 // SPDX-License-Identifier: Apache-2.0
-/* PLACEHOLDER: to be replaced by the real implementation. */
+/*
+ * fs_mount.c - `fencefs mount` and `fencefs umount`: parse, validate, run,
+ * report.  The FUSE handlers are in fs_ops.c and fs_dir.c, the delta in
+ * delta.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
 #include "commands.h"
-int cmd_mount(int argc, char **argv) { fprintf(stderr, "fencefs: cmd_mount: not implemented yet\n"); return 2; }
-int cmd_umount(int argc, char **argv) { fprintf(stderr, "fencefs: cmd_umount: not implemented yet\n"); return 2; }
+#include "delta.h"
+#include "fs.h"
+#include "fs_opts.h"
+#include "policy_load.h"
+#include "util.h"
+
+/*
+ * The policy is fixed for the life of a mount and only this daemon changes
+ * the delta, so the kernel may keep entries and attributes for a day.  The
+ * source is assumed not to change under a mount (as for overlayfs's lower
+ * layers, Documentation/filesystems/overlayfs.rst "Changes to underlying
+ * filesystems").
+ */
+#define FS_CACHE_TIMEOUT 86400.0
+
+/* --- paths -------------------------------------------------------------- */
+
+/* Canonical absolute form of PATH, which may not exist yet (its parent must). */
+static char *canonical_maybe_missing(const char *path)
+{
+	_cleanup_free_ char *dup = NULL, *parent = NULL;
+	char *slash, *out = realpath(path, NULL);
+	const char *base;
+
+	if (out || errno != ENOENT)
+		return out;
+	dup = strdup(path);
+	if (!dup)
+		return NULL;
+	while (strlen(dup) > 1 && dup[strlen(dup) - 1] == '/')
+		dup[strlen(dup) - 1] = '\0';
+	slash = strrchr(dup, '/');
+	if (slash) {
+		*slash = '\0';
+		base = slash + 1;
+		parent = realpath(dup[0] ? dup : "/", NULL);
+	} else {
+		base = dup;
+		parent = realpath(".", NULL);
+	}
+	if (!parent || !strcmp(base, ".") || !strcmp(base, "..") || !base[0])
+		return NULL;
+	if (asprintf(&out, "%s%s%s", parent, strcmp(parent, "/") ? "/" : "", base) < 0)
+		return NULL;
+	return out;
+}
+
+/* Whether A is B or lies beneath it. */
+static bool path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	if (!strcmp(b, "/"))
+		return true;
+	return !strncmp(a, b, n) && (a[n] == '\0' || a[n] == '/');
+}
+
+static bool overlaps(const char *a, const char *b)
+{
+	return path_within(a, b) || path_within(b, a);
+}
+
+/* --- pid files: how `fencefs umount` finds the daemon ------------------- */
+
+static int runtime_dir(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		snprintf(buf, len, "/run/fencefs");
+	else if (xdg && xdg[0] == '/')
+		snprintf(buf, len, "%s/fencefs", xdg);
+	else
+		snprintf(buf, len, "/tmp/fencefs-%u", (unsigned)geteuid());
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The pid file of the mount at canonical path MP: keyed by a hash of it. */
+static int pidfile_path(const char *mp, char *buf, size_t len)
+{
+	char dir[PATH_MAX - 64];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *p;
+	int r = runtime_dir(dir, sizeof(dir));
+
+	if (r < 0)
+		return r;
+	for (p = mp; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	snprintf(buf, len, "%s/mnt-%016llx.pid", dir, (unsigned long long)h);
+	return 0;
+}
+
+/* --- the session -------------------------------------------------------- */
+
+struct mount_run {
+	struct fs_opts o;
+	struct policy *policy;
+	char *source;          /* canonical */
+	char *mountpoint;      /* canonical, or "/dev/fd/N" */
+	bool fd_mount;
+	char *delta;           /* canonical */
+	bool private_delta;
+	char pidfile[PATH_MAX];
+	struct fs_session s;
+};
+
+static void session_init(struct fs_session *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->src_root = s->delta_fd = s->upper_root = s->work_fd = -1;
+	s->root.src_fd = s->root.upper_fd = s->root.data_fd = -1;
+	s->timeout = FS_CACHE_TIMEOUT;
+}
+
+static void session_close_fds(struct fs_session *s)
+{
+	int *fds[] = { &s->src_root, &s->delta_fd, &s->upper_root, &s->work_fd };
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(fds); k++)
+		if (*fds[k] >= 0) {
+			(void)close(*fds[k]);
+			*fds[k] = -1;
+		}
+}
+
+/* Appends "opt" to a -o list, escaping ',' and '\' as libfuse's parser wants. */
+static void add_escaped(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			buf_add(b, "\\", 1);
+		buf_add(b, s, 1);
+	}
+}
+
+static struct fuse_session *new_session(struct mount_run *m)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	struct buf opts = { 0 };
+	size_t k;
+
+	buf_adds(&opts, "fsname=");
+	add_escaped(&opts, m->source);
+	buf_adds(&opts, ",subtype=fencefs,default_permissions");
+	/* Root mounts for everyone; mode bits (from the levels) decide access. */
+	if (geteuid() == 0)
+		buf_adds(&opts, ",allow_other");
+	if (fuse_opt_add_arg(&args, "fencefs") < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
+	    opts.oom || fuse_opt_add_arg(&args, opts.data) < 0)
+		goto out;
+	for (k = 0; k < m->o.nfuse_opts; k++)
+		if (fuse_opt_add_arg(&args, "-o") < 0 ||
+		    fuse_opt_add_arg(&args, m->o.fuse_opts[k]) < 0)
+			goto out;
+	if (m->o.debug && fuse_opt_add_arg(&args, "-d") < 0)
+		goto out;
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &m->s);
+out:
+	fuse_opt_free_args(&args);
+	buf_free(&opts);
+	return se;
+}
+
+static void write_stats(struct mount_run *m)
+{
+	char line[160];
+	int n;
+
+	if (m->o.stats_fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "{\"denied\":%llu,\"written\":%llu,\"delta_bytes\":%lld}\n",
+		     (unsigned long long)atomic_load(&m->s.denied),
+		     (unsigned long long)atomic_load(&m->s.written),
+		     (long long)atomic_load(&m->s.delta_bytes));
+	if (write(m->o.stats_fd, line, (size_t)n) != n)
+		fprintf(stderr, "fencefs: cannot write stats: %s\n", strerror(errno));
+	(void)close(m->o.stats_fd);
+}
+
+static void signal_ready(struct mount_run *m)
+{
+	if (m->o.ready_fd < 0)
+		return;
+	if (write(m->o.ready_fd, "ready\n", 6) != 6)
+		fprintf(stderr, "fencefs: cannot signal ready: %s\n", strerror(errno));
+	(void)close(m->o.ready_fd);
+	m->o.ready_fd = -1;
+}
+
+static void write_pidfile(struct mount_run *m)
+{
+	_cleanup_close_ int fd = -1;
+	char line[PATH_MAX + 32];
+	int n;
+
+	if (m->fd_mount || pidfile_path(m->mountpoint, m->pidfile, sizeof(m->pidfile)) < 0) {
+		m->pidfile[0] = '\0';
+		return;
+	}
+	fd = open(m->pidfile, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	n = snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), m->mountpoint);
+	if (fd < 0 || write(fd, line, (size_t)n) != n) {
+		fprintf(stderr, "fencefs: cannot write pid file '%s': %s\n", m->pidfile,
+			strerror(errno));
+		m->pidfile[0] = '\0';
+	}
+}
+
+/* Many O_PATH fds are held (one or two per inode the kernel knows). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Everything before the session: source, delta, policy, audit.  Exit status or 0. */
+static int prepare(struct mount_run *m)
+{
+	struct policy_error perr;
+	char err[PATH_MAX + 256], msg[1024];
+	int r;
+
+	r = fence_policy_build(&m->o.policy, &m->policy, &perr);
+	if (r < 0) {
+		policy_error_format(&perr, msg, sizeof(msg));
+		fprintf(stderr, "fencefs mount: %s\n", msg);
+		return r == -EINVAL ? 2 : 1;
+	}
+	m->source = realpath(m->o.source, NULL);
+	if (m->source)
+		m->s.src_root = open(m->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!m->source || m->s.src_root < 0) {
+		fprintf(stderr, "fencefs mount: cannot open source '%s': %s\n", m->o.source,
+			strerror(errno));
+		return 1;
+	}
+	m->fd_mount = !strncmp(m->o.mountpoint, "/dev/fd/", 8);
+	m->mountpoint = m->fd_mount ? strdup(m->o.mountpoint) : realpath(m->o.mountpoint, NULL);
+	if (!m->mountpoint) {
+		fprintf(stderr, "fencefs mount: cannot use mountpoint '%s': %s\n",
+			m->o.mountpoint, strerror(errno));
+		return 1;
+	}
+	if (!m->fd_mount && overlaps(m->mountpoint, m->source) && strcmp(m->mountpoint,
+									  m->source)) {
+		fprintf(stderr, "fencefs mount: mountpoint '%s' and source '%s' nest\n",
+			m->mountpoint, m->source);
+		return 2;
+	}
+	if (m->o.delta) {
+		m->delta = canonical_maybe_missing(m->o.delta);
+		if (!m->delta) {
+			fprintf(stderr, "fencefs mount: cannot use delta '%s': %s\n", m->o.delta,
+				strerror(errno));
+			return 1;
+		}
+	} else {
+		r = delta_make_private(&m->delta);
+		if (r < 0) {
+			fprintf(stderr, "fencefs mount: cannot make a private delta: %s\n",
+				strerror(-r));
+			return 1;
+		}
+		m->private_delta = true;
+	}
+	/* A delta inside what it records (or is served through) would loop. */
+	if (overlaps(m->delta, m->source) || (!m->fd_mount && overlaps(m->delta, m->mountpoint))) {
+		fprintf(stderr, "fencefs mount: delta '%s' must not be inside (or contain) the "
+				"source or the mountpoint\n", m->delta);
+		return 2;
+	}
+	m->s.policy = m->policy;
+	m->s.max_delta = m->o.max_delta;
+	m->s.has_owner = m->o.has_owner;
+	m->s.owner_uid = m->o.owner_uid;
+	m->s.owner_gid = m->o.owner_gid;
+	m->s.verbose = m->o.verbose;
+	r = delta_setup(&m->s, m->delta, m->source, m->policy, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "fencefs mount: %s\n", err);
+		return r == -EEXIST || r == -EXDEV ? 2 : 1;
+	}
+	r = fs_table_init(&m->s);
+	if (r < 0) {
+		fprintf(stderr, "fencefs mount: cannot set up the inode table: %s\n", strerror(-r));
+		return 1;
+	}
+	if (m->o.audit)
+		r = audit_open(m->o.audit, m->o.audit_all, &m->s.audit);
+	else if (m->o.audit_fd >= 0)
+		r = audit_open_fd(m->o.audit_fd, m->o.audit_all, &m->s.audit);
+	if (r < 0) {
+		fprintf(stderr, "fencefs mount: cannot open audit log '%s': %s\n",
+			m->o.audit ? m->o.audit : "fd", strerror(-r));
+		return 1;
+	}
+	/* exec and read events need to see OPEN; otherwise opens stay in the kernel. */
+	m->s.daemon_opens = m->s.audit != NULL;
+	return 0;
+}
+
+static int serve(struct mount_run *m)
+{
+	struct fuse_loop_config *cfg;
+	int r;
+
+	m->s.se = new_session(m);
+	if (!m->s.se) {
+		fprintf(stderr, "fencefs mount: cannot create the FUSE session\n");
+		return 1;
+	}
+	if (fuse_set_signal_handlers(m->s.se) < 0) {
+		fprintf(stderr, "fencefs mount: cannot set signal handlers\n");
+		return 1;
+	}
+	if (fuse_session_mount(m->s.se, m->mountpoint) < 0) {
+		fprintf(stderr, "fencefs mount: cannot mount '%s'\n", m->mountpoint);
+		fuse_remove_signal_handlers(m->s.se);
+		return 1;
+	}
+	if (m->o.verbose)
+		fprintf(stderr,
+			"fencefs: serving '%s' at '%s' (delta '%s'%s, %zu rules, budget %llu)\n"
+			"fencefs: opens: %s\n",
+			m->source, m->mountpoint, m->delta, m->private_delta ? ", private" : "",
+			policy_rule_count(m->policy), (unsigned long long)m->s.max_delta,
+			m->s.daemon_opens ? "daemon" : "zero-message (kernel-cached)");
+	/* The mount is live: the parent returns now (fuse_daemonize waits for us). */
+	if (fuse_daemonize(m->o.foreground) < 0) {
+		fuse_session_unmount(m->s.se);
+		fuse_remove_signal_handlers(m->s.se);
+		return 1;
+	}
+	write_pidfile(m);
+	if (m->s.audit && audit_start_writer(m->s.audit) < 0)
+		fprintf(stderr, "fencefs: audit log unbuffered (no writer thread)\n");
+	signal_ready(m);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg) {
+		r = -ENOMEM;
+	} else {
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		fuse_loop_cfg_set_idle_threads(cfg, 10);
+		r = fuse_session_loop_mt(m->s.se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	fuse_session_unmount(m->s.se);
+	fuse_remove_signal_handlers(m->s.se);
+	if (r < 0 && r != -ENODEV)
+		fprintf(stderr, "fencefs: session ended: %s\n", strerror(-r));
+	return r < 0 && r != -ENODEV ? 1 : 0;
+}
+
+static void teardown(struct mount_run *m)
+{
+	write_stats(m);
+	if (m->s.se)
+		fuse_session_destroy(m->s.se);
+	if (m->s.audit) {
+		audit_close(m->s.audit);
+		m->s.audit = NULL;
+	}
+	if (m->pidfile[0])
+		(void)unlink(m->pidfile);
+	if (m->s.table)
+		fs_table_destroy(&m->s);
+	session_close_fds(&m->s);
+	if (m->private_delta && m->delta) {
+		int r = delta_remove_private(m->delta);
+
+		if (r < 0)
+			fprintf(stderr, "fencefs: cannot remove private delta '%s': %s\n", m->delta,
+				strerror(-r));
+	}
+	policy_free(m->policy);
+	free(m->source);
+	free(m->mountpoint);
+	free(m->delta);
+	fs_opts_free(&m->o);
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	struct mount_run m;
+	char err[512];
+	int status;
+
+	memset(&m, 0, sizeof(m));
+	session_init(&m.s);
+	if (fs_opts_parse(argc, argv, &m.o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fencefs mount: %s\n%s", err, fs_mount_usage);
+		fs_opts_free(&m.o);
+		return 2;
+	}
+	if (m.o.help) {
+		fputs(fs_mount_usage, stdout);
+		fs_opts_free(&m.o);
+		return 0;
+	}
+	/* Launched by fence-run: never outlive it. */
+	if (m.o.ready_fd >= 0 && prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		fprintf(stderr, "fencefs: cannot set the parent-death signal: %s\n",
+			strerror(errno));
+	raise_fd_limit();
+	status = prepare(&m);
+	if (status == 0)
+		status = serve(&m);
+	if (m.o.ready_fd >= 0)
+		(void)close(m.o.ready_fd); /* never wrote "ready": the caller sees EOF */
+	teardown(&m);
+	return status;
+}
+
+/* --- umount ------------------------------------------------------------- */
+
+/* Whether canonical MP is a fencefs mount point now (/proc/self/mountinfo). */
+static bool is_fencefs_mount(const char *mp)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		char point[PATH_MAX], unesc[PATH_MAX], *dash;
+		size_t i, j;
+
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
+			continue;
+		/* mountinfo escapes blanks and backslashes as \ooo (proc(5)). */
+		for (i = j = 0; point[i] && j + 1 < sizeof(unesc); j++) {
+			if (point[i] == '\\' && point[i + 1] && point[i + 2] && point[i + 3]) {
+				unesc[j] = (char)strtol((char[]){ point[i + 1], point[i + 2],
+								  point[i + 3], 0 },
+							NULL, 8);
+				i += 4;
+			} else {
+				unesc[j] = point[i++];
+			}
+		}
+		unesc[j] = '\0';
+		dash = strstr(line, " - ");
+		if (!strcmp(unesc, mp) && dash && !strncmp(dash + 3, "fuse.fencefs ", 13))
+			return true;
+	}
+	return false;
+}
+
+static pid_t read_pidfile(const char *mp, char *path, size_t len)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char line[PATH_MAX + 2];
+	int pid;
+
+	if (pidfile_path(mp, path, len) < 0)
+		return -1;
+	f = fopen(path, "re");
+	if (!f || !fgets(line, sizeof(line), f) || sscanf(line, "%d", &pid) != 1 || pid <= 0)
+		return -1;
+	if (!fgets(line, sizeof(line), f))
+		return -1;
+	line[strcspn(line, "\n")] = '\0';
+	return strcmp(line, mp) ? -1 : pid;
+}
+
+static int run_fusermount(const char *mp)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", "--", mp, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
+}
+
+/* Waits up to SECONDS for PID to exit.  True when it did. */
+static bool wait_gone(pid_t pid, int seconds)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (pfd >= 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		int r = poll(&p, 1, seconds * 1000);
+
+		(void)close(pfd);
+		return r > 0;
+	}
+	for (int k = 0; k < seconds * 20; k++) {
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return true;
+		(void)nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+	}
+	return false;
+}
+
+int cmd_umount(int argc, char **argv)
+{
+	_cleanup_free_ char *mp = NULL;
+	char pidfile[PATH_MAX];
+	pid_t pid;
+	int r;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs("usage: fencefs umount MOUNTPOINT\n", stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fputs("usage: fencefs umount MOUNTPOINT\n", stderr);
+		return 2;
+	}
+	mp = realpath(argv[1], NULL);
+	if (!mp) {
+		fprintf(stderr, "fencefs umount: cannot use '%s': %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	if (!is_fencefs_mount(mp)) {
+		fprintf(stderr, "fencefs umount: '%s' is not a fencefs mount\n", mp);
+		return 1;
+	}
+	pid = read_pidfile(mp, pidfile, sizeof(pidfile));
+	/* Lazy: files still open inside keep working; the daemon leaves when they close. */
+	if (geteuid() == 0)
+		r = umount2(mp, MNT_DETACH) < 0 ? -errno : 0;
+	else
+		r = run_fusermount(mp);
+	if (r < 0) {
+		fprintf(stderr, "fencefs umount: cannot unmount '%s': %s\n", mp, strerror(-r));
+		return 1;
+	}
+	if (pid > 0 && !wait_gone(pid, 30)) {
+		fprintf(stderr, "fencefs umount: '%s' is unmounted but the daemon (pid %d) still "
+				"serves open files\n", mp, (int)pid);
+		return 1;
+	}
+	return 0;
+}

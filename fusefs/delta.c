@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * delta.c - the copy-on-write delta: set-up, copy-up, whiteouts, opaque
+ * directories, origin records, budget.  Format: common/delta_format.h,
+ * which follows overlayfs's (Documentation/filesystems/overlayfs.rst,
+ * "whiteouts and opaque directories") so that
+ * `mount -t overlay -o lowerdir=SRC,upperdir=DELTA/upper,workdir=DELTA/work`
+ * shows the same tree.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "delta.h"
+#include "delta_format.h"
+#include "util.h"
+
+const char *delta_fd_path(int fd, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+static void xattr_name(const struct fs_session *s, const char *suffix, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", s->xattr_ns, suffix);
+}
+
+bool delta_is_marker_xattr(const char *name)
+{
+	static const char *const prefixes[] = {
+		"trusted.overlay.", "user.overlay.", "trusted.fencefs.", "user.fencefs.",
+	};
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(prefixes); k++)
+		if (!strncmp(name, prefixes[k], strlen(prefixes[k])))
+			return true;
+	return false;
+}
+
+int delta_charge(struct fs_session *s, int64_t bytes)
+{
+	int64_t now;
+
+	if (bytes <= 0)
+		return 0;
+	now = atomic_fetch_add(&s->delta_bytes, bytes) + bytes;
+	if (s->max_delta && now > (int64_t)s->max_delta) {
+		atomic_fetch_sub(&s->delta_bytes, bytes);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+void delta_uncharge(struct fs_session *s, int64_t bytes)
+{
+	if (bytes > 0)
+		atomic_fetch_sub(&s->delta_bytes, bytes);
+}
+
+/* --- markers ------------------------------------------------------------ */
+
+int delta_set_opaque(struct fs_session *s, int fd)
+{
+	char name[64], p[32];
+
+	xattr_name(s, DELTA_XATTR_OPAQUE, name, sizeof(name));
+	if (setxattr(delta_fd_path(fd, p, sizeof(p)), name, "y", 1, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+bool delta_is_opaque(struct fs_session *s, int fd)
+{
+	char name[64], p[32], v[4];
+	ssize_t n;
+
+	xattr_name(s, DELTA_XATTR_OPAQUE, name, sizeof(name));
+	n = getxattr(delta_fd_path(fd, p, sizeof(p)), name, v, sizeof(v));
+	return n == 1 && v[0] == 'y';
+}
+
+/* Records what a copy-up was made from, so commit can detect a changed source. */
+static int set_origin(struct fs_session *s, int fd, const struct stat *src)
+{
+	char name[64], v[160];
+
+	xattr_name(s, DELTA_XATTR_ORIGIN, name, sizeof(name));
+	snprintf(v, sizeof(v), "dev=%llu ino=%llu size=%lld mtime=%lld.%09ld",
+		 (unsigned long long)src->st_dev, (unsigned long long)src->st_ino,
+		 (long long)src->st_size, (long long)src->st_mtim.tv_sec, src->st_mtim.tv_nsec);
+	if (fsetxattr(fd, name, v, strlen(v), 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int delta_clear_whiteout(struct fs_session *s, int upfd, const char *name, bool *was_whiteout)
+{
+	struct stat st;
+
+	*was_whiteout = false;
+	if (fstatat(upfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(0, 0))
+		return -EEXIST;
+	if (unlinkat(upfd, name, 0) < 0)
+		return -errno;
+	*was_whiteout = true;
+	return 0;
+}
+
+int delta_make_whiteout(struct fs_session *s, int upfd, const char *name)
+{
+	if (mknodat(upfd, name, S_IFCHR | 0, makedev(0, 0)) == 0)
+		return 0;
+	if (errno == EPERM) {
+		/*
+		 * Creating the 0:0 device needs CAP_MKNOD (in the delta
+		 * filesystem's user namespace, as for rootless overlayfs).
+		 * Without it a source entry cannot be deleted: say so once.
+		 */
+		if (!atomic_exchange(&s->whiteout_warned, true))
+			fprintf(stderr, "fencefs: cannot create whiteouts in the delta (%s): "
+				"deleting source entries fails with EIO\n", strerror(EPERM));
+		return -EIO;
+	}
+	return -errno;
+}
+
+/* --- copy-up ------------------------------------------------------------ */
+
+static void tmp_name(struct fs_session *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "#fencefs-%d-%llu", (int)getpid(),
+		 (unsigned long long)atomic_fetch_add(&s->tmp_counter, 1));
+}
+
+/* FICLONE, else copy_file_range, else read/write (SPEC 6). */
+static int copy_data(int in, int out, off_t size)
+{
+	char buf[65536];
+	off_t done = 0;
+	ssize_t n;
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	while (done < size) {
+		n = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (done == 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS ||
+					  errno == EINVAL))
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += n;
+	}
+	if (done >= size)
+		return 0;
+	/* Plain copy from wherever copy_file_range stopped (it starts at 0 here). */
+	for (;;) {
+		char *p = buf;
+
+		n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		while (n > 0) {
+			ssize_t w = write(out, p, (size_t)n);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			p += w;
+			n -= w;
+		}
+	}
+}
+
+/* Ownership follows the source when the daemon may chown (as root). */
+static int copy_owner(int fd, const struct stat *st)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (fchown(fd, st->st_uid, st->st_gid) < 0)
+		return -errno;
+	return 0;
+}
+
+static int copy_up_file(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
+			const struct stat *st)
+{
+	_cleanup_close_ int in = -1, out = -1;
+	char tmp[64], p[32];
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	int r, upper;
+
+	r = delta_charge(s, st->st_size);
+	if (r < 0)
+		return r;
+	/* Reopening an O_PATH fd goes through its /proc magic link: no O_NOFOLLOW. */
+	in = open(delta_fd_path(i->src_fd, p, sizeof(p)), O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		r = -errno;
+		goto out_uncharge;
+	}
+	tmp_name(s, tmp, sizeof(tmp));
+	out = openat(s->work_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		goto out_uncharge;
+	}
+	r = copy_data(in, out, st->st_size);
+	if (r == 0)
+		r = copy_owner(out, st);
+	if (r == 0 && fchmod(out, st->st_mode & 07777) < 0)
+		r = -errno;
+	if (r == 0)
+		r = set_origin(s, out, st);
+	if (r == 0 && futimens(out, ts) < 0)
+		r = -errno;
+	/* The rename makes the complete copy appear at once. */
+	if (r == 0 && renameat(s->work_fd, tmp, upfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlinkat(s->work_fd, tmp, 0);
+		goto out_uncharge;
+	}
+	upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (upper < 0)
+		return -errno;
+	/* The read fd on the source gives way to a read-write fd on the copy. */
+	pthread_rwlock_wrlock(&i->io_lock);
+	if (i->data_fd >= 0)
+		(void)close(i->data_fd);
+	i->data_fd = TAKE_FD(out);
+	i->data_rw = true;
+	i->upper_fd = upper;
+	pthread_rwlock_unlock(&i->io_lock);
+	return 0;
+
+out_uncharge:
+	delta_uncharge(s, st->st_size);
+	return r;
+}
+
+static int copy_up_symlink(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
+			   const struct stat *st)
+{
+	char target[PATH_MAX + 1], tmp[64];
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	ssize_t n;
+	int upper;
+
+	n = readlinkat(i->src_fd, "", target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	tmp_name(s, tmp, sizeof(tmp));
+	if (symlinkat(target, s->work_fd, tmp) < 0)
+		return -errno;
+	if (geteuid() == 0 && fchownat(s->work_fd, tmp, st->st_uid, st->st_gid,
+				       AT_SYMLINK_NOFOLLOW) < 0)
+		goto out_unlink;
+	if (utimensat(s->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		goto out_unlink;
+	/*
+	 * No origin record: user.* xattrs are not allowed on symlinks
+	 * (xattr(7)), and a symlink's content is its target, which diff
+	 * compares directly.
+	 */
+	if (renameat(s->work_fd, tmp, upfd, name) < 0)
+		goto out_unlink;
+	upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (upper < 0)
+		return -errno;
+	i->upper_fd = upper;
+	return 0;
+
+out_unlink:;
+	int r = -errno;
+
+	(void)unlinkat(s->work_fd, tmp, 0);
+	return r;
+}
+
+static int copy_up_dir(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
+		       const struct stat *st)
+{
+	_cleanup_close_ int fd = -1;
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	int r, upper;
+
+	if (mkdirat(upfd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(upfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = copy_owner(fd, st);
+	if (r == 0 && fchmod(fd, st->st_mode & 07777) < 0)
+		r = -errno;
+	if (r == 0)
+		r = set_origin(s, fd, st);
+	if (r == 0 && futimens(fd, ts) < 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	upper = openat(upfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upper < 0)
+		return -errno;
+	i->upper_fd = upper;
+	return 0;
+}
+
+static int copy_up_special(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
+			   const struct stat *st)
+{
+	char tmp[64];
+	int upper;
+
+	/* Device nodes are never made in the delta (SPEC 1: EPERM). */
+	if (!S_ISFIFO(st->st_mode) && !S_ISSOCK(st->st_mode))
+		return -EPERM;
+	tmp_name(s, tmp, sizeof(tmp));
+	if (mknodat(s->work_fd, tmp, st->st_mode, 0) < 0)
+		return -errno;
+	if (renameat(s->work_fd, tmp, upfd, name) < 0) {
+		int r = -errno;
+
+		(void)unlinkat(s->work_fd, tmp, 0);
+		return r;
+	}
+	upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (upper < 0)
+		return -errno;
+	i->upper_fd = upper;
+	return 0;
+}
+
+int delta_copy_up(struct fs_session *s, struct fs_inode *i)
+{
+	struct stat st;
+	int r;
+
+	if (i->upper_fd >= 0)
+		return 0;
+	if (!i->parent || i->src_fd < 0)
+		return -EIO; /* the root always has an upper; delta-only inodes too */
+	r = delta_copy_up(s, i->parent);
+	if (r < 0)
+		return r;
+	if (fstatat(i->src_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+		r = copy_up_file(s, i, i->parent->upper_fd, i->name, &st);
+		if (r == 0) {
+			struct stat ust;
+
+			/* Same object, new home: later lookups find it in upper/. */
+			if (fstatat(i->upper_fd, "", &ust, AT_EMPTY_PATH) == 0)
+				fs_inode_rekey(s, i, ust.st_dev, ust.st_ino);
+		}
+		break;
+	case S_IFDIR:
+		r = copy_up_dir(s, i, i->parent->upper_fd, i->name, &st);
+		break;
+	case S_IFLNK:
+		r = copy_up_symlink(s, i, i->parent->upper_fd, i->name, &st);
+		break;
+	default:
+		r = copy_up_special(s, i, i->parent->upper_fd, i->name, &st);
+		break;
+	}
+	if (r == 0)
+		fs_dir_invalidate(i->parent);
+	return r;
+}
+
+/* --- set-up ------------------------------------------------------------- */
+
+int delta_make_private(char **path)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char *p;
+
+	if (!tmpdir || tmpdir[0] != '/')
+		tmpdir = "/tmp";
+	if (asprintf(&p, "%s/fencefs-delta.XXXXXX", tmpdir) < 0)
+		return -ENOMEM;
+	if (!mkdtemp(p)) {
+		int r = -errno;
+
+		free(p);
+		return r;
+	}
+	*path = p;
+	return 0;
+}
+
+static int remove_at(int parent, const char *name)
+{
+	_cleanup_close_ int fd = -1;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (unlinkat(parent, name, 0) == 0)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return errno == ENOENT ? 0 : -errno;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d)
+		return -errno;
+	fd = -1; /* owned by d now */
+	while ((de = readdir(d))) {
+		int e;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		e = remove_at(dirfd(d), de->d_name);
+		if (e < 0 && r == 0)
+			r = e;
+	}
+	(void)closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+int delta_remove_private(const char *path)
+{
+	return remove_at(AT_FDCWD, path);
+}
+
+/* Sum of the apparent sizes of the regular files under FD: the budget's count. */
+static int walk_size(int fd, int64_t *total)
+{
+	_cleanup_close_ int dfd = -1;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	while ((de = readdir(d)) && r == 0) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (S_ISREG(st.st_mode)) {
+			*total += st.st_size;
+		} else if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int sub = openat(dirfd(d), de->d_name,
+							 O_PATH | O_DIRECTORY | O_NOFOLLOW |
+								 O_CLOEXEC);
+
+			if (sub < 0)
+				r = -errno;
+			else
+				r = walk_size(sub, total);
+		}
+	}
+	(void)closedir(d);
+	return r;
+}
+
+static int read_small_file(int dirfd, const char *name, struct buf *b)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char chunk[4096];
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		buf_add(b, chunk, (size_t)n);
+		if (b->len > (1 << 20))
+			return -EFBIG;
+	}
+	if (n < 0)
+		return -errno;
+	return b->oom ? -ENOMEM : 0;
+}
+
+/* Picks trusted.* when the daemon may set it (as overlayfs does as root), else user.*. */
+static void choose_xattr_ns(struct fs_session *s)
+{
+	char p[32];
+	const char *path = delta_fd_path(s->upper_root, p, sizeof(p));
+
+	if (setxattr(path, "trusted.fencefs.probe", "1", 1, 0) == 0) {
+		(void)removexattr(path, "trusted.fencefs.probe");
+		snprintf(s->xattr_ns, sizeof(s->xattr_ns), "trusted.");
+	} else {
+		snprintf(s->xattr_ns, sizeof(s->xattr_ns), "user.");
+	}
+}
+
+static int write_meta(struct fs_session *s, const char *source_abs, const struct policy *policy)
+{
+	struct buf b = { 0 };
+	char ts[40], digest[65];
+	_cleanup_close_ int fd = -1;
+	size_t k, n = policy_rule_count(policy);
+	int r = 0;
+
+	fence_timestamp(ts, sizeof(ts));
+	policy_digest(policy, digest);
+	buf_addf(&b, "{\"fencefs_delta\":%d,\"version\":", DELTA_FORMAT_VERSION);
+	buf_add_json_str(&b, FENCE_VERSION);
+	buf_adds(&b, ",\"created\":");
+	buf_add_json_str(&b, ts);
+	buf_adds(&b, ",\"source\":");
+	buf_add_json_str(&b, source_abs);
+	buf_adds(&b, ",\"xattr_ns\":");
+	/* "trusted." -> "trusted" */
+	buf_add_json_mem(&b, s->xattr_ns, strlen(s->xattr_ns) - 1);
+	buf_adds(&b, ",\"policy_digest\":");
+	buf_add_json_str(&b, digest);
+	buf_adds(&b, ",\"rules\":[");
+	for (k = 0; k < n; k++) {
+		const struct policy_rule_info *ri = policy_rule(policy, k);
+
+		buf_adds(&b, k ? ",[" : "[");
+		buf_add_json_str(&b, policy_level_name(ri->level));
+		buf_adds(&b, ",");
+		buf_add_json_str(&b, ri->pattern);
+		buf_adds(&b, "]");
+	}
+	buf_adds(&b, "]}\n");
+	if (b.oom) {
+		buf_free(&b);
+		return -ENOMEM;
+	}
+	fd = openat(s->delta_fd, DELTA_META_NAME ".tmp",
+		    O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+	} else {
+		size_t off = 0;
+
+		while (off < b.len && r == 0) {
+			ssize_t w = write(fd, b.data + off, b.len - off);
+
+			if (w < 0 && errno != EINTR)
+				r = -errno;
+			else if (w > 0)
+				off += (size_t)w;
+		}
+		if (r == 0 && fsync(fd) < 0)
+			r = -errno;
+		if (r == 0 && renameat(s->delta_fd, DELTA_META_NAME ".tmp", s->delta_fd,
+				       DELTA_META_NAME) < 0)
+			r = -errno;
+	}
+	buf_free(&b);
+	return r;
+}
+
+static int open_subdir(int dirfd, const char *name, mode_t mode, bool create)
+{
+	if (create && mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static bool dir_is_empty(int fd)
+{
+	_cleanup_close_ int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	bool empty = true;
+	DIR *d;
+
+	if (dfd < 0)
+		return false;
+	d = fdopendir(dfd);
+	if (!d)
+		return false;
+	dfd = -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = false;
+	(void)closedir(d);
+	return empty;
+}
+
+int delta_setup(struct fs_session *s, const char *dir, const char *source_abs,
+	       const struct policy *policy, char *err, size_t errlen)
+{
+	struct buf meta = { 0 }, want = { 0 };
+	struct stat st;
+	bool fresh;
+	int r;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create delta '%s': %s", dir, strerror(-r));
+		return r;
+	}
+	s->delta_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->delta_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open delta '%s': %s", dir, strerror(-r));
+		return r;
+	}
+	fresh = fstatat(s->delta_fd, DELTA_META_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0;
+	if (fresh && !dir_is_empty(s->delta_fd)) {
+		snprintf(err, errlen, "'%s' is not empty and not a fencefs delta", dir);
+		return -EEXIST;
+	}
+	if (!fresh) {
+		r = read_small_file(s->delta_fd, DELTA_META_NAME, &meta);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot read '%s/%s': %s", dir, DELTA_META_NAME,
+				 strerror(-r));
+			buf_free(&meta);
+			return r;
+		}
+		/*
+		 * The writer above emits no blanks, so the encoded source
+		 * string can be compared as it stands.
+		 */
+		buf_adds(&want, "\"source\":");
+		buf_add_json_str(&want, source_abs);
+		if (!strstr(meta.data, "\"fencefs_delta\":1") || want.oom ||
+		    !strstr(meta.data, want.data)) {
+			snprintf(err, errlen, "'%s' is a delta of another source (not '%s')", dir,
+				 source_abs);
+			r = !strstr(meta.data, "\"fencefs_delta\":1") ? -EEXIST : -EXDEV;
+			buf_free(&meta);
+			buf_free(&want);
+			return r;
+		}
+		snprintf(s->xattr_ns, sizeof(s->xattr_ns), "%s",
+			 strstr(meta.data, "\"xattr_ns\":\"trusted\"") ? "trusted." : "user.");
+		buf_free(&meta);
+		buf_free(&want);
+	}
+	r = open_subdir(s->delta_fd, DELTA_UPPER_NAME, 0755, true);
+	if (r < 0)
+		goto out_err;
+	s->upper_root = r;
+	r = open_subdir(s->delta_fd, DELTA_WORK_NAME, 0700, true);
+	if (r < 0)
+		goto out_err;
+	s->work_fd = r;
+	if (fresh) {
+		choose_xattr_ns(s);
+		r = write_meta(s, source_abs, policy);
+		if (r < 0)
+			goto out_err;
+	} else {
+		int64_t total = 0;
+
+		r = walk_size(s->upper_root, &total);
+		if (r < 0)
+			goto out_err;
+		atomic_store(&s->delta_bytes, total);
+	}
+	return 0;
+
+out_err:
+	snprintf(err, errlen, "cannot set up delta '%s': %s", dir, strerror(-r));
+	return r;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fs.h - the fencefs daemon: one session, an inode table, the FUSE handlers.
+ *
+ * Shape follows libfuse's example/passthrough_hp.cc: one session struct
+ * reached through fuse_req_userdata(), one inode per (source object, level)
+ * holding O_PATH fds, every file operation done with *at() calls relative to
+ * those fds.  Contract: ../shared/SPEC.md sections 1, 6 and 8.
+ *
+ * Locking, outermost first (never take them in another order):
+ *   sess->ns_lock    rwlock over the namespace: lookups and readdir take it
+ *                    for reading; everything that changes a directory
+ *                    (create, unlink, rename, copy-up, ...) for writing.  It
+ *                    guards inode->parent, ->name, ->dec, ->upper_fd,
+ *                    ->opaque and the delta's directories.
+ *   inode->io_lock   rwlock over inode->data_fd: READ/WRITE hold it for
+ *                    reading while they use the fd; copy-up swaps the fd
+ *                    holding it for writing.
+ *   inode->dir_lock  mutex over inode->dirlist (the cached merged listing).
+ *   sess->table_lock mutex over the hash table, nlookup and refs.
+ */
+#ifndef FENCE_FS_H
+#define FENCE_FS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "audit.h"
+#include "policy.h"
+
+struct fs_opts;
+struct fs_dirlist;
+
+struct fs_inode {
+	/* Immutable after creation. */
+	mode_t type;          /* S_IFMT bits */
+	enum policy_level level;
+	uint64_t report_ino;  /* st_ino shown to the sandbox: stable across copy-up */
+
+	/* Guarded by sess->table_lock. */
+	dev_t key_dev;        /* hash key: (key_dev, key_ino, level) */
+	ino_t key_ino;
+	uint64_t nlookup;     /* the kernel's references */
+	uint64_t refs;        /* children whose ->parent is this inode */
+	struct fs_inode *hnext;
+
+	/* Guarded by sess->ns_lock. */
+	struct fs_inode *parent; /* NULL for the root */
+	char *name;              /* NULL for the root */
+	struct policy_decision dec;
+	int src_fd;    /* O_PATH on the source object, -1 if delta-only */
+	int upper_fd;  /* O_PATH on the delta object, -1 until copy-up */
+	bool opaque;   /* upper dir hides the source dir */
+	atomic_bool audited_write; /* the first write through this inode was logged */
+
+	/* Guarded by io_lock. */
+	pthread_rwlock_t io_lock;
+	int data_fd;   /* lazily opened: O_RDONLY on the source or O_RDWR on upper */
+	bool data_rw;
+
+	/* Guarded by dir_lock. */
+	pthread_mutex_t dir_lock;
+	struct fs_dirlist *dirlist;
+};
+
+struct fs_session {
+	const struct policy *policy;
+	struct audit *audit;       /* NULL when no audit log */
+	struct fuse_session *se;
+
+	int src_root;              /* O_PATH on SOURCE */
+	int delta_fd;              /* O_PATH on DELTA */
+	int upper_root;            /* O_PATH on DELTA/upper */
+	int work_fd;               /* O_PATH on DELTA/work */
+	char xattr_ns[16];         /* "trusted." or "user." */
+
+	bool has_owner;            /* --owner: report every file as uid:gid */
+	uid_t owner_uid;
+	gid_t owner_gid;
+	bool daemon_opens;         /* OPEN/OPENDIR go to the daemon (audit needs them) */
+	bool verbose;
+	double timeout;            /* entry/attr timeout, seconds */
+
+	uint64_t max_delta;        /* 0: no budget */
+	_Atomic int64_t delta_bytes;
+	_Atomic uint64_t denied;
+	_Atomic uint64_t written;
+	_Atomic uint64_t tmp_counter;
+	atomic_bool whiteout_warned;
+
+	pthread_rwlock_t ns_lock;
+	pthread_mutex_t table_lock;
+	struct fs_inode root;
+	struct fs_inode **table;
+	size_t table_size;
+	size_t table_count;
+};
+
+/* --- fs_inode.c --- */
+
+/* Sets up the table and the root inode from the open root fds.  0 or -errno. */
+int fs_table_init(struct fs_session *s);
+/* Frees every inode (at exit). */
+void fs_table_destroy(struct fs_session *s);
+/* The inode behind a FUSE node id. */
+struct fs_inode *fs_inode_get(struct fs_session *s, fuse_ino_t ino);
+/*
+ * Finds the inode for (dev, ino, level) or makes one, taking one kernel
+ * reference (nlookup) either way.  Takes ownership of src_fd and upper_fd
+ * (closed when an existing inode is returned).  *created says which.
+ * Returns NULL when out of memory (fds closed).
+ */
+struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino, mode_t type,
+				      const struct policy_decision *dec, struct fs_inode *parent,
+				      const char *name, int src_fd, int upper_fd,
+				      uint64_t report_ino, bool opaque);
+/* Drops N kernel references; frees the inode (and maybe its parents) at 0. */
+void fs_inode_forget(struct fs_session *s, struct fs_inode *i, uint64_t n);
+/* Re-keys I under a new (dev, ino) after a copy-up. */
+void fs_inode_rekey(struct fs_session *s, struct fs_inode *i, dev_t dev, ino_t ino);
+/* Calls fn for every inode in the table (table_lock held: fn must not lock it). */
+void fs_inode_foreach(struct fs_session *s, void (*fn)(struct fs_inode *i, void *ctx), void *ctx);
+/*
+ * Writes the path of I relative to the root (no leading '/', "" for the
+ * root) into buf.  Caller holds ns_lock.  0 or -ENAMETOOLONG.
+ */
+int fs_inode_path(const struct fs_inode *i, char *buf, size_t len);
+/* Same for the child NAME of directory I. */
+int fs_child_path(const struct fs_inode *dir, const char *name, char *buf, size_t len);
+/* Drops the cached merged listing of directory I (after a change in it). */
+void fs_dir_invalidate(struct fs_inode *i);
+
+/* --- fs_ops.c --- */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* Shared by fs_ops.c and fs_dir.c. */
+struct fs_object {
+	int dirfd;       /* where it was found: a source or an upper dir fd */
+	bool in_upper;   /* found in the delta */
+	bool whiteout;   /* upper holds a whiteout: the name is deleted */
+	bool in_source;  /* the source has the name (and upper does not hide it) */
+	struct stat st;  /* of the object shown (upper if present, else source) */
+	struct stat src_st;
+};
+/*
+ * Looks NAME up in directory DIR as the merged view shows it.  0 with *o
+ * filled, -ENOENT when absent or deleted, other -errno.  ns_lock held.
+ */
+int fs_find(struct fs_session *s, struct fs_inode *dir, const char *name, struct fs_object *o);
+/* Mode bits as the level shows them (SPEC 1). */
+mode_t fs_level_mode(mode_t mode, enum policy_level level);
+/* Fills st for the sandbox: level mode bits, --owner, stable ino. */
+void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *st);
+/* Logs and counts a refusal. */
+void fs_deny(struct fs_session *s, fuse_req_t req, const char *op, const char *path,
+	     enum policy_level level, int err);
+/*
+ * The merged lookup behind LOOKUP and READDIRPLUS: fills e (e->ino 0 with
+ * a timeout for a hidden or missing name: a negative entry) and takes one
+ * kernel reference on the inode.  Takes ns_lock for reading.  0 or -errno.
+ */
+int fs_do_lookup(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, const char *name,
+		 struct fuse_entry_param *e);
+/* Logs and counts a change. */
+void fs_wrote(struct fs_session *s, fuse_req_t req, const char *op, const char *path,
+	      const char *path2);
+
+/* --- fs_dir.c --- */
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Drops one reference to a merged listing (frees it at zero).  NULL is fine. */
+void fs_dirlist_put(struct fs_dirlist *l);
+/*
+ * Counts the entries directory I holds in the merged view, hidden ones
+ * included (rmdir's ENOTEMPTY).  *count set; 0 or -errno.  ns_lock held.
+ */
+int fs_dir_count(struct fs_session *s, struct fs_inode *i, size_t *count);
+
+#endif
