@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * launch_cgroup.h - the sandbox's leaf cgroup: limits (memory, pids, cpu),
+ * peak memory and OOM detection, on cgroup v2 where a cgroup2 hierarchy
+ * has the controllers enabled, else on cgroup v1 (one leaf per controller
+ * hierarchy).  Kernel docs: Documentation/admin-guide/cgroup-v2.rst,
+ * cgroup-v1/memory.rst, cgroup-v1/pids.rst, scheduler/sched-bwc.rst.
+ *
+ * Everything works below a root prefix and on mountinfo / proc cgroup text
+ * handed in by the caller, so unit tests run it on a fake directory tree.
+ */
+#ifndef FENCE_LAUNCH_CGROUP_H
+#define FENCE_LAUNCH_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Where to look: ROOT is prepended to every mount point ("" for the host). */
+struct launch_cgroup_env {
+	const char *root;
+	const char *mountinfo;   /* text of /proc/self/mountinfo */
+	const char *proc_cgroup; /* text of /proc/self/cgroup */
+};
+
+struct launch_limits {
+	uint64_t memory; /* bytes, 0: none */
+	uint64_t pids;   /* 0: none */
+	double cpus;     /* 0: none */
+};
+
+enum launch_cg_ctl { LAUNCH_CG_MEMORY, LAUNCH_CG_PIDS, LAUNCH_CG_CPU, LAUNCH_CG_NCTL };
+
+struct launch_cgroup {
+	int version;                   /* 0: none yet, 1 or 2 */
+	/* v2: parent[0] / leaf[0] only.  v1: one per controller, NULL when
+	 * that controller is not used (cpu without --cpus). */
+	char *parent[LAUNCH_CG_NCTL];  /* directory the leaf is made in */
+	char *leaf[LAUNCH_CG_NCTL];    /* the leaf itself, once made */
+	int fd[LAUNCH_CG_NCTL];        /* O_PATH fd of each leaf, -1 if none */
+};
+
+struct launch_cgroup_stats {
+	uint64_t peak_memory; /* bytes; 0 when unknown */
+	bool oom_killed;
+};
+
+/* Sets every fd to -1 and pointers to NULL. */
+void launch_cgroup_init(struct launch_cgroup *cg);
+
+/*
+ * Decides v2 or v1 and the parent directories: v2 when a cgroup2 mount has
+ * memory and pids (and cpu when LIM asks for it) in the cgroup.subtree_control
+ * of our own cgroup or of its nearest ancestor that has them; else v1 under
+ * our own cgroup of each controller's hierarchy.  Returns 0, or -ENOENT with
+ * ERR saying what is missing.
+ */
+int launch_cgroup_find(struct launch_cgroup *cg, const struct launch_cgroup_env *env,
+		       const struct launch_limits *lim, char *err, size_t errlen);
+
+/*
+ * Creates the leaf NAME in each parent (0700 is not used: cgroupfs
+ * ignores modes for root).  0 or -errno with ERR filled.
+ */
+int launch_cgroup_mkdir(struct launch_cgroup *cg, const char *name, char *err, size_t errlen);
+
+/* Writes the limits into the leaves.  0 or -errno with ERR naming the file. */
+int launch_cgroup_set_limits(const struct launch_cgroup *cg, const struct launch_limits *lim,
+			     char *err, size_t errlen);
+
+/* Moves PID (a host pid) into every leaf.  0 or -errno. */
+int launch_cgroup_attach(const struct launch_cgroup *cg, pid_t pid);
+
+/* Reads peak memory and whether the OOM killer struck; missing files give 0. */
+void launch_cgroup_stats(const struct launch_cgroup *cg, struct launch_cgroup_stats *st);
+
+/*
+ * Removes the leaves (they must be empty of tasks; retried briefly while
+ * the kernel finishes tearing the tasks down), closes fds, frees.
+ */
+void launch_cgroup_destroy(struct launch_cgroup *cg);
+
+/*
+ * Removes leftovers of fence-run instances that were SIGKILLed: empty
+ * "fence-run.PID" leaves in the parents whose PID no longer exists.
+ */
+void launch_cgroup_reap_stale(const struct launch_cgroup *cg);
+
+/* Does everything on the host: reads /proc/self/{mountinfo,cgroup},
+ * find + mkdir "fence-run.<getpid()>" + set_limits. */
+int launch_cgroup_setup(struct launch_cgroup *cg, const struct launch_limits *lim, char *err,
+			size_t errlen);
+
+#endif
