@@ -126,5 +126,5 @@ pids=$(fs_daemon_pids "$M")
 check "fencefs umount" fs_umount "$M"
 check "no mount left" sh -c "! awk '\$5 == \"$M\"' /proc/self/mountinfo | grep -q ."
 fs_wait_daemon_gone "$M" 5
-check_eq "no daemon left" "" "$(for p in $pids; do [ -d /proc/$p ] && echo "$p"; done | flat)"
+check_eq "no daemon left" "" "$(for p in $pids; do pid_alive "$p" && echo "$p"; done | flat)"
 check_eq "project unchanged" "" "$(manifest "$P" | diff "$T/before" - | head -5 | flat)"

@@ -8,6 +8,7 @@
 #                              registers the unmount and the daemon's kill at exit
 #   fs_umount MNT              fencefs umount MNT, bounded; 0 when it went
 #   fs_daemon_pids MNT         pids of fencefs processes serving MNT
+#   pid_alive PID              PID runs (zombies count as gone)
 #   is_mounted DIR             DIR is a mount point (from /proc/self/mountinfo)
 #   probe OP ARGS...           fsprobe, bounded by a timeout (prints OK or ENAME)
 #   expect NAME WANT OP ARGS   one case: the probe's first word must be WANT
@@ -44,6 +45,14 @@ fs_daemon_pids() {
 		*fencefs*" mount "*"$mnt"*) echo "${p#/proc/}" ;;
 		esac
 	done
+}
+
+# pid_alive PID: running (a zombie counts as gone: where pid 1 does not
+# reap, an exited daemon stays a zombie).
+pid_alive() {
+	local st
+	st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ]
 }
 
 _fs_force_cleanup() {

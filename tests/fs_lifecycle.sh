@@ -53,18 +53,24 @@ sleep 0.5
 check "holders are running" kill -0 $holder_fd $holder_cwd $holder_wr
 pids=$(fs_daemon_pids "$M")
 check "daemon found" test -n "$pids"
-if timeout 20 "$FENCEFS" umount "$M" 2>"$T/umount.err"; then
-	ok "fencefs umount while busy"
+# The holders stay 30 s; fencefs umount must not wait for them (a shell
+# with its cwd inside could hold it forever): it detaches (as umount -l)
+# or answers EBUSY at once, and then umount -l must do.
+timeout 10 "$FENCEFS" umount "$M" 2>"$T/umount.err"
+rc=$?
+if [ $rc = 124 ]; then
+	notok "fencefs umount while busy returns within 10 s"
+elif [ $rc = 0 ]; then
+	ok "fencefs umount while busy detaches"
 else
-	# A non-lazy unmount may answer EBUSY; then umount -l must do.
-	echo "# fencefs umount while busy: $(cat "$T/umount.err")"
+	ok "fencefs umount while busy refuses ($(head -c 200 "$T/umount.err"))"
 	check "umount -l while busy" umount -l "$M"
 fi
 check "detached at once" not_mounted "$M"
 kill $holder_fd $holder_cwd $holder_wr 2>/dev/null
 wait $holder_fd $holder_cwd $holder_wr 2>/dev/null
 check "no mount and no daemon once the holders are gone" gone_within 5 "$M"
-check_eq "daemon pids exited" "" "$(for p in $pids; do [ -d /proc/$p ] && echo "$p"; done | flat)"
+check_eq "daemon pids exited" "" "$(for p in $pids; do pid_alive "$p" && echo "$p"; done | flat)"
 fs_mount "$S" "$M" --rule 'write=**' --delta "$T/delta" || notok "remount after busy umount"
 check_eq "what was written before the busy umount is kept" written "$(cat "$M/new.txt" 2>&1)"
 fs_umount "$M"
