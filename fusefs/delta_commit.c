@@ -599,7 +599,7 @@ static void apply_file(struct commit *k, size_t i)
 	_cleanup_close_ int pfd = -1, opfd = -1;
 	const char *name, *oname = NULL;
 	struct stat cur;
-	bool exists = true;
+	bool exists = true, same;
 	int r;
 
 	if (!check_policy(k, i))
@@ -618,15 +618,16 @@ static void apply_file(struct commit *k, size_t i)
 			return set_result(k, i, RES_ERROR, "cannot stat: %s", strerror(errno));
 		exists = false;
 	}
-	if (exists && source_matches(k, pfd, name, &cur, ch) &&
-	    (ch->status != DELTA_RENAMED || k->o->dry_run))
+	/* Already there (committed before, or the same edit made twice). */
+	same = exists && source_matches(k, pfd, name, &cur, ch);
+	if (same && ch->status != DELTA_RENAMED)
 		return set_result(k, i, RES_UNCHANGED, "SOURCE already has it");
 	if (exists && S_ISDIR(cur.st_mode))
 		return set_result(k, i, RES_CONFLICT, "SOURCE has a directory here");
 	switch (ch->status) {
 	case DELTA_ADDED:
 	case DELTA_RENAMED:
-		if (exists && !k->o->force)
+		if (exists && !same && !k->o->force)
 			return set_result(k, i, RES_CONFLICT,
 					  "added by the delta, but SOURCE has it now");
 		break;
@@ -646,7 +647,7 @@ static void apply_file(struct commit *k, size_t i)
 		return;
 	if (k->o->dry_run)
 		return set_result(k, i, RES_APPLIED, NULL);
-	r = install_entry(k, ch, pfd, name, exists ? &cur : NULL);
+	r = same ? 0 : install_entry(k, ch, pfd, name, exists ? &cur : NULL);
 	if (r)
 		return set_result(k, i, RES_ERROR, "cannot write: %s", strerror(-r));
 	/* The new name is in place before the old one goes: never neither. */

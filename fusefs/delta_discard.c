@@ -6,12 +6,16 @@
  * they never meant to, so this refuses anything that is not a fencefs
  * delta (no valid fencefs-delta.json), never follows a symlink (the walk
  * uses dirfds, openat(O_NOFOLLOW) and unlinkat), and does not cross into
- * another filesystem mounted inside the delta.  The metadata file goes
+ * anything mounted inside the delta: not another filesystem, and not a
+ * bind mount of the same one either, which st_dev cannot tell apart, so
+ * each directory's mount id (statx STATX_MNT_ID, Linux 5.8) is compared
+ * with the delta's.  The metadata file goes
  * last, so an interrupted discard can be run again.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,8 +32,23 @@ static void discard_usage(FILE *f)
 		   "Removes a fencefs delta directory and everything in it. See fencefs-commit(1).\n");
 }
 
-/* Removes every entry of directory FD (on device DEV); PATH is for messages. */
-static int remove_entries(int fd, dev_t dev, const char *path, int depth, bool keep_meta)
+/* The mount id of open file FD, or 0 when the kernel cannot say. */
+static uint64_t mount_id(int fd)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID))
+		return 0;
+	return stx.stx_mnt_id;
+}
+
+/*
+ * Removes every entry of directory FD (on device DEV, mount MNT); PATH is
+ * for messages.
+ */
+static int remove_entries(int fd, dev_t dev, uint64_t mnt, const char *path, int depth,
+			  bool keep_meta)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -76,7 +95,13 @@ static int remove_entries(int fd, dev_t dev, const char *path, int depth, bool k
 			}
 			if (sub < 0)
 				return -errno;
-			r = remove_entries(sub, dev, path, depth + 1, false);
+			/* Checked on the open fd: no window to swap in a mount. */
+			if (mount_id(sub) != mnt) {
+				fprintf(stderr, "fencefs discard: '%s/%s' is a mount point; "
+						"not removed\n", path, de->d_name);
+				return -EXDEV;
+			}
+			r = remove_entries(sub, dev, mnt, path, depth + 1, false);
 			if (r)
 				return r;
 			if (unlinkat(fd, de->d_name, AT_REMOVEDIR) < 0)
@@ -99,6 +124,7 @@ int cmd_discard(int argc, char **argv)
 	struct stat st;
 	const char *base;
 	size_t plen, len;
+	uint64_t mnt;
 	char err[512];
 	int c, r;
 
@@ -162,7 +188,13 @@ int cmd_discard(int argc, char **argv)
 			strerror(errno));
 		return 2;
 	}
-	r = remove_entries(fd, st.st_dev, argv[optind], 0, true);
+	mnt = mount_id(fd);
+	if (!mnt) {
+		fprintf(stderr, "fencefs discard: cannot tell the mount of '%s'; not removed\n",
+			argv[optind]);
+		return 2;
+	}
+	r = remove_entries(fd, st.st_dev, mnt, argv[optind], 0, true);
 	if (!r && unlinkat(fd, DELTA_META_NAME, 0) < 0)
 		r = -errno;
 	if (!r && unlinkat(parentfd, base, AT_REMOVEDIR) < 0)
