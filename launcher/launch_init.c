@@ -116,8 +116,8 @@ static void step_new_cgroup_ns(const struct launch_sandbox *sb)
 {
 	char err[256];
 
-	/* After the launcher moved us into the leaf: that leaf becomes the
-	 * namespace's root, so /proc/self/cgroup shows "/". */
+	/* After the launcher moved us into the leaf (before RUN): that leaf
+	 * becomes the namespace's root, so /proc/self/cgroup shows "/". */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		snprintf(err, sizeof(err), "cannot create a cgroup namespace: %s", strerror(errno));
 		init_fail(sb, err);
@@ -252,13 +252,12 @@ void launch_init_main(const struct launch_sandbox *sb)
 	pid_t cmd;
 
 	step_close_inherited_fds(sb);
-	/* The launcher writes our id maps and moves us into the cgroup. */
+	/* The launcher writes our id maps first. */
 	step_wait_for(sb, LAUNCH_MSG_GO);
 	fuse_fd = step_open_fuse(sb);
 	check(sb, launch_root_open_binds(sb, err, sizeof(err)), err);
 	step_switch_ids(sb);
 	step_die_with_launcher(sb);
-	step_new_cgroup_ns(sb);
 	/* Mounts: private propagation first, then the tmpfs root, then the
 	 * FUSE mount as early as possible so that the launcher can start the
 	 * daemon while we build the rest (the daemon may only read the fd
@@ -281,8 +280,10 @@ void launch_init_main(const struct launch_sandbox *sb)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
 	    (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		init_fail(sb, "cannot create a signalfd");
-	/* The daemon serves /workspace from here on. */
+	/* The daemon serves /workspace from here on, and the launcher has
+	 * moved us into the sandbox's cgroup. */
 	step_wait_for(sb, LAUNCH_MSG_RUN);
+	step_new_cgroup_ns(sb);
 	cmd = fork();
 	if (cmd < 0)
 		init_fail(sb, "cannot fork the command");

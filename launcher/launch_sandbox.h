@@ -9,13 +9,15 @@
  *
  *   launcher                                init (pid 1 of the new pid ns)
  *   clone(NEWUSER|NEWNS|NEWPID|...) ----->  waits for GO
- *   writes uid_map/gid_map, joins cgroup
+ *   writes uid_map/gid_map
  *   GO --------------------------------->   opens /dev/fuse, drops to U:G,
  *                                           tmpfs root, mounts /workspace
  *   <------------------- FUSE + fd          (fd passed with SCM_RIGHTS)
- *   spawns fencefs on the fd                builds the rest of the root,
- *   waits for its "ready"                   pivot_root, waits for RUN
- *   RUN -------------------------------->   forks the command, reaps
+ *   spawns fencefs on the fd,               builds the rest of the root,
+ *   moves the init into the cgroup,         pivot_root, waits for RUN
+ *   waits for the daemon's "ready"
+ *   RUN -------------------------------->   new cgroup ns, forks the
+ *                                           command, reaps
  *   <------------------- STATUS wstatus     command ended; init exits
  *   any time: ERROR text (setup failed; the init exits 125)
  *             EXECFAIL errno (sent by the command process itself)

@@ -372,14 +372,6 @@ static int step_clone(struct run *r)
 	ret = launch_write_id_maps(r->init, r->sb.uid, r->sb.gid, r->sb.host_root, err, sizeof(err));
 	if (ret < 0)
 		return fail(r, ret, "%s", err);
-	/* Into the cgroup before it runs anything, so every descendant is
-	 * counted and limited. */
-	if (r->cg.version) {
-		ret = launch_cgroup_attach(&r->cg, r->init);
-		if (ret < 0)
-			return fail(r, ret, "cannot move the sandbox into its cgroup: %s",
-				    strerror(-ret));
-	}
 	ret = launch_msg_send(r->sock, &go, -1);
 	if (ret < 0)
 		return fail(r, ret, "cannot start the sandbox: %s", strerror(-ret));
@@ -424,6 +416,20 @@ static int step_start_daemon(struct run *r)
 	(void)close(fuse_fd);
 	if (ret < 0)
 		return fail(r, ret, "%s", err);
+	/*
+	 * Into the cgroup before the command exists, so that it and every
+	 * descendant are counted and limited.  Done here, while the daemon
+	 * starts, because a cgroup v1 migration waits for an RCU grace period
+	 * (cgroup_threadgroup_rwsem is a percpu rwsem), often several ms; the
+	 * init only runs fence-run's own setup until RUN, and creates its
+	 * cgroup namespace after RUN.
+	 */
+	if (r->cg.version) {
+		ret = launch_cgroup_attach(&r->cg, r->init);
+		if (ret < 0)
+			return fail(r, ret, "cannot move the sandbox into its cgroup: %s",
+				    strerror(-ret));
+	}
 	ret = launch_daemon_wait_ready(&r->daemon, r->sock, DAEMON_READY_MS);
 	if (ret == 1) {
 		if (launch_msg_recv(r->sock, &m, NULL) == 0)
