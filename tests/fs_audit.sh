@@ -95,8 +95,14 @@ check_eq "no read or lookup events without --audit-all" 0 \
 # A hostile name: newline, quotes, backslash, control and non-ASCII bytes.
 weird=$'w/we"ird\nname\\with\ttab\x01 and \xc3\xa9'
 "$AP" creat "$M/$weird" >/dev/null
-check "write event for a name with newline and quotes" wait_for "$LOG" \
-	"e['event'] == 'write' and e['path'] == '/' + $(printf '%s' "$weird" | python3 -c 'import sys; print(repr(sys.stdin.buffer.read().decode()))')" 2
+# common/util.h's encoding: after JSON decoding a backslash in a name
+# reads as two, and a byte that is not UTF-8 as the text \xNN.
+want=$(printf '%s' "$weird" | python3 -c 'import sys; print(repr(sys.stdin.buffer.read().decode().replace("\\", "\\\\")))')
+check "write event for a name with newline, quotes, backslash" wait_for "$LOG" \
+	"e['event'] == 'write' and e['path'] == '/' + $want" 2
+"$AP" creat "$M/w/bad"$'\xff'"name" >/dev/null
+check "write event for a name that is not UTF-8" wait_for "$LOG" \
+	"e['event'] == 'write' and e['path'] == '/w/bad\\\\xffname'" 2
 weird_none=$'.env\n{"event":"forged"}'
 "$AP" creat "$M/w/$weird_none" >/dev/null
 check_eq "a name cannot forge an event" 0 "$(aq "$LOG" "e['event'] == 'forged'")"
