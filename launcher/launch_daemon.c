@@ -308,8 +308,10 @@ void launch_daemon_finish(struct launch_daemon *d, int grace_ms, struct launch_d
 	if (d->pid > 0 && !d->reaped) {
 		struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
 
-		if (d->pidfd < 0 || poll(&p, 1, grace_ms) <= 0)
+		if (d->pidfd < 0 || poll(&p, 1, grace_ms) <= 0) {
 			(void)kill(d->pid, SIGKILL);
+			d->killed = true;
+		}
 		while (waitpid(d->pid, &d->status, 0) < 0 && errno == EINTR)
 			;
 		d->reaped = true;
@@ -330,6 +332,13 @@ void launch_daemon_finish(struct launch_daemon *d, int grace_ms, struct launch_d
 	if (d->stats_fd >= 0)
 		(void)close(d->stats_fd);
 	d->pidfd = d->ready_fd = d->stats_fd = -1;
+}
+
+bool launch_daemon_failed(const struct launch_daemon *d)
+{
+	if (!d->reaped || d->killed)
+		return false;
+	return !WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0;
 }
 
 int launch_apply(const char *fencefs, const char *delta, const char *source, char **json)

@@ -29,6 +29,7 @@ struct launch_daemon {
 	int stats_fd;   /* read end of the stats pipe */
 	int status;     /* wait status once reaped */
 	bool reaped;
+	bool killed;    /* launch_daemon_finish() had to SIGKILL it */
 };
 
 struct launch_daemon_stats {
@@ -68,6 +69,9 @@ int launch_daemon_wait_ready(struct launch_daemon *d, int also_fd, int timeout_m
 
 /* Waits up to GRACE_MS for the daemon to exit, then kills it; reads its
  * statistics.  Safe to call when it never started. */
+/* True when the reaped daemon failed on its own: killed by a signal we
+ * did not send, or a non-zero exit. */
+bool launch_daemon_failed(const struct launch_daemon *d);
 void launch_daemon_finish(struct launch_daemon *d, int grace_ms, struct launch_daemon_stats *st);
 
 /* Parses the stats JSON object.  0 or -EINVAL. */

@@ -7,7 +7,10 @@
  * build tools do not need (bpf, userfaultfd, io_uring, perf, keyrings,
  * modules, kexec), handle-based opens that bypass path checks
  * (CVE-2014-3519 "shocker"), and terminal input injection (TIOCSTI,
- * CVE-2017-5226 in bubblewrap).
+ * CVE-2017-5226 in bubblewrap).  name_to_handle_at stays allowed: it only
+ * reads a handle of a path the caller can already look up (so fencefs's
+ * ENOENT for hidden paths still answers), and the handle is useless
+ * without open_by_handle_at, which is blocked.
  */
 #include "launch_seccomp.h"
 
@@ -25,7 +28,7 @@ static const char *const blocked[] = {
 	"ptrace", "process_vm_readv", "process_vm_writev", "bpf", "userfaultfd",
 	"perf_event_open", "keyctl", "add_key", "request_key", "kexec_load",
 	"kexec_file_load", "init_module", "finit_module", "delete_module",
-	"open_by_handle_at", "name_to_handle_at", "io_uring_setup", "io_uring_enter",
+	"open_by_handle_at", "io_uring_setup", "io_uring_enter",
 	"io_uring_register", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
 	"open_tree", "open_tree_attr", "mount_setattr", "acct", "swapon", "swapoff",
 	"reboot", "syslog", "uselib", "quotactl", "lookup_dcookie", "vm86", "vm86old",

@@ -42,6 +42,8 @@
 /* How long the daemon may take to serve, and to leave after the sandbox. */
 #define DAEMON_READY_MS 20000
 #define DAEMON_GRACE_MS 2000
+/* How long the init may outlive a daemon that exited cleanly. */
+#define DAEMON_GONE_MS 500
 
 struct run {
 	struct fence_run_config cfg;
@@ -473,6 +475,7 @@ static void step_supervise(struct run *r)
 {
 	long deadline = r->cfg.timeout > 0 ? monotonic_ms() + (long)(r->cfg.timeout * 1000) : 0;
 	bool sock_open = true, daemon_watch = true;
+	long daemon_gone = 0;
 
 	for (;;) {
 		struct pollfd p[4] = {
@@ -488,10 +491,16 @@ static void step_supervise(struct run *r)
 
 			wait_ms = left > 0 ? (int)left : 0;
 		}
+		if (daemon_gone) {
+			long left = daemon_gone - monotonic_ms();
+
+			if (wait_ms < 0 || left < wait_ms)
+				wait_ms = left > 0 ? (int)left : 0;
+		}
 		n = poll(p, 4, wait_ms);
 		if (n < 0 && errno != EINTR)
 			break;
-		if (n == 0 && deadline) {
+		if (n == 0 && deadline && monotonic_ms() >= deadline) {
 			r->res.timed_out = true;
 			deadline = 0;
 			(void)kill(r->init, SIGKILL);
@@ -512,7 +521,23 @@ static void step_supervise(struct run *r)
 				(void)kill(r->init, (int)si.ssi_signo);
 		}
 		if (p[2].revents) {
+			siginfo_t si = { 0 };
+
 			daemon_watch = false;
+			/* A clean exit is how the daemon answers the end of the
+			 * mount namespace, which happens in the init's exit
+			 * before its pidfd turns readable: give the init a
+			 * moment.  Anything else is a death under the sandbox. */
+			if (waitid(P_PID, r->daemon.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_code == CLD_EXITED && si.si_status == 0) {
+				daemon_gone = monotonic_ms() + DAEMON_GONE_MS;
+			} else {
+				r->daemon_died = true;
+				(void)kill(r->init, SIGKILL);
+			}
+		}
+		if (daemon_gone && monotonic_ms() >= daemon_gone && !p[0].revents) {
+			daemon_gone = 0;
 			r->daemon_died = true;
 			(void)kill(r->init, SIGKILL);
 		}
@@ -554,9 +579,18 @@ static void step_collect(struct run *r)
 	if (r->res.timed_out) {
 		r->res.exit_code = LAUNCH_EXIT_TIMEOUT;
 		r->res.signal = SIGKILL;
-	} else if (r->daemon_died && !r->got_status) {
+	} else if (r->daemon_died || launch_daemon_failed(&r->daemon)) {
+		/* The command saw a dead /workspace (ENOTCONN) and may well
+		 * have exited on its own meanwhile: its status means nothing. */
 		r->res.exit_code = LAUNCH_EXIT_FAILURE;
-		(void)fail(r, -EIO, "the fencefs daemon exited while the sandbox was running");
+		if (WIFSIGNALED(r->daemon.status))
+			(void)fail(r, -EIO, "the fencefs daemon died of signal %d while the "
+					    "sandbox was running",
+				   WTERMSIG(r->daemon.status));
+		else
+			(void)fail(r, -EIO, "the fencefs daemon exited with status %d while the "
+					    "sandbox was running",
+				   WEXITSTATUS(r->daemon.status));
 	} else if (r->exec_errno) {
 		r->res.exit_code = r->exec_errno == ENOENT ? LAUNCH_EXIT_NOTFOUND
 							   : LAUNCH_EXIT_NOEXEC;
