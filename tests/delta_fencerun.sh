@@ -77,6 +77,19 @@ assert r == {'src/a.c': 'conflict', 'src/own2.c': 'applied'}, r
 "
 check_eq "concurrent sandboxes: a.c has the first run's line" run1 "$(tail -1 "$CB2/src/a.c")"
 
+# --- fence-run --apply commits on a zero exit, report in --result -------
+CB4=$T/cb4
+new_codebase "$CB4"
+(cd "$CB4" && "$FENCERUN" --quiet --apply --delta "$T/d4" --result "$T/r4.json" --rule 'write=src/' -- \
+	sh -c 'echo applied >src/x.c; rm src/b.c') >"$T/r4.out" 2>&1
+check "fence-run --apply: the codebase has the change" \
+	bash -c "[ \"\$(cat '$CB4/src/x.c' 2>/dev/null)\" = applied ] && [ ! -e '$CB4/src/b.c' ]"
+check "fence-run --apply: --result holds the commit report" python3 -c "
+import json
+o = json.load(open('$T/r4.json'))['apply']
+assert o['exit'] == 0 and o['applied'] == 2, o
+"
+
 # --- fencefs mount --delta, then diff and commit ---------------------------
 CB3=$T/cb3 D3=$T/d3 M3=$T/mnt3
 new_codebase "$CB3"
