@@ -4,12 +4,15 @@
  * (issue 6, item 3).
  *
  *   difftest init DIR SEED          make the starting tree (seeded) in DIR
- *   difftest run [--seed N] [--ops N] [--no-exdev] [-v] NATIVE FENCE
- *                                   apply one seeded random sequence of
+ *   difftest run [--seed N] [--ops N] [--no-exdev | --exdev-shadowing] [-v]
+ *                NATIVE FENCE       apply one seeded random sequence of
  *                                   operations to both directories
  *                                   (--no-exdev: FENCE is native too, for
- *                                   testing this program itself)
- *   difftest compare A B            compare two trees; exit 1 if they differ
+ *                                   testing this program itself;
+ *                                   --exdev-shadowing: see below)
+ *   difftest compare [--no-nlink] A B
+ *                                   compare two trees; exit 1 if they differ
+ *                                   (--no-nlink: link counts aside)
  *
  * `run` expects NATIVE and FENCE to hold the same tree (a copy of the
  * source, and a full-access fencefs mount of it).  Every operation (create,
@@ -25,7 +28,11 @@
  * Directories present when `run` starts are source directories; a rename of
  * one must answer EXDEV on the fencefs side (or the same error as native:
  * the kernel checks some errors before asking the filesystem), and then the
- * native side is left alone, as `mv` would copy instead.
+ * native side is left alone, as `mv` would copy instead.  Overlayfs also
+ * lets a new directory move when it replaced a source entry (unlink or
+ * rmdir, then mkdir: an opaque directory); --exdev-shadowing tolerates
+ * EXDEV there too, so that a run can go on past that known difference
+ * (tests/security/difftest.sh checks it on its own).
  *
  * On the first divergence it prints the operation, both results and a
  * command to replay, and exits 1.  Paths come from a small name space
@@ -54,6 +61,8 @@
 static uint64_t rng_state;
 static bool verbose;
 static bool exdev_rule = true;
+static bool exdev_shadowing;
+static bool compare_nlink = true;
 static unsigned long op_no;
 static uint64_t run_seed;
 
@@ -233,7 +242,7 @@ static bool compare_tree(int ra, int rb, const char *dir)
 			printf("DIFF %s: owner %u:%u vs %u:%u\n", path, sa.st_uid, sa.st_gid,
 			       sb.st_uid, sb.st_gid);
 			same = false;
-		} else if (!S_ISDIR(sa.st_mode) && sa.st_nlink != sb.st_nlink) {
+		} else if (!S_ISDIR(sa.st_mode) && compare_nlink && sa.st_nlink != sb.st_nlink) {
 			printf("DIFF %s: nlink %lu vs %lu\n", path, (unsigned long)sa.st_nlink,
 			       (unsigned long)sb.st_nlink);
 			same = false;
@@ -314,6 +323,9 @@ struct side {
 static struct side native, fence;
 static char src_dirs[MAX_DIRS][MAX_PATH_LEN];
 static size_t n_src_dirs;
+/* Every path the source had at the start, whatever its type. */
+static char src_names[MAX_DIRS][MAX_PATH_LEN];
+static size_t n_src_names;
 
 static void collect_src_dirs(int root, const char *dir)
 {
@@ -324,8 +336,11 @@ static void collect_src_dirs(int root, const char *dir)
 	names = list_names(root, dir, &n);
 	for (i = 0; names && i < n; i++) {
 		snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", names[i]);
-		if (fstatat(root, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-		    n_src_dirs < MAX_DIRS && strlen(path) < MAX_PATH_LEN) {
+		if (strlen(path) >= MAX_PATH_LEN || fstatat(root, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (n_src_names < MAX_DIRS)
+			memcpy(src_names[n_src_names++], path, strlen(path) + 1);
+		if (S_ISDIR(st.st_mode) && n_src_dirs < MAX_DIRS) {
 			memcpy(src_dirs[n_src_dirs++], path, strlen(path) + 1);
 			collect_src_dirs(root, path);
 		}
@@ -339,6 +354,16 @@ static bool is_src_dir(const char *path)
 
 	for (i = 0; i < n_src_dirs; i++)
 		if (!strcmp(src_dirs[i], path))
+			return true;
+	return false;
+}
+
+static bool is_src_name(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < n_src_names; i++)
+		if (!strcmp(src_names[i], path))
 			return true;
 	return false;
 }
@@ -788,7 +813,8 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		describe(&op);
 		if (exdev_rule && op.kind == OP_RENAME && strcmp(op.p1, op.p2) &&
 		    fstatat(native.root, op.p1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode) && is_src_dir(op.p1)) {
+		    S_ISDIR(st.st_mode) &&
+		    (is_src_dir(op.p1) || (exdev_shadowing && is_src_name(op.p1)))) {
 			/* SPEC 1: EXDEV, or an error the kernel finds first. */
 			rf = apply(&fence, &op, &sf);
 			if (rf == -EXDEV) {
@@ -796,7 +822,7 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 				continue;
 			}
 			rn = apply(&native, &op, &sn);
-			if (rf == 0)
+			if (rf == 0 && is_src_dir(op.p1))
 				fail_op("a source directory was renamed (SPEC 1: EXDEV)", rn, rf);
 			expect_same(rn, rf);
 			continue;
@@ -833,8 +859,9 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 static void usage(void)
 {
 	fprintf(stderr, "usage: difftest init DIR SEED\n"
-			"       difftest run [--seed N] [--ops N] [--no-exdev] [-v] NATIVE FENCE\n"
-			"       difftest compare A B\n");
+			"       difftest run [--seed N] [--ops N] [--no-exdev | --exdev-shadowing] [-v]"
+			" NATIVE FENCE\n"
+			"       difftest compare [--no-nlink] A B\n");
 	exit(2);
 }
 
@@ -847,12 +874,16 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 4 && !strcmp(argv[1], "init"))
 		return cmd_init(argv[2], strtoull(argv[3], NULL, 0));
-	if (argc == 4 && !strcmp(argv[1], "compare")) {
-		a = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		b = open(argv[3], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (argc >= 4 && !strcmp(argv[1], "compare")) {
+		if (argc == 5 && !strcmp(argv[2], "--no-nlink"))
+			compare_nlink = false;
+		else if (argc != 4)
+			usage();
+		a = open(argv[argc - 2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		b = open(argv[argc - 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (a < 0 || b < 0) {
-			fprintf(stderr, "difftest: cannot open '%s' or '%s': %s\n", argv[2], argv[3],
-				strerror(errno));
+			fprintf(stderr, "difftest: cannot open '%s' or '%s': %s\n", argv[argc - 2],
+				argv[argc - 1], strerror(errno));
 			return 2;
 		}
 		return compare_tree(a, b, "") ? 0 : 1;
@@ -868,6 +899,8 @@ int main(int argc, char **argv)
 			verbose = true;
 		else if (!strcmp(argv[i], "--no-exdev"))
 			exdev_rule = false;
+		else if (!strcmp(argv[i], "--exdev-shadowing"))
+			exdev_shadowing = true;
 		else
 			usage();
 	}
