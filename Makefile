@@ -59,7 +59,7 @@ POLICY_LIBS := $(call pc_libs,libpcre2-8 inih)
 FUSE_LIBS   := $(call pc_libs,fuse3) -lpthread
 SECCOMP_LIBS := $(call pc_libs,libseccomp)
 
-.PHONY: all test check install uninstall demo bench fuzz clean deps unit probes lint-man
+.PHONY: all test check install uninstall demo bench bench-policy fuzz clean deps unit probes lint-man
 
 all: $(FENCEFS) $(FENCERUN)
 
@@ -142,6 +142,14 @@ bench:
 	@scripts/deps.sh build bench
 	$(MAKE) all
 	@bench/run.sh
+
+# The policy engine alone (bench/policy_bench.c): ns per decision.
+bench-policy: $(BUILD)/bench/policy_bench
+	FENCE_PRESET_DIR=$${FENCE_PRESET_DIR:-presets} $(BUILD)/bench/policy_bench
+
+$(BUILD)/bench/policy_bench: bench/policy_bench.c $(LIBCOMMON) $(LIBPOLICY)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBCOMMON) $(LIBPOLICY) $(ALL_LDFLAGS) $(POLICY_LIBS)
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:

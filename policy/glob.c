@@ -159,23 +159,30 @@ static int class_translate(const char *c, size_t n, size_t *i, struct sb *out, c
  * Translates one component c[0..n) (not "**") into out.  Sets *literal and
  * fills lit with the unescaped text when it holds no glob syntax.  LAST
  * says whether more components follow, for a better brace message.
+ * FLOAT says that the leading '*' run was dropped (see floating_star()).
  */
-static int comp_translate(const char *c, size_t n, bool last, struct sb *out, bool *literal,
-			  struct sb *lit, char *err, size_t errlen)
+static int comp_translate(const char *c, size_t n, bool last, bool floating, struct sb *out,
+			  bool *literal, struct sb *lit, char *err, size_t errlen)
 {
 	unsigned depth = 0;
-	size_t i;
+	size_t i = 0;
 	int r;
 
 	*literal = true;
-	/*
-	 * Names are never empty, so a component that could match nothing
-	 * ("*", "{,a}") must not: otherwise "*" would match the root's
-	 * subject "/", and "a" followed by "/" and "*" the directory "a/".
-	 */
-	if (c[0] == '*' || c[0] == '{')
+	if (floating) {
+		while (c[i] == '*')
+			i++;
+		*literal = false;
+	} else if (c[0] == '*' || c[0] == '{') {
+		/*
+		 * Names are never empty, so a component that could match
+		 * nothing ("*", "{,a}") must not: otherwise "*" would match
+		 * the root's subject "/", and "a" followed by "/" and "*" the
+		 * directory "a/".
+		 */
 		sb_adds(out, "(?=[^/])");
-	for (i = 0; i < n; i++) {
+	}
+	for (; i < n; i++) {
 		switch (c[i]) {
 		case '\\':
 			i++; /* glob_translate() checked that something follows */
@@ -244,6 +251,31 @@ void glob_free(struct glob *g)
 	memset(g, 0, sizeof(*g));
 }
 
+/*
+ * "At the start of the subject or right after a '/'": the same set of
+ * matches as "^(?:.*\/)?", but an unanchored search lets pcre2 skip ahead
+ * to its first literal (memchr) instead of backtracking over every '/'.
+ */
+#define AT_ANY_DEPTH "(?<![^/])"
+
+/*
+ * A component at any depth that starts with '*' and has more after it
+ * ("*.pem", "*a*"): "(?<![^/])[^/]*X" matches exactly where "X" does,
+ * because what lies between the component's start and X is never a '/'.
+ * Dropping the star lets pcre2 search for X's literals instead of
+ * backtracking from every position.  X must not match the empty string
+ * (or "*{,a}" would match the root), so it has to start with something
+ * that takes a character: not '{'.
+ */
+static bool floating_star(const char *c, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && c[i] == '*')
+		i++;
+	return i > 0 && i < n && c[i] != '{';
+}
+
 static bool is_globstar(const char *c, size_t n)
 {
 	return n == 2 && c[0] == '*' && c[1] == '*';
@@ -294,9 +326,6 @@ int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen
 	if (!g->lit)
 		return -ENOMEM;
 
-	sb_addc(&out, '^');
-	if (!g->anchored)
-		sb_adds(&out, "(?:.*/)?");
 	in_lit_prefix = g->anchored;
 	c = p;
 	comp_idx = 0;
@@ -317,10 +346,8 @@ int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen
 			in_lit_prefix = false;
 			if (prev_star) {
 				/* Runs of "**" components count as one. */
-			} else if (comp_idx == 0 && last) {
-				/* "**" alone: everything, the root included */
 			} else if (comp_idx == 0) {
-				sb_adds(&out, "(?:.*/)?");
+				/* Leading: the next component, or the end, says how. */
 			} else if (last) {
 				/* Inside, not the directory itself, as gitignore does. */
 				sb_adds(&out, "/.+");
@@ -332,12 +359,22 @@ int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen
 			prev_star = true;
 			last_star = last;
 		} else {
-			if (comp_idx > 0 && !prev_star)
+			/* First component, at any depth: after nothing or a leading "**". */
+			bool any_depth = comp_idx == 0 ? !g->anchored : (prev_star && comp_idx == 1);
+			bool floating = any_depth && floating_star(c, len);
+
+			if (floating)
+				; /* no start condition at all: see floating_star() */
+			else if (comp_idx == 0 && g->anchored)
+				sb_addc(&out, '^');
+			else if (any_depth)
+				sb_adds(&out, AT_ANY_DEPTH);
+			else if (!prev_star)
 				sb_addc(&out, '/');
 			lit.len = 0;
 			if (lit.d)
 				lit.d[0] = '\0';
-			r = comp_translate(c, len, last, &out, &literal, &lit, err, errlen);
+			r = comp_translate(c, len, last, floating, &out, &literal, &lit, err, errlen);
 			if (r < 0)
 				goto out_free;
 			if (in_lit_prefix && literal) {
@@ -359,6 +396,7 @@ int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen
 	g->ncomps = comp_idx;
 	if (last_star && comp_idx == 1) {
 		/* "**" alone is everything; with a trailing '/', every directory and all beneath. */
+		sb_addc(&out, '^');
 		if (g->dir_only)
 			sb_adds(&out, ".*/");
 	} else if (last_star) {

@@ -8,10 +8,13 @@
  * Because a rule that matches a directory covers everything beneath it,
  * every regex only anchors at the start and ends at a component boundary:
  *
- *   anchored  PAT   ^PAT(?:/|\z)         PAT/  ^PAT/
- *   basename  PAT   ^(?:.*\/)?PAT(?:/|\z)  PAT/  ^(?:.*\/)?PAT/
+ *   anchored  PAT   ^PAT(?:/|\z)           PAT/  ^PAT/
+ *   basename  PAT   (?<![^/])PAT(?:/|\z)   PAT/  (?<![^/])PAT/
  *
  * so one match of S answers "does the rule match P or an ancestor of P".
+ * (?<![^/]) is "at the start or right after a '/'", i.e. ^(?:.*\/)? but
+ * searchable.  A leading "**\/" becomes the same, a middle one
+ * /(?:.*\/)?, a trailing one /.+ (inside, not the directory itself).
  */
 #ifndef FENCE_POLICY_GLOB_H
 #define FENCE_POLICY_GLOB_H

@@ -165,7 +165,7 @@ int policy_add_rule(struct policy *p, enum policy_level level, const char *patte
 	if (ret < 0)
 		return ret;
 	r.re = pcre2_compile((PCRE2_SPTR)r.glob.regex, PCRE2_ZERO_TERMINATED,
-			     PCRE2_ANCHORED | PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
+			     PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
 				     PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_AUTO_CAPTURE,
 			     &code, &off, NULL);
 	if (!r.re) {
