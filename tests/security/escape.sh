@@ -45,9 +45,16 @@ print('deny-newline', any('nl\n' in p for p in paths))
 print('deny-injection', any('"event":"fake"' in p for p in paths))
 print('write-output', any(e.get('event') == 'write' and 'output/' in str(e.get('path', ''))
                           for e in evs))
+# SPEC 8: every refused operation, also those the kernel could refuse from
+# the level-derived mode bits (a create in read-level src/).
+print('deny-create-in-read-level', any(p.endswith('src/new.c') for p in paths))
+# The probe is the only process in the sandbox: every event is its own.
+ops = [e for e in evs if e.get('event') in ('deny', 'write')]
+print('comm-is-the-probe', bool(ops) and all(e.get('comm') == 'escape_fs' for e in ops))
 EOF
-for k in deny-env deny-newline deny-injection write-output; do
-	check_eq "escape_fs: audit log has the $k event" "$k True" "$(grep "^$k " "$T/fs.audit.check")"
+for k in deny-env deny-newline deny-injection write-output deny-create-in-read-level \
+	comm-is-the-probe; do
+	check_eq "escape_fs: audit log: $k" "$k True" "$(grep "^$k " "$T/fs.audit.check")"
 done
 
 # No forged whiteout or opaque marker: the only whiteouts are the two files

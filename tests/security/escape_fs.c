@@ -271,8 +271,8 @@ static void group_paths(void)
 	report("symlink-create:host-src", neg(symlink(path, "output/ln_hostsrc")), NULL);
 	try_read("symlink-open:host-src", "output/ln_hostsrc");
 	/* Loops. */
-	report("symlink-create:loop", neg(symlink("loop_b", "output/loop_a") ||
-					  symlink("loop_a", "output/loop_b")), NULL);
+	r = neg(symlink("loop_b", "output/loop_a"));
+	report("symlink-create:loop", r < 0 ? r : neg(symlink("loop_a", "output/loop_b")), NULL);
 	try_read("symlink-open:loop", "output/loop_a");
 	report("symlink-create:self", neg(symlink("loop_self", "output/loop_self")), NULL);
 	try_read("symlink-open:self", "output/loop_self");
@@ -400,6 +400,16 @@ static void group_names(void)
 	/* Valid JSON if unescaped, with a forged "event" key: lib.sh looks for it. */
 	report("quote:deny-injection", neg(open("src/x\",\"event\":\"fake\",\"y\":\"",
 						O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), NULL);
+	/*
+	 * The same names where the daemon itself refuses them (a secret
+	 * pattern in a writable directory), so the deny event carries them.
+	 */
+	report("utf8:deny-invalid-pem", neg(open("output/\xff\xfe\x80" "bad.pem",
+						 O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), NULL);
+	report("quote:deny-newline-pem", neg(open("output/nl\n\"}{\"event\":\"fake\".pem",
+						  O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), NULL);
+	report("quote:deny-injection-pem", neg(open("output/x\",\"event\":\"fake\",\"y\":\".pem",
+						    O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), NULL);
 	report("ctrl:create-escape-seq", neg(open("output/\x01\x1b[31mred\x7f",
 						  O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), NULL);
 	report("ctrl:deny-escape-seq", neg(mkdir("\x1b]0;title\x07", 0755)), NULL);
@@ -442,6 +452,9 @@ static void list_dir(const char *vector, const char *dir, size_t bufsize, bool s
 				}
 			}
 		}
+		/* An offset the daemon never handed out may be refused. */
+		if (n < 0 && seek && errno == EINVAL)
+			continue;
 		if (n < 0) {
 			report(vector, -errno, "(getdents64)");
 			(void)close(fd);
@@ -688,7 +701,8 @@ static void group_writes(void)
 	report("truncate:.env", neg(truncate(".env", 0)), NULL);
 	report("chmod:src/main.c", neg(chmod("src/main.c", 0777)), NULL);
 	report("chmod:.env", neg(chmod(".env", 0777)), NULL);
-	report("chown:src/main.c", neg(chown("src/main.c", 0, 0)), NULL);
+	/* To our own ids: mapped, so only the level can refuse it. */
+	report("chown:src/main.c", neg(chown("src/main.c", getuid(), getgid())), NULL);
 	report("utimens:src/main.c", neg(utimensat(AT_FDCWD, "src/main.c", ts, 0)), NULL);
 	report("setxattr:src/main.c", neg(setxattr("src/main.c", "user.x", "1", 1, 0)), NULL);
 	report("unlink:src/main.c", neg(unlink("src/main.c")), NULL);
@@ -740,9 +754,10 @@ static void group_writes(void)
 	/* Forged overlay markers: a 0:0 device, and overlay xattrs. */
 	report("mknod-whiteout:output/wh", neg(mknod("output/wh", S_IFCHR | 0600, makedev(0, 0))),
 	       NULL);
+	/* Where a whiteout already sits (after a real unlink), too. */
+	report("unlink:output/keep.txt", neg(unlink("output/keep.txt")), NULL);
 	report("mknod-whiteout:output/keep.txt-replace",
-	       neg(unlink("output/keep.txt") ||
-		   mknod("output/keep.txt", S_IFCHR | 0600, makedev(0, 0))), NULL);
+	       neg(mknod("output/keep.txt", S_IFCHR | 0600, makedev(0, 0))), NULL);
 	report("mknod-chr:output/null", neg(mknod("output/null", S_IFCHR | 0666, makedev(1, 3))),
 	       NULL);
 	report("mkdir:output/od", neg(mkdir("output/od", 0755)), NULL);

@@ -95,8 +95,9 @@ EOF
 # sec_expect PREFIX TABLE OUTPUT: TABLE holds "GLOB REGEX" lines (# comments
 # allowed); each "VECTOR RESULT ..." line of OUTPUT is checked against the
 # first GLOB that matches VECTOR and must have RESULT matching ^(REGEX)$.
-# REGEX "!OK" accepts any refusal (anything but OK).  One ok/not ok per vector; a vector with no rule, or a rule that matched
-# no vector (the probe did not get that far), is a failure.
+# REGEX "!OK" accepts any refusal (anything but OK); NEVER is a vector
+# that must not be reported at all.  One ok/not ok per vector; a vector with no rule, or a rule that matched
+# no vector (the probe did not get that far) except a NEVER, is a failure.
 sec_expect() {
 	local prefix=$1 table=$2 output=$3 vector result rest i matched
 	local -a globs=() regexes=() used=()
@@ -131,7 +132,7 @@ sec_expect() {
 		fi
 	done < <(grep -a -E '^[^ #]+ ' "$output")
 	for i in "${!globs[@]}"; do
-		[ "${used[$i]}" = 1 ] && continue
+		[ "${used[$i]}" = 1 ] || [ "${regexes[$i]}" = NEVER ] && continue
 		notok "$prefix: ${globs[$i]} (vector never reported)"
 	done
 }
