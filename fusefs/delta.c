@@ -195,6 +195,44 @@ static int copy_data(int in, int out, off_t size)
 	}
 }
 
+/*
+ * The copy keeps the source's extended attributes (user.* and whatever
+ * else the daemon may set), except the delta's own markers.  An attribute
+ * the daemon may not set (security.* as non-root) is skipped: the copy is
+ * still the right data.
+ */
+static int copy_xattrs(int src_fd, int out)
+{
+	_cleanup_free_ char *names = NULL, *val = NULL;
+	char p[32];
+	ssize_t n, k;
+
+	delta_fd_path(src_fd, p, sizeof(p));
+	n = listxattr(p, NULL, 0);
+	if (n <= 0)
+		return n < 0 && errno != ENOTSUP ? -errno : 0;
+	names = malloc((size_t)n);
+	val = malloc(65536);
+	if (!names || !val)
+		return -ENOMEM;
+	n = listxattr(p, names, (size_t)n);
+	if (n < 0)
+		return -errno;
+	for (k = 0; k < n; k += (ssize_t)strlen(names + k) + 1) {
+		const char *name = names + k;
+		ssize_t v;
+
+		if (delta_is_marker_xattr(name))
+			continue;
+		v = getxattr(p, name, val, 65536);
+		if (v < 0)
+			continue;
+		if (fsetxattr(out, name, val, (size_t)v, 0) < 0 && !strncmp(name, "user.", 5))
+			return -errno;
+	}
+	return 0;
+}
+
 /* Ownership follows the source when the daemon may chown (as root). */
 static int copy_owner(int fd, const struct stat *st)
 {
@@ -229,6 +267,8 @@ static int copy_up_file(struct fs_session *s, struct fs_inode *i, int upfd, cons
 		goto out_uncharge;
 	}
 	r = copy_data(in, out, st->st_size);
+	if (r == 0)
+		r = copy_xattrs(i->src_fd, out);
 	if (r == 0)
 		r = copy_owner(out, st);
 	if (r == 0 && fchmod(out, st->st_mode & 07777) < 0)
@@ -314,7 +354,9 @@ static int copy_up_dir(struct fs_session *s, struct fs_inode *i, int upfd, const
 	fd = openat(upfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	r = copy_owner(fd, st);
+	r = copy_xattrs(i->src_fd, fd);
+	if (r == 0)
+		r = copy_owner(fd, st);
 	if (r == 0 && fchmod(fd, st->st_mode & 07777) < 0)
 		r = -errno;
 	if (r == 0)

@@ -208,16 +208,6 @@ static int get_list(struct fs_session *s, struct fs_inode *dir, struct fs_dirlis
 	return r;
 }
 
-void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	/*
-	 * No per-open state is needed (listings are cached per inode), so
-	 * ENOSYS: the kernel stops sending OPENDIR/RELEASEDIR for the
-	 * connection and caches listings (FOPEN_CACHE_DIR) on its own.
-	 */
-	fuse_reply_err(req, ENOSYS);
-}
-
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, 0);

@@ -134,6 +134,80 @@ static int need_level_locked(struct fs_session *s, fuse_req_t req, const struct 
 	return r;
 }
 
+/*
+ * In daemon mode (no default_permissions: see fs_mount.c) the daemon also
+ * does the kernel's DAC check (generic_permission(), fs/namei.c) on the
+ * attributes it shows, which carry the level in their mode bits.  Root
+ * passes, except that executing needs some x bit, as in the kernel.
+ */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n, k;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, (int)ARRAY_SIZE(groups), groups);
+	for (k = 0; k < n && k < (int)ARRAY_SIZE(groups); k++)
+		if (groups[k] == gid)
+			return true;
+	return false;
+}
+
+static int caller_may(struct fs_session *s, fuse_req_t req, const struct stat *st, int mask)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	mode_t bits;
+
+	if (!s->daemon_opens || !mask)
+		return 0; /* the kernel checked the mode bits already */
+	if (c->uid == 0) {
+		if ((mask & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	if (c->uid == st->st_uid)
+		bits = (st->st_mode >> 6) & 7;
+	else if (caller_in_group(req, st->st_gid))
+		bits = (st->st_mode >> 3) & 7;
+	else
+		bits = st->st_mode & 7;
+	return ((int)bits & mask) == mask ? 0 : -EACCES;
+}
+
+/* The level an access(2)-style MASK needs on I (SPEC 1 rows). */
+static enum policy_level level_for_mask(const struct fs_inode *i, int mask)
+{
+	if (mask & W_OK)
+		return POLICY_WRITE;
+	if (i->type == S_IFDIR)
+		return POLICY_VIEW; /* listing and search: view is enough */
+	if (mask & (R_OK | X_OK))
+		return POLICY_READ; /* reading and executing are one row */
+	return POLICY_VIEW;
+}
+
+/* Level, then (daemon mode) mode bits, for MASK on I.  Logs a refusal. */
+static int check_access(struct fs_session *s, fuse_req_t req, struct fs_inode *i, int mask,
+			const char *op)
+{
+	struct stat st;
+	char path[PATH_MAX];
+	int r;
+
+	pthread_rwlock_rdlock(&s->ns_lock);
+	r = need_level(s, req, i, level_for_mask(i, mask), op);
+	if (r == 0 && s->daemon_opens) {
+		r = stat_inode(s, i, &st);
+		if (r == 0)
+			r = caller_may(s, req, &st, mask);
+		if (r == -EACCES && fs_inode_path(i, path, sizeof(path)) == 0)
+			fs_deny(s, req, op, path, i->level, EACCES);
+	}
+	pthread_rwlock_unlock(&s->ns_lock);
+	return r;
+}
+
 static bool is_whiteout_st(const struct stat *st)
 {
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
@@ -209,6 +283,13 @@ static int lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *di
 		return -ENAMETOOLONG;
 	if (bad_name(name))
 		return -ENOENT;
+	if (s->daemon_opens && fuse_req_ctx(req)->uid != 0) {
+		r = stat_inode(s, dir, &st);
+		if (r == 0)
+			r = caller_may(s, req, &st, X_OK);
+		if (r < 0)
+			return r;
+	}
 	r = fs_find(s, dir, name, &o);
 	if (r == -ENOENT)
 		return 0;
@@ -457,6 +538,34 @@ static int set_times(struct fs_inode *i, const struct stat *attr, int to_set)
 	return 0;
 }
 
+/* Daemon mode, non-root caller: chmod(2)/chown(2)/utimensat(2)/truncate(2) rules. */
+static int setattr_allowed(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
+			   const struct stat *attr, int to_set)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct stat st;
+	int r;
+
+	pthread_rwlock_rdlock(&s->ns_lock);
+	r = stat_inode(s, i, &st);
+	pthread_rwlock_unlock(&s->ns_lock);
+	if (r < 0)
+		return r;
+	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != st.st_uid)
+		return -EPERM;
+	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		       FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) &&
+	    !(to_set & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) && c->uid != st.st_uid)
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_GID) && !caller_in_group(req, attr->st_gid))
+		return -EPERM;
+	if ((to_set & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) && c->uid != st.st_uid)
+		return caller_may(s, req, &st, W_OK);
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		return caller_may(s, req, &st, W_OK);
+	return 0;
+}
+
 static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		      const struct stat *attr, int to_set)
 {
@@ -464,6 +573,8 @@ static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	int r, fd;
 
 	r = need_level_locked(s, req, i, POLICY_WRITE, "setattr");
+	if (r == 0 && s->daemon_opens && fuse_req_ctx(req)->uid != 0)
+		r = setattr_allowed(s, req, i, attr, to_set);
 	if (r < 0)
 		return r;
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) && s->has_owner) {
@@ -598,7 +709,8 @@ static int prepare_create(struct fs_session *s, fuse_req_t req, struct fs_inode 
 	r = decide(s, dir, name, is_dir, path, sizeof(path), dec);
 	if (r < 0)
 		return r;
-	if (dec->level < POLICY_WRITE || dir->level < POLICY_WRITE) {
+	/* The new name's own level decides, not its parent's (SPEC 1). */
+	if (dec->level < POLICY_WRITE) {
 		fs_deny(s, req, op, path, dec->level, EACCES);
 		return -EACCES;
 	}
@@ -1095,8 +1207,11 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	char *nname = NULL;
 	int r;
 
+	/* RENAME_WHITEOUT would make a device node (SPEC 1: EPERM). */
+	if (flags & RENAME_WHITEOUT)
+		return -EPERM;
 	if (flags & ~RENAME_NOREPLACE)
-		return -EINVAL; /* RENAME_EXCHANGE and RENAME_WHITEOUT are not offered */
+		return -EINVAL; /* RENAME_EXCHANGE is not offered */
 	if (strlen(newname) > NAME_MAX)
 		return -ENAMETOOLONG;
 	pthread_rwlock_wrlock(&s->ns_lock);
@@ -1105,7 +1220,7 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		goto out_unlock;
 	is_dir = S_ISDIR(o.st.st_mode);
 	r = decide(s, ndir, newname, is_dir, npath, sizeof(npath), &ndec);
-	if (r == 0 && (ndec.level < POLICY_WRITE || ndir->level < POLICY_WRITE)) {
+	if (r == 0 && ndec.level < POLICY_WRITE) {
 		fs_deny(s, req, "rename", npath, ndec.level, EACCES);
 		r = -EACCES;
 	}
@@ -1129,15 +1244,22 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	if (r < 0)
 		goto out_unlock;
 	if (is_dir) {
-		/* As overlayfs without redirect_dir: source directories do not move. */
-		if (o.in_source) {
+		_cleanup_close_ int fd = o.in_upper ? openat(dir->upper_fd, name,
+							     O_PATH | O_DIRECTORY | O_NOFOLLOW |
+								     O_CLOEXEC) : -1;
+		char walk[PATH_MAX];
+
+		/*
+		 * As overlayfs without redirect_dir: a directory that merges
+		 * a source directory does not move.  One made in the delta
+		 * over a deleted source name (opaque, or where the source had
+		 * a file) holds only delta content and may.
+		 */
+		if (o.in_source && S_ISDIR(o.src_st.st_mode) &&
+		    !(fd >= 0 && delta_is_opaque(s, fd))) {
 			r = -EXDEV;
 			goto out_unlock;
 		}
-		_cleanup_close_ int fd = openat(dir->upper_fd, name,
-						O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		char walk[PATH_MAX];
-
 		snprintf(walk, sizeof(walk), "%s", npath);
 		r = fd < 0 ? -errno : check_tree_writable(s, fd, walk, sizeof(walk));
 		if (r < 0)
@@ -1215,42 +1337,76 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_session *s = S(req);
 	struct fs_inode *i = fs_inode_get(s, ino);
-	int acc = fi->flags & O_ACCMODE;
+	int acc = fi->flags & O_ACCMODE, mask = 0;
+	bool exec = fi->flags & FS_FMODE_EXEC;
 	char path[PATH_MAX + 1] = "/";
-	int r = 0;
+	int r;
 
 	/*
 	 * Zero-message opens: ENOSYS makes the kernel stop sending OPEN,
 	 * FLUSH and RELEASE for the whole connection (fs/fuse/file.c
 	 * fuse_file_open(), no_open) and keep page caches; levels are then
-	 * enforced by mode bits and by READ/WRITE below.  Only when the audit
-	 * log needs to see opens (exec events) do they come here.
+	 * enforced by default_permissions on the mode bits and by READ/WRITE
+	 * below.  In daemon mode (root callers, audit) opens come here.
 	 */
 	if (!s->daemon_opens) {
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
 	if (acc != O_RDONLY || (fi->flags & O_TRUNC))
-		r = need_level_locked(s, req, i, POLICY_WRITE, "open");
-	if (r == 0 && (acc != O_WRONLY || (fi->flags & FS_FMODE_EXEC)))
-		r = need_level_locked(s, req, i, POLICY_READ,
-				      (fi->flags & FS_FMODE_EXEC) ? "exec" : "open");
+		mask |= W_OK;
+	if (acc != O_WRONLY)
+		mask |= R_OK;
+	if (exec)
+		mask |= X_OK;
+	r = check_access(s, req, i, mask, exec ? "exec" : "open");
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (s->audit) {
+	if (s->audit && (exec || audit_wants_all(s->audit))) {
 		pthread_rwlock_rdlock(&s->ns_lock);
 		r = fs_inode_path(i, path + 1, sizeof(path) - 1);
 		pthread_rwlock_unlock(&s->ns_lock);
-		if (r == 0 && (fi->flags & FS_FMODE_EXEC))
-			audit_access(s->audit, "exec", "open", path, NULL, fuse_req_ctx(req)->pid);
-		else if (r == 0 && audit_wants_all(s->audit))
-			audit_access(s->audit, "read", "open", path, NULL, fuse_req_ctx(req)->pid);
+		if (r == 0)
+			audit_access(s->audit, exec ? "exec" : "read", "open", path, NULL,
+				     fuse_req_ctx(req)->pid);
 	}
 	fi->fh = 0;
 	fi->keep_cache = 1;
 	fi->noflush = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs_session *s = S(req);
+
+	fuse_reply_err(req, -check_access(s, req, fs_inode_get(s, ino), mask, "access"));
+}
+
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_session *s = S(req);
+	int r;
+
+	/*
+	 * Listings are cached per inode, so no per-open state is needed:
+	 * in kernel mode ENOSYS makes the kernel stop sending OPENDIR and
+	 * RELEASEDIR and cache listings itself (FOPEN_CACHE_DIR).
+	 */
+	if (!s->daemon_opens) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	r = check_access(s, req, fs_inode_get(s, ino), R_OK, "opendir");
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = 0;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
@@ -1648,6 +1804,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.rename = fs_rename,
 	.link = fs_link,
 	.open = fs_open,
+	.access = fs_access,
 	.read = fs_read,
 	.write_buf = fs_write_buf,
 	.release = fs_release,
