@@ -28,11 +28,12 @@ cp src/main.c output/dir-$ID/main.c
 sleep 0.5
 echo "seen: $(ls output | grep -E "^(own|dir)-" | LC_ALL=C sort | tr "\n" " ")"'
 
+mkdir -p "$T/runs"
 start=$(date +%s)
 pids=()
 for i in $(seq 1 "$N"); do
 	timeout -k 5 120 "$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/d$i" \
-		--timeout 90s --env "ID=$i" -- sh -c "$script" >"$T/o$i" 2>"$T/e$i" &
+		--timeout 90s --env "ID=$i" -- sh -c "$script" >"$T/runs/o$i" 2>"$T/runs/e$i" &
 	pids+=($!)
 done
 fails=""
@@ -41,19 +42,19 @@ for i in $(seq 1 "$N"); do
 done
 secs=$(($(date +%s) - start))
 check_eq "load: all $N sandboxes exit 0 (${secs}s)" "" "$fails"
-for i in $fails; do sed "s/^/#   sandbox $i: /" "$T/e$i" | head -3; done
+for i in $fails; do sed "s/^/#   sandbox $i: /" "$T/runs/e$i" | head -3; done
 
-hashes=$(for i in $(seq 1 "$N"); do head -1 "$T/o$i"; done | sort | uniq -c | wc -l)
+hashes=$(for i in $(seq 1 "$N"); do head -1 "$T/runs/o$i"; done | sort | uniq -c | wc -l)
 check_eq "load: every sandbox read the same tree" 1 "$hashes"
 # The tree seen inside: the source minus the hidden names (SPEC 4).
 want=$(cd "$CODE" && find . -type f \
 	! -name '.env' ! -name '.env.*' ! -name '*.pem' ! -name 'id_rsa*' \
 	! -path '*/secrets/*' ! -path './.aws/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-64)
-check_eq "load: ...and it is the source without its secrets" "$want" "$(head -1 "$T/o1")"
+check_eq "load: ...and it is the source without its secrets" "$want" "$(head -1 "$T/runs/o1")"
 
 crosstalk="" deltas=""
 for i in $(seq 1 "$N"); do
-	seen=$(sed -n 's/^seen: //p' "$T/o$i")
+	seen=$(sed -n 's/^seen: //p' "$T/runs/o$i")
 	[ "$seen" = "dir-$i own-$i.txt " ] || crosstalk+="[$i saw: $seen] "
 	got=$(cd "$T/d$i/upper" 2>/dev/null && find . -mindepth 1 ! -type d -o -type d -name 'dir-*' |
 		LC_ALL=C sort | tr '\n' ' ')
@@ -63,5 +64,5 @@ for i in $(seq 1 "$N"); do
 done
 check_eq "load: no sandbox saw another's writes" "" "$crosstalk"
 check_eq "load: each delta holds exactly its own files" "" "$deltas"
-sec_scan "load: no canary in any output or delta" "$T"/o* "$T"/e* "$T"/d*
+sec_scan "load: no canary in any output or delta" "$T/runs" "$T"/d[0-9]*
 check_eq "load: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
