@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -278,7 +279,7 @@ static bool source_matches(const struct commit *k, int pfd, const char *name,
 	    cur->st_size != ch->new_size)
 		return false;
 	a = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	b = delta_openat(k->upperfd, ch->path, O_RDONLY | O_NOFOLLOW, 0);
+	b = delta_openat(k->upperfd, ch->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	return a >= 0 && b >= 0 && delta_same_content(a, b) == 1;
 }
 
@@ -374,7 +375,7 @@ static int install_entry(const struct commit *k, const struct delta_change *ch, 
 		_cleanup_close_ int in = -1, out = -1;
 		struct stat st;
 
-		in = delta_openat(k->upperfd, ch->path, O_RDONLY | O_NOFOLLOW, 0);
+		in = delta_openat(k->upperfd, ch->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 		if (in < 0)
 			return in;
 		if (fstat(in, &st) < 0)
@@ -463,6 +464,89 @@ static bool children_ok(const struct commit *k, size_t i)
 	return true;
 }
 
+/* Compares a PATH prefix of LEN bytes with a change's path, for bsearch. */
+struct path_key {
+	const char *path;
+	size_t len;
+};
+
+static int cmp_key(const void *key, const void *elem)
+{
+	const struct path_key *pk = key;
+	const struct delta_change *ch = elem;
+	int r = strncmp(pk->path, ch->path, pk->len);
+
+	if (r)
+		return r;
+	return ch->path[pk->len] ? -1 : 0;
+}
+
+/* Index of the change with STATUS to the first LEN bytes of PATH, or -1. */
+static ssize_t find_change(const struct commit *k, const char *path, size_t len,
+			   enum delta_status status)
+{
+	struct path_key key = { path, len };
+	const struct delta_change *hit;
+	size_t at, j;
+
+	hit = bsearch(&key, k->c->v, k->c->n, sizeof(*k->c->v), cmp_key);
+	if (!hit)
+		return -1;
+	/* Several changes can share a path (D then A on a type change). */
+	at = (size_t)(hit - k->c->v);
+	while (at > 0 && !cmp_key(&key, &k->c->v[at - 1]))
+		at--;
+	for (j = at; j < k->c->n && !cmp_key(&key, &k->c->v[j]); j++)
+		if (k->c->v[j].status == status)
+			return (ssize_t)j;
+	return -1;
+}
+
+/*
+ * Opens the directory of PATH (for change I) and looks at PATH in it.
+ * Returns 0 with *pfd, *name, *cur and *exists set, or 1 when change I is
+ * settled (its result set) because that directory cannot be used.
+ */
+static int open_target(struct commit *k, size_t i, const char *path, int *pfd,
+		       const char **name, struct stat *cur, bool *exists)
+{
+	size_t plen;
+	ssize_t p;
+
+	*exists = false;
+	*pfd = open_parent(k, path, name);
+	if (*pfd < 0) {
+		(void)delta_basename(path, &plen);
+		p = plen ? find_change(k, path, plen, DELTA_ADDED) : -1;
+		if (p >= 0 && k->res[p] == RES_APPLIED && k->o->dry_run) {
+			/* Its directory would be created first. */
+			set_result(k, i, RES_APPLIED, NULL);
+			return 1;
+		}
+		if (p >= 0 && k->res[p] != RES_APPLIED && k->res[p] != RES_UNCHANGED) {
+			set_result(k, i, RES_SKIPPED, "its directory was not created");
+			return 1;
+		}
+		if (*pfd == -ENOENT)
+			set_result(k, i, RES_CONFLICT, "its directory is gone from SOURCE");
+		else
+			set_result(k, i, *pfd == -ELOOP || *pfd == -EXDEV ? RES_CONFLICT : RES_ERROR,
+				   "%s", errmsg(*pfd));
+		return 1;
+	}
+	if (fstatat(*pfd, *name, cur, AT_SYMLINK_NOFOLLOW) == 0) {
+		*exists = true;
+		/* A dry run deletes nothing, but the real run's first pass would have. */
+		p = k->o->dry_run ? find_change(k, path, strlen(path), DELTA_DELETED) : -1;
+		if (p >= 0 && k->res[p] == RES_APPLIED)
+			*exists = false;
+	} else if (errno != ENOENT) {
+		set_result(k, i, RES_ERROR, "cannot stat: %s", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 static void apply_delete(struct commit *k, size_t i)
 {
 	const struct delta_change *ch = &k->c->v[i];
@@ -522,19 +606,14 @@ static void apply_dir(struct commit *k, size_t i)
 	_cleanup_close_ int pfd = -1, fd = -1;
 	const char *name;
 	struct stat cur;
+	bool exists;
 	int r;
 
 	if (!check_policy(k, i))
 		return;
-	pfd = open_parent(k, ch->path, &name);
-	if (pfd == -ENOENT && k->o->dry_run)
-		return set_result(k, i, RES_APPLIED, NULL); /* its parent is new too */
-	if (pfd < 0)
-		return set_result(k, i, pfd == -ELOOP || pfd == -EXDEV ? RES_CONFLICT : RES_ERROR,
-				  "%s", errmsg(pfd));
-	if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT)
-			return set_result(k, i, RES_ERROR, "cannot stat: %s", strerror(errno));
+	if (open_target(k, i, ch->path, &pfd, &name, &cur, &exists))
+		return;
+	if (!exists) {
 		if (ch->status == DELTA_MODIFIED && !k->o->force)
 			return set_result(k, i, RES_CONFLICT, "deleted from SOURCE meanwhile");
 		if (k->o->dry_run)
@@ -599,25 +678,15 @@ static void apply_file(struct commit *k, size_t i)
 	_cleanup_close_ int pfd = -1, opfd = -1;
 	const char *name, *oname = NULL;
 	struct stat cur;
-	bool exists = true, same;
+	bool exists, same;
 	int r;
 
 	if (!check_policy(k, i))
 		return;
 	if (!S_ISREG(ch->new_mode) && !S_ISLNK(ch->new_mode))
 		return set_result(k, i, RES_SKIPPED, "a special file is not committed");
-	pfd = open_parent(k, ch->path, &name);
-	if (pfd == -ENOENT && k->o->dry_run && ch->status != DELTA_MODIFIED &&
-	    ch->status != DELTA_TYPECHANGE)
-		return set_result(k, i, RES_APPLIED, NULL); /* its directory is new too */
-	if (pfd < 0)
-		return set_result(k, i, pfd == -ELOOP || pfd == -EXDEV ? RES_CONFLICT : RES_ERROR,
-				  "%s", errmsg(pfd));
-	if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT)
-			return set_result(k, i, RES_ERROR, "cannot stat: %s", strerror(errno));
-		exists = false;
-	}
+	if (open_target(k, i, ch->path, &pfd, &name, &cur, &exists))
+		return;
 	/* Already there (committed before, or the same edit made twice). */
 	same = exists && source_matches(k, pfd, name, &cur, ch);
 	if (same && ch->status != DELTA_RENAMED)
@@ -817,6 +886,9 @@ int cmd_commit(int argc, char **argv)
 		fprintf(stderr, "fencefs commit: out of memory\n");
 		goto out;
 	}
+	/* Every change gets its own result; none may be left counted as applied. */
+	for (i = 0; i < c.n; i++)
+		k.res[i] = RES_ERROR;
 	commit_run(&k);
 	if (o.json)
 		report_json(&k, source);

@@ -272,7 +272,7 @@ static int compare_entry(struct walk *w, int ufd, int sfd, const char *name, con
 		if (ust->st_size != sst->st_size) {
 			ch->content_changed = true;
 		} else {
-			a = openat(ufd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			a = openat(ufd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 			if (a < 0)
 				return walk_fail(w, -errno, "open delta file", path);
 			b = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -491,7 +491,8 @@ static int pair_renames(struct walk *w)
 					  !S_ISLNK(a->new_mode);
 			a->content_changed = true;
 			if (S_ISREG(a->new_mode) && a->new_size == d->src_st.st_size) {
-				uf = delta_openat(w->upper_root, a->path, O_RDONLY | O_NOFOLLOW, 0);
+				uf = delta_openat(w->upper_root, a->path,
+						  O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 				sf = delta_openat(w->src_root, a->old_path,
 						  O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 				if (uf >= 0 && sf >= 0) {

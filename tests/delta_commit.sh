@@ -155,7 +155,7 @@ ln -s "$victim" "$S/src"
 "$FENCEFS" commit "$D" >"$T/out6b" 2>&1
 check_eq "planted dir symlink: exit 1 (refused)" 1 $?
 check_eq "planted dir symlink: victim untouched" "$vstate" "$(tree_state "$victim")"
-check "planted dir symlink: reported as not followed" grep -q 'symlink in SOURCE (not followed)' "$T/out6b"
+check "planted dir symlink: reported" grep -q '^conflict  A src/: SOURCE has a symlink here' "$T/out6b"
 "$FENCEFS" commit --force "$D" >"$T/out6b2" 2>&1
 check_eq "planted dir symlink: --force does not follow it either" "$vstate" "$(tree_state "$victim")"
 
