@@ -281,13 +281,91 @@ static bool is_globstar(const char *c, size_t n)
 	return n == 2 && c[0] == '*' && c[1] == '*';
 }
 
+/* One component of the pattern; runs of "**" are collapsed into one. */
+struct comp {
+	const char *s;
+	size_t len;
+	bool star; /* "**" */
+};
+
+/* Emits the regex of the components (see glob.h) into out and the literal prefix into g. */
+static int comps_translate(struct glob *g, const struct comp *comps, size_t m, struct sb *out,
+			   char *err, size_t errlen)
+{
+	struct sb lit = { 0 };
+	bool in_lit_prefix = g->anchored;
+	size_t k;
+	int r = 0;
+
+	for (k = 0; k < m; k++) {
+		const struct comp *c = &comps[k];
+		bool last = k + 1 == m, any_depth, floating, literal;
+
+		if (c->star) {
+			in_lit_prefix = false;
+			if (k == 0)
+				; /* leading: the next component, or the end, says how */
+			else if (last)
+				sb_adds(out, "/.+"); /* inside, not the directory itself (gitignore) */
+			else
+				sb_adds(out, "/(?:.*/)?");
+			continue;
+		}
+		/* At any depth: a basename pattern, or right after a leading "**". */
+		any_depth = k == 0 ? !g->anchored : (k == 1 && comps[0].star);
+		floating = any_depth && floating_star(c->s, c->len);
+		if (floating)
+			; /* no start condition at all: see floating_star() */
+		else if (any_depth)
+			sb_adds(out, AT_ANY_DEPTH);
+		else if (k == 0)
+			sb_addc(out, '^');
+		else if (!comps[k - 1].star)
+			sb_addc(out, '/');
+		lit.len = 0;
+		if (lit.d)
+			lit.d[0] = '\0';
+		r = comp_translate(c->s, c->len, last, floating, out, &literal, &lit, err, errlen);
+		if (r < 0)
+			break;
+		if (in_lit_prefix && literal) {
+			g->lit[g->nlit] = strdup(lit.d ? lit.d : "");
+			if (!g->lit[g->nlit]) {
+				r = -ENOMEM;
+				break;
+			}
+			g->nlit++;
+		} else {
+			in_lit_prefix = false;
+		}
+	}
+	if (!r && lit.oom)
+		r = -ENOMEM;
+	free(lit.d);
+	if (r < 0)
+		return r;
+	if (m == 1 && comps[0].star) {
+		/*
+		 * "**" alone is everything.  So is "**" with a trailing '/': it
+		 * matches every directory, the root included, and all beneath.
+		 */
+		sb_addc(out, '^');
+	} else if (comps[m - 1].star) {
+		if (g->dir_only)
+			sb_addc(out, '/');
+	} else {
+		sb_adds(out, g->dir_only ? "/" : "(?:/|\\z)");
+	}
+	return 0;
+}
+
 int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen)
 {
-	struct sb out = { 0 }, lit = { 0 };
+	struct sb out = { 0 };
+	struct comp *comps = NULL;
 	const char *p = pattern, *c;
-	size_t n, i, ncomps = 0, comp_idx;
-	bool prev_star = false, in_lit_prefix, last_star = false;
-	int r = 0;
+	size_t n, i, m = 0;
+	int r;
 
 	memset(g, 0, sizeof(*g));
 	err[0] = '\0';
@@ -315,107 +393,44 @@ int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen
 		return fail(err, errlen, "empty pattern");
 	if (memchr(p, '/', n))
 		g->anchored = true;
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\\')
-			i++;
-		else if (p[i] == '/')
-			ncomps++;
-	}
-	ncomps++;
-	g->lit = calloc(ncomps, sizeof(*g->lit));
-	if (!g->lit)
-		return -ENOMEM;
 
-	in_lit_prefix = g->anchored;
-	c = p;
-	comp_idx = 0;
-	while (c < p + n) {
-		const char *end = c;
-		size_t len;
-		bool literal, last;
-
-		while (end < p + n && *end != '/')
-			end += (*end == '\\') ? 2 : 1;
-		len = (size_t)(end - c);
-		last = end >= p + n;
-		if (!len) {
-			r = fail(err, errlen, "empty path component");
-			goto out_free;
-		}
-		if (is_globstar(c, len)) {
-			in_lit_prefix = false;
-			if (prev_star) {
-				/* Runs of "**" components count as one. */
-			} else if (comp_idx == 0) {
-				/* Leading: the next component, or the end, says how. */
-			} else if (last) {
-				/* Inside, not the directory itself, as gitignore does. */
-				sb_adds(&out, "/.+");
-			} else {
-				sb_adds(&out, "/(?:.*/)?");
-			}
-			if (!prev_star)
-				comp_idx++;
-			prev_star = true;
-			last_star = last;
-		} else {
-			/* First component, at any depth: after nothing or a leading "**". */
-			bool any_depth = comp_idx == 0 ? !g->anchored : (prev_star && comp_idx == 1);
-			bool floating = any_depth && floating_star(c, len);
-
-			if (floating)
-				; /* no start condition at all: see floating_star() */
-			else if (comp_idx == 0 && g->anchored)
-				sb_addc(&out, '^');
-			else if (any_depth)
-				sb_adds(&out, AT_ANY_DEPTH);
-			else if (!prev_star)
-				sb_addc(&out, '/');
-			lit.len = 0;
-			if (lit.d)
-				lit.d[0] = '\0';
-			r = comp_translate(c, len, last, floating, &out, &literal, &lit, err, errlen);
-			if (r < 0)
-				goto out_free;
-			if (in_lit_prefix && literal) {
-				g->lit[g->nlit] = strdup(lit.d ? lit.d : "");
-				if (!g->lit[g->nlit]) {
-					r = -ENOMEM;
-					goto out_free;
-				}
-				g->nlit++;
-			} else {
-				in_lit_prefix = false;
-			}
-			comp_idx++;
-			prev_star = false;
-			last_star = false;
-		}
-		c = last ? end : end + 1;
-	}
-	g->ncomps = comp_idx;
-	if (last_star && comp_idx == 1) {
-		/* "**" alone is everything; with a trailing '/', every directory and all beneath. */
-		sb_addc(&out, '^');
-		if (g->dir_only)
-			sb_adds(&out, ".*/");
-	} else if (last_star) {
-		if (g->dir_only)
-			sb_addc(&out, '/');
-	} else {
-		sb_adds(&out, g->dir_only ? "/" : "(?:/|\\z)");
-	}
-	if (out.oom || lit.oom) {
+	/* Split at '/' (n / 2 + 1 components at most), collapsing "**" runs. */
+	comps = calloc(n / 2 + 1, sizeof(*comps));
+	g->lit = calloc(n / 2 + 1, sizeof(*g->lit));
+	if (!comps || !g->lit) {
 		r = -ENOMEM;
 		goto out_free;
 	}
+	for (c = p; c <= p + n;) {
+		const char *end = c;
+		bool star;
+
+		while (end < p + n && *end != '/')
+			end += (*end == '\\') ? 2 : 1;
+		if (end == c) {
+			r = fail(err, errlen, "empty path component");
+			goto out_free;
+		}
+		star = is_globstar(c, (size_t)(end - c));
+		if (!(star && m && comps[m - 1].star))
+			comps[m++] = (struct comp){ c, (size_t)(end - c), star };
+		c = end + 1;
+	}
+	r = comps_translate(g, comps, m, &out, err, errlen);
+	if (r < 0)
+		goto out_free;
+	if (out.oom) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	g->ncomps = m;
 	g->regex = out.d;
-	free(lit.d);
+	free(comps);
 	return 0;
 
 out_free:
+	free(comps);
 	free(out.d);
-	free(lit.d);
 	glob_free(g);
 	return r;
 }

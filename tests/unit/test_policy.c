@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,8 +194,11 @@ static const struct glob_case glob_cases[] = {
 	{ "a/**b", "a/xb", false, true },
 	{ "a/**b", "a/x/b", false, false },
 	{ "**.c", "x/y.c", false, true },
-	{ "**/", "x", false, false },
+	{ "**/", "x", false, true },
 	{ "**/", "x", true, true },
+	{ "a/**/**", "a", true, false },
+	{ "a/**/**", "a/b", false, true },
+	{ "**/**", NULL, true, true },
 	{ "**/", "x/y", false, true },
 	{ "**/", NULL, true, true },
 	{ "a/**/", "a/x", false, false },
@@ -273,6 +277,197 @@ static void test_glob_case(void **state)
 	policy_free(p);
 }
 
+/*
+ * ---- the same, against a reference matcher on generated patterns ----
+ *
+ * The reference is written from SPEC 2 without regexes: brace expansion,
+ * fnmatch(3) on single components, "**" matched component by component,
+ * and "covers everything beneath" as "some prefix of the path matches".
+ */
+
+/* fnmatch() on one component, after expanding the first {a,b} group. */
+static bool ref_component(const char *pat, const char *name)
+{
+	const char *open = NULL, *close = NULL, *alt;
+	char buf[256];
+	int depth = 0;
+	const char *c;
+
+	for (c = pat; *c; c++) {
+		if (*c == '\\' && c[1]) {
+			c++;
+		} else if (*c == '{') {
+			if (!depth++ && !open)
+				open = c;
+		} else if (*c == '}' && depth && !--depth && !close) {
+			close = c;
+			break;
+		}
+	}
+	if (!open || !close)
+		return fnmatch(pat, name, 0) == 0;
+	/* Each alternative at depth 1, spliced between prefix and suffix. */
+	for (alt = open + 1, depth = 0, c = open + 1; c <= close; c++) {
+		if (*c == '\\') {
+			c++;
+			continue;
+		}
+		if (*c == '{')
+			depth++;
+		else if (*c == '}' && depth)
+			depth--;
+		else if ((*c == ',' && !depth) || c == close) {
+			(void)snprintf(buf, sizeof(buf), "%.*s%.*s%s", (int)(open - pat), pat,
+				       (int)(c - alt), alt, close + 1);
+			if (ref_component(buf, name))
+				return true;
+			alt = c + 1;
+		}
+	}
+	return false;
+}
+
+/* Pattern components pc[0..np) against names[0..nn), "**" being zero or more (one or more last). */
+static bool ref_components(char **pc, int np, char **names, int nn)
+{
+	int k;
+
+	if (!np)
+		return !nn;
+	if (!strcmp(pc[0], "**")) {
+		for (k = np == 1 ? 1 : 0; k <= nn; k++)
+			if (ref_components(pc + 1, np - 1, names + k, nn - k))
+				return true;
+		return false;
+	}
+	return nn && ref_component(pc[0], names[0]) &&
+	       ref_components(pc + 1, np - 1, names + 1, nn - 1);
+}
+
+/* Splits s at '/' in place into v; returns the count. */
+static int split(char *s, char **v)
+{
+	int n = 0;
+
+	if (!*s)
+		return 0;
+	v[n++] = s;
+	for (; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			v[n++] = s + 1;
+		}
+	return n;
+}
+
+static bool ref_match(const char *pattern, const char *path, bool is_dir)
+{
+	char pbuf[256], nbuf[256], *pc[64], *names[64];
+	bool anchored = false, dir_only = false;
+	int np, nn, k, i, m = 0;
+	size_t len;
+
+	if (*pattern == '/') {
+		anchored = true;
+		pattern++;
+	}
+	(void)snprintf(pbuf, sizeof(pbuf), "%s", pattern);
+	len = strlen(pbuf);
+	if (len && pbuf[len - 1] == '/') {
+		dir_only = true;
+		pbuf[--len] = '\0';
+	}
+	if (strchr(pbuf, '/'))
+		anchored = true;
+	np = split(pbuf, pc);
+	for (i = 0; i < np; i++) /* runs of "**" count as one */
+		if (!(m && !strcmp(pc[i], "**") && !strcmp(pc[m - 1], "**")))
+			pc[m++] = pc[i];
+	(void)snprintf(nbuf, sizeof(nbuf), "%s", path ? path : "");
+	nn = split(nbuf, names);
+	for (k = 0; k <= nn; k++) {
+		bool q_dir = k < nn || is_dir;
+
+		if (dir_only && !q_dir)
+			continue;
+		if (m == 1 && !strcmp(pc[0], "**"))
+			return true;
+		if (!k)
+			continue;
+		if (!anchored ? ref_component(pc[0], names[k - 1])
+			      : ref_components(pc, m, names, k))
+			return true;
+	}
+	return false;
+}
+
+static unsigned rnd_state = 12345;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 16) % n;
+}
+
+static void test_glob_differential(void **state)
+{
+	static const char *const tokens[] = {
+		"a", "b", "ab", ".", "*", "?", "[ab]", "[!a]", "{a,b}", "{a,{b,.}}", "\\*", "[a-b]*",
+		"{*.,b}", "a*",
+	};
+	static const char *const names[] = { "a", "b", "ab", "ba", "a.b", ".a", "*", "aa", "b.a" };
+	unsigned checked = 0, matched = 0, i;
+
+	for (i = 0; i < 30000; i++) {
+		char pattern[128] = "", path[128] = "";
+		struct policy *p = policy_new();
+		struct policy_error err;
+		struct policy_decision d;
+		unsigned k, ncomp = 1 + rnd(3), depth = 1 + rnd(4);
+		bool dir = rnd(2), want;
+
+		if (rnd(4) == 0)
+			strcat(pattern, "/");
+		for (k = 0; k < ncomp; k++) {
+			unsigned t, ntok = 1 + rnd(3);
+
+			if (k)
+				strcat(pattern, "/");
+			if (rnd(5) == 0) {
+				strcat(pattern, "**");
+				continue;
+			}
+			for (t = 0; t < ntok; t++)
+				strcat(pattern, tokens[rnd(sizeof(tokens) / sizeof(tokens[0]))]);
+		}
+		if (rnd(4) == 0)
+			strcat(pattern, "/");
+		for (k = 0; k < depth; k++) {
+			if (k)
+				strcat(path, "/");
+			strcat(path, names[rnd(sizeof(names) / sizeof(names[0]))]);
+		}
+		if (policy_add_rule(p, POLICY_READ, pattern, "t", 1, &err) == 0) {
+			assert_int_equal(policy_resolve(p, path, dir, &d), 0);
+			want = ref_match(pattern, path, dir);
+			if ((d.own == POLICY_READ) != want)
+				fail_msg("pattern '%s' on '%s'%s: engine %s, reference %s", pattern,
+					 path, dir ? " (dir)" : "", d.own == POLICY_READ ? "match" : "no",
+					 want ? "match" : "no");
+			matched += want;
+			/* The root, too. */
+			policy_resolve_root(p, &d);
+			if ((d.own == POLICY_READ) != ref_match(pattern, NULL, true))
+				fail_msg("pattern '%s' on the root disagrees", pattern);
+			checked++;
+		}
+		policy_free(p);
+	}
+	/* Most generated patterns are valid; both answers are well represented. */
+	assert_true(checked > 20000);
+	assert_true(matched > checked / 10 && matched < checked - checked / 10);
+}
+
 /* ---- malformed patterns: the exact message ---- */
 
 struct pattern_error_case {
@@ -344,7 +539,7 @@ struct resolve_case {
 #define LAST_WINS "none = *.c\nread = **\n"
 #define DOCS "none = **\nread = /docs/\n"
 #define FILE_OR_DIR "none = /a\nread = /a/b\n"
-#define ROOT_NONE "read = *.c\nnone = **/\n"
+#define ROOT_NONE "read = *.c\nnone = **\n"
 #define STAR_REINCLUDE "read = **\nnone = /vault/\nread = /vault/**\n"
 #define BASENAME_REINCLUDE "read = **\nnone = /vault/\nread = **/public.key\n"
 #define NONE_AFTER "read = **\nnone = /a/\nread = /a/b\nnone = /a/b/\n"
@@ -413,7 +608,7 @@ static const struct resolve_case resolve_cases[] = {
 	{ FILE_OR_DIR, "a/b", false, POLICY_READ, POLICY_READ, 1, false, false, 0 },
 	/* hidden by the root itself */
 	{ ROOT_NONE, NULL, true, POLICY_NONE, POLICY_NONE, 1, false, false, 0 },
-	{ ROOT_NONE, "x.c", false, POLICY_NONE, POLICY_READ, 1, false, true, 0 },
+	{ ROOT_NONE, "x.c", false, POLICY_NONE, POLICY_NONE, 1, false, true, 0 },
 	/* a trailing globstar re-includes the contents; a leading one has no literal prefix */
 	{ STAR_REINCLUDE, "vault", true, POLICY_VIEW, POLICY_NONE, 1, true, false, 0 },
 	{ STAR_REINCLUDE, "vault/x", false, POLICY_READ, POLICY_READ, 2, false, false, 0 },
@@ -1103,6 +1298,7 @@ int main(void)
 		{ "sha256", test_sha256 },
 		{ "digest", test_digest },
 		{ "fuzz_regressions", test_fuzz_regressions },
+		{ "glob_differential", test_glob_differential },
 	};
 	size_t nglob = sizeof(glob_cases) / sizeof(glob_cases[0]);
 	size_t nperr = sizeof(pattern_errors) / sizeof(pattern_errors[0]);
