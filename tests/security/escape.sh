@@ -91,10 +91,22 @@ mkdir -p "$T/ctl" "$T/suid"
 cp "$SECPROBES/escape_proc" "$T/suid/escape_proc_suid"
 chown 0:0 "$T/suid/escape_proc_suid"
 chmod 4755 "$T/suid/escape_proc_suid"
+# An abstract unix socket in the host's network namespace (no file to bind):
+# reachable from here, not from the sandbox's own namespace.
+abstract=fence-escape-$$-$RANDOM
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind("\0" + sys.argv[1]); s.listen(8); time.sleep(300)' \
+	"$abstract" &
+listener=$!
+at_exit "kill $listener"
+sleep 0.3
+check "escape_proc: the host's abstract socket answers on the host" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect("\0" + sys.argv[1])' "$abstract"
 "$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/delta-proc" \
 	--audit "$T/proc.audit" --result "$T/proc.result" --timeout 60s \
 	--bind-ro "$SECPROBES:/probes" --bind-ro "$T/ctl:/ctl" --bind-ro "$T/suid:/suid" -- \
-	/probes/escape_proc --pids /ctl/pids --suid /suid/escape_proc_suid --wait 20 \
+	/probes/escape_proc --pids /ctl/pids --suid /suid/escape_proc_suid --abstract "$abstract" \
+	--wait 20 \
 	>"$T/proc.out" 2>"$T/proc.err" &
 fr=$!
 at_exit "kill -9 $fr"

@@ -305,6 +305,23 @@ static void group_paths(void)
 	}
 	verdict("hardlink-escalate:src/main.c", file_contains("src/main.c", "ESCALATED") ?
 		"UNSAFE" : "SAFE", r < 0 ? errname(-r) : "link=OK");
+	/* The same through an open descriptor and linkat(AT_SYMLINK_FOLLOW). */
+	fd = open("src/main.c", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		report("linkat-procfd:src/main.c", neg(linkat(AT_FDCWD, path, AT_FDCWD,
+							      "output/hl_main_fd",
+							      AT_SYMLINK_FOLLOW)), NULL);
+		(void)close(fd);
+	}
+	fd = open("output/keep.txt", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		report("linkat-procfd-onto:output/.env", neg(linkat(AT_FDCWD, path, AT_FDCWD,
+								    "output/.env",
+								    AT_SYMLINK_FOLLOW)), NULL);
+		(void)close(fd);
+	}
 
 	/* /proc magic links. */
 	try_read("proc:self-root-workspace-env", "/proc/self/root/workspace/.env");
@@ -465,6 +482,38 @@ static void list_dir(const char *vector, const char *dir, size_t bufsize, bool s
 	if (!leak)
 		snprintf(detail, sizeof(detail), "entries=%ld", total);
 	verdict(vector, leak ? "LEAK" : "CLEAN", detail);
+}
+
+/*
+ * A directory's link count is 2 + its subdirectories; counting hidden ones
+ * would tell that something hides there (config/secrets/, .aws/).
+ */
+static void nlink_leak(const char *vector, const char *dir)
+{
+	char path[PATH_MAX], detail[96];
+	struct dirent *e;
+	struct stat st, sub;
+	unsigned long subdirs = 0;
+	DIR *d = opendir(dir);
+
+	if (!d || stat(dir, &st) < 0) {
+		report(vector, -errno, NULL);
+		if (d)
+			(void)closedir(d);
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (lstat(path, &sub) == 0 && S_ISDIR(sub.st_mode))
+			subdirs++;
+	}
+	(void)closedir(d);
+	snprintf(detail, sizeof(detail), "nlink=%lu visible-subdirs=%lu",
+		 (unsigned long)st.st_nlink, subdirs);
+	/* 1 is what filesystems that do not count say (btrfs, some FUSE). */
+	verdict(vector, st.st_nlink == 1 || st.st_nlink <= 2 + subdirs ? "CLEAN" : "LEAK", detail);
 }
 
 struct fh_buf {
@@ -630,6 +679,9 @@ static void group_meta(void)
 		}
 	}
 
+	nlink_leak("nlink:config", "config");
+	nlink_leak("nlink:root", ".");
+	nlink_leak("nlink:output", "output");
 	list_dir("getdents:.", ".", 32768, false);
 	list_dir("getdents:a/b", "a/b", 32768, false);
 	list_dir("getdents:config", "config", 32768, false);
@@ -689,6 +741,7 @@ static void group_writes(void)
 		   O_WRONLY | O_CREAT | O_EXCL);
 	try_create("create-tmpfile:src", "src", O_TMPFILE | O_RDWR);
 	report("mkdir:output/.aws", neg(mkdir("output/.aws", 0755)), NULL);
+	report("mkdir:output/.env(exists)", neg(mkdir("output/.env", 0755)), NULL);
 	report("mkdir:output/secrets", neg(mkdir("output/secrets", 0755)), NULL);
 	report("symlink-as:output/.env", neg(symlink("x", "output/.env")), NULL);
 	report("mknod-fifo:output/.env", neg(mknod("output/.env", S_IFIFO | 0644, 0)), NULL);

@@ -2,7 +2,7 @@
 /*
  * escape_proc - hostile process probe for the escape suite (issue 6).
  *
- *   escape_proc [--pids FILE] [--suid PATH] [--wait SECONDS]
+ *   escape_proc [--pids FILE] [--suid PATH] [--abstract NAME] [--wait SECONDS]
  *
  * Run inside `fence-run --preset agent-safe` as the command itself (it
  * checks the descriptors it inherited before opening anything).  Tries to
@@ -14,6 +14,8 @@
  * the test script writes "launcher PID" / "daemon PID" lines with host pids;
  * the probe waits up to --wait seconds for it, then signals and traces each.
  * --suid PATH is a set-user-ID copy of this program, run with "whoami".
+ * --abstract NAME is an abstract unix socket the script listens on in the
+ * host's network namespace: connecting to it must fail.
  *
  * Attempts that could kill the probe (foreign-ABI syscalls, seccomp KILL
  * actions) run in a forked child.  Standalone, no sanitizers.
@@ -25,6 +27,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,9 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <linux/fs.h>
 #include <linux/sched.h>
 
@@ -373,6 +379,138 @@ static void attack_exe(void)
 	verdict("exe:open-write-any", writable ? "UNSAFE" : "SAFE", detail);
 }
 
+/* SPEC 7: the environment is cleared to PATH, HOME, LANG, TERM (+ --env). */
+static void check_environ(char **envp)
+{
+	static const char *const allowed[] = { "PATH=", "HOME=", "LANG=", "TERM=", NULL };
+	char extra[512] = "";
+	int i, k;
+
+	for (i = 0; envp[i]; i++) {
+		for (k = 0; allowed[k]; k++)
+			if (!strncmp(envp[i], allowed[k], strlen(allowed[k])))
+				break;
+		if (!allowed[k] && strlen(extra) + strlen(envp[i]) < sizeof(extra) - 2)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s%.*s",
+				 *extra ? "," : "", (int)strcspn(envp[i], "="), envp[i]);
+	}
+	verdict("env:only-the-four", *extra ? "LEAK" : "CLEAN", extra);
+}
+
+/* SPEC 7: only loopback unless --net host. */
+static void check_network(const char *abstract)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	char list[256] = "", detail[300];
+	struct sockaddr_un sun;
+	bool other = false;
+	socklen_t len;
+	int fd;
+
+	for (i = ifs; i && i->if_name; i++) {
+		if (strcmp(i->if_name, "lo"))
+			other = true;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", *list ? "," : "",
+			 i->if_name);
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	snprintf(detail, sizeof(detail), "interfaces=%s", list);
+	verdict("net:interfaces", other ? "LEAK" : "CLEAN", detail);
+	if (!abstract)
+		return;
+	/* An abstract socket the test listens on in the host's network namespace. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1, "%s", abstract);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(abstract));
+	report("net:abstract-socket-host", fd < 0 ? -errno : neg(connect(fd, (void *)&sun, len)),
+	       NULL);
+	if (fd >= 0)
+		(void)close(fd);
+}
+
+/* Host files and devices that must not exist (or open) inside. */
+static void check_hostfs(void)
+{
+	static const struct {
+		const char *path;
+		int flags;
+	} paths[] = {
+		{ "/etc/shadow", O_RDONLY },	  { "/root", O_RDONLY | O_DIRECTORY },
+		{ "/home", O_RDONLY | O_DIRECTORY }, { "/var/log", O_RDONLY | O_DIRECTORY },
+		{ "/run/systemd/private", O_RDONLY }, { "/dev/fuse", O_RDWR },
+		{ "/dev/vda", O_RDONLY },	  { "/dev/sda", O_RDONLY },
+		{ "/dev/mem", O_RDONLY },	  { "/dev/kmsg", O_RDONLY },
+		{ "/proc/sys/kernel/core_pattern", O_WRONLY }, { "/proc/sysrq-trigger", O_WRONLY },
+		{ "/proc/sys/vm/drop_caches", O_WRONLY },
+		{ "/sys/fs/cgroup/cgroup.procs", O_WRONLY },
+		{ "/sys/kernel/uevent_helper", O_WRONLY },
+		{ "/proc/1/mem", O_RDWR },	  { "/proc/1/environ", O_RDONLY },
+		{ "/proc/1/fd", O_RDONLY | O_DIRECTORY },
+	};
+	char vector[128];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		snprintf(vector, sizeof(vector), "hostfs:%s", paths[i].path);
+		fd = open(paths[i].path, paths[i].flags | O_CLOEXEC);
+		report(vector, fd < 0 ? -errno : 0, NULL);
+		if (fd >= 0)
+			(void)close(fd);
+	}
+}
+
+/*
+ * Descriptors other processes of the sandbox hold (its init is a fork of
+ * fence-run): reopening one through /proc/PID/fd would hand the command
+ * whatever the launcher kept open.
+ */
+static void check_proc_fds(void)
+{
+	char path[300], target[300], detail[700] = "";
+	struct dirent *e, *f;
+	DIR *d = opendir("/proc"), *fds;
+	int fd, opened = 0, seen = 0;
+
+	while (d && (e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((f = readdir(fds))) {
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, f->d_name);
+			seen++;
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+			if (fd < 0)
+				continue;
+			opened++;
+			target[0] = '\0';
+			if (readlink(path, target, sizeof(target) - 1) < 0)
+				target[0] = '\0';
+			target[sizeof(target) - 1] = '\0';
+			if (strlen(detail) < 400)
+				snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+					 "%s=%s ", path, target);
+			(void)close(fd);
+		}
+		(void)closedir(fds);
+	}
+	if (d)
+		(void)closedir(d);
+	if (!opened)
+		snprintf(detail, sizeof(detail), "listed=%d", seen);
+	verdict("procfd:reopen-others", opened ? "UNSAFE" : "SAFE", detail);
+}
+
 /* ----------------------------------------------------------- namespaces */
 
 static int try_clone3_newuser(void)
@@ -663,9 +801,9 @@ static void attack_ioctls(void)
 	(void)close(dst);
 }
 
-int main(int argc, char **argv)
+int main(int argc, char **argv, char **envp)
 {
-	const char *pids = NULL, *suid = NULL;
+	const char *pids = NULL, *suid = NULL, *abstract = NULL;
 	int i, wait_s = 10;
 
 	char cwd[PATH_MAX];
@@ -686,16 +824,22 @@ int main(int argc, char **argv)
 			pids = argv[++i];
 		} else if (!strcmp(argv[i], "--suid") && i + 1 < argc) {
 			suid = argv[++i];
+		} else if (!strcmp(argv[i], "--abstract") && i + 1 < argc) {
+			abstract = argv[++i];
 		} else if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
 			wait_s = atoi(argv[++i]);
 		} else {
 			fprintf(stderr, "usage: escape_proc [--pids FILE] [--suid PATH] "
-					"[--wait SECONDS] | whoami\n");
+					"[--abstract NAME] [--wait SECONDS] | whoami\n");
 			return 2;
 		}
 	}
 	check_status();
+	check_environ(envp);
 	check_uid_map();
+	check_network(abstract);
+	check_hostfs();
+	check_proc_fds();
 	scan_proc();
 	if (pids)
 		attack_host_pids(pids, wait_s);
