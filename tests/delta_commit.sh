@@ -217,6 +217,22 @@ else
 	skip "partial failure (chattr +i unsupported on this filesystem)"
 fi
 
+# 11. Type changes: symlink -> directory, directory -> file, file -> symlink;
+# the dry run predicts the real run (deletions first, then creations).
+fresh_source
+ln -s src "$S/lnk"
+delta_new "$S" "$D" 'write=**'
+ovl_run "$S" "$D" 'rm lnk && mkdir lnk && echo f >lnk/f && rm -r out && echo file >out &&
+	rm src/c.c && ln -s a.c src/c.c' || notok "overlayfs session"
+want=$(merged "$S" "$D")
+"$FENCEFS" commit --dry-run "$D" >"$T/out11d" 2>&1
+check_eq "type changes: dry run exits 0" 0 $?
+check "type changes: dry run has no conflict" bash -c "! grep -q '^conflict' '$T/out11d'"
+"$FENCEFS" commit "$D" >"$T/out11" 2>&1
+check_eq "type changes: commit exits 0" 0 $?
+check_eq "type changes: SOURCE equals the merged view" "$want" "$(tree_state "$S")"
+check "type changes: listed as T for file -> symlink" grep -qx 'applied   T src/c.c' "$T/out11"
+
 # 10. A delta whose metadata was tampered with is refused.
 fresh_source
 delta_new "$S" "$D" 'write=**'
