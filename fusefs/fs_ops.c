@@ -1600,30 +1600,6 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	fuse_reply_write(req, (size_t)n);
 }
 
-static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-		     struct fuse_file_info *fi)
-{
-	struct fs_session *s = S(req);
-	struct fs_inode *i = fs_inode_get(s, ino);
-	off_t res;
-	int r, fd;
-
-	r = need_level_locked(s, req, i, POLICY_READ, "lseek");
-	if (r == 0)
-		r = data_fd(i, false, &fd);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	res = lseek(fd, off, whence);
-	r = res < 0 ? errno : 0;
-	pthread_rwlock_unlock(&i->io_lock);
-	if (r)
-		fuse_reply_err(req, r);
-	else
-		fuse_reply_lseek(req, res);
-}
-
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs_session *s = S(req);
@@ -1784,6 +1760,9 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 /*
+ * No lseek handler: libfuse answers ENOSYS and the kernel then serves
+ * SEEK_DATA/SEEK_HOLE itself for the connection (no_lseek), which saves a
+ * round trip per seek (grep -r seeks on every larger file).
  * No flush, getlk/setlk or flock handlers: FLUSH then gets ENOSYS from
  * libfuse (the kernel stops sending it) and locks stay local to the
  * kernel, which is right for a mount with one kernel client.
@@ -1822,5 +1801,4 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.create = fs_create,
 	.fallocate = fs_fallocate,
 	.copy_file_range = fs_copy_file_range,
-	.lseek = fs_lseek,
 };
