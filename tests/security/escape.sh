@@ -18,12 +18,22 @@ CODE=$T/code
 sec_canary_tree "$CODE"
 before=$(sec_tree_sum "$CODE")
 
+# A host file that symlinks made in the delta will point at (as root, the
+# daemon could change it if it followed them).
+echo victim >"$T/victim.txt"
+chmod 0600 "$T/victim.txt"
+setfattr -n user.keep -v 1 "$T/victim.txt"
+touch -d '2001-02-03 04:05:06' "$T/victim.txt"
+victim() { stat -c '%a %u %g %s %Y %X' "$T/victim.txt"; getfattr -d --absolute-names "$T/victim.txt"; }
+victim_before=$(victim)
+
 # --- filesystem vectors ------------------------------------------------------
 "$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/delta-fs" \
 	--audit "$T/fs.audit" --result "$T/fs.result" --timeout 60s \
 	--bind-ro "$SECPROBES:/probes" -- \
 	/probes/escape_fs --host-root "$T" --host-src "$CODE" --host-delta "$T/delta-fs" \
-	--host-file "$T/outside/secret.txt" all >"$T/fs.out" 2>"$T/fs.err"
+	--host-file "$T/outside/secret.txt" --host-victim "$T/victim.txt" all \
+	>"$T/fs.out" 2>"$T/fs.err"
 check_eq "escape_fs: fence-run exits with the probe's status" 0 "$?"
 sec_expect escape_fs "$HERE/escape_fs.expect" "$T/fs.out"
 sec_scan "escape_fs: no canary in stdout or stderr" "$T/fs.out" "$T/fs.err"
@@ -85,6 +95,31 @@ else
 	notok "escape_fs: the delta has an upper/ directory (delta_format.h)"
 fi
 check_eq "escape_fs: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
+check_eq "escape_fs: the host file behind the delta's symlinks is untouched" "$victim_before" \
+	"$(victim)"
+
+# The host-side tools read what the sandbox wrote: they must not hang on its
+# FIFO, follow its symlinks to the host, or print a canary.
+for args in "diff" "diff --json" "diff --patch" "commit --dry-run"; do
+	timeout 20 "$FENCEFS" $args "$T/delta-fs" >"$T/tool.out" 2>&1
+	rc=$?
+	if [ "$rc" = 124 ]; then notok "fencefs $args on the hostile delta returns"; else
+		ok "fencefs $args on the hostile delta returns (exit $rc)"; fi
+	sec_scan "fencefs $args on the hostile delta prints no canary" "$T/tool.out"
+done
+cp -a "$CODE" "$T/commit-copy"
+timeout 30 "$FENCEFS" commit --force "$T/delta-fs" "$T/commit-copy" >"$T/commit.out" 2>&1
+check "fencefs commit of the hostile delta returns" test "$?" != 124
+lost=""
+for f in .env a/b/.env.local config/secrets/db.txt keys/server.pem deep/x/y/z/id_rsa \
+	.aws/credentials output/.env output/sub/.env output/only/id_rsa src/main.c; do
+	cmp -s "$CODE/$f" "$T/commit-copy/$f" || lost+="$f "
+done
+check_eq "fencefs commit of the hostile delta keeps every secret and src/main.c" "" "$lost"
+check_eq "fencefs commit of the hostile delta leaves the host file alone" "$victim_before" "$(victim)"
+sec_scan "fencefs commit of the hostile delta prints no canary" "$T/commit.out"
+check_eq "fencefs commit of the hostile delta: source tree unchanged" "$before" \
+	"$(sec_tree_sum "$CODE")"
 
 # --- process vectors ---------------------------------------------------------
 mkdir -p "$T/ctl" "$T/suid"

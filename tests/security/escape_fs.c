@@ -3,7 +3,7 @@
  * escape_fs - hostile filesystem probe for the escape suite (issue 6).
  *
  *   escape_fs [--host-root DIR] [--host-src DIR] [--host-delta DIR]
- *             [--host-file FILE] GROUP...
+ *             [--host-file FILE] [--host-victim FILE] GROUP...
  *
  * Run inside `fence-run --preset agent-safe` with /workspace as the cwd, on
  * the canary codebase that tests/security/lib.sh builds.  GROUP is paths,
@@ -20,6 +20,9 @@
  *
  * The --host-* paths are where things live on the host; inside the sandbox
  * they must not be reachable, and /proc/self/mountinfo must not name them.
+ * --host-victim is a host file that symlinks made in the delta point at:
+ * attribute changes on those symlinks must not reach it through the daemon
+ * (which resolves paths in the host's mount namespace); the script checks.
  *
  * Standalone (no project headers, no sanitizers), like tests/probes/fsprobe.c.
  */
@@ -55,6 +58,7 @@ static const char *host_root = "/nonexistent-host-root";
 static const char *host_src = "/nonexistent-host-src";
 static const char *host_delta = "/nonexistent-host-delta";
 static const char *host_file = "/nonexistent-host-file";
+static const char *host_victim = "/nonexistent-host-victim";
 
 /* Names that must never appear in a listing of the canary codebase. */
 static const char *const hidden_names[] = {
@@ -840,6 +844,44 @@ static void group_writes(void)
 	       NULL);
 }
 
+/*
+ * Symlinks in the delta that point at a host file, by absolute path and by
+ * a relative path that climbs out of DELTA/upper/output/ in the daemon's
+ * view.  Then every attribute change that does not follow symlinks: the
+ * daemon must apply it to the link, never to what it names.
+ */
+static void symlink_setattr(void)
+{
+	static const char *const links[] = { "output/vict_abs", "output/vict_rel", NULL };
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char rel[PATH_MAX], vector[128];
+	size_t i;
+
+	/* DELTA/upper/output/vict_rel -> ../../../<victim relative to DELTA/..> */
+	snprintf(rel, sizeof(rel), "../../..%s", host_victim + strlen(host_root));
+	report("symlink-create:victim-abs", neg(symlink(host_victim, links[0])), NULL);
+	report("symlink-create:victim-rel", neg(symlink(rel, links[1])), NULL);
+	for (i = 0; links[i]; i++) {
+		snprintf(vector, sizeof(vector), "lutimens:%s", links[i]);
+		report(vector, neg(utimensat(AT_FDCWD, links[i], ts, AT_SYMLINK_NOFOLLOW)), NULL);
+		snprintf(vector, sizeof(vector), "lchown:%s", links[i]);
+		report(vector, neg(lchown(links[i], getuid(), getgid())), NULL);
+		snprintf(vector, sizeof(vector), "fchmodat2-nofollow:%s", links[i]);
+		report(vector, neg(syscall(452 /* fchmodat2 */, AT_FDCWD, links[i], 0777,
+					   AT_SYMLINK_NOFOLLOW)), NULL);
+		snprintf(vector, sizeof(vector), "lsetxattr:%s", links[i]);
+		report(vector, neg(lsetxattr(links[i], "user.pwned", "1", 1, 0)), NULL);
+		snprintf(vector, sizeof(vector), "lremovexattr:%s", links[i]);
+		report(vector, neg(lremovexattr(links[i], "user.keep")), NULL);
+		snprintf(vector, sizeof(vector), "truncate-follow:%s", links[i]);
+		report(vector, neg(truncate(links[i], 0)), NULL);
+		snprintf(vector, sizeof(vector), "open-follow:%s", links[i]);
+		report(vector, neg(open(links[i], O_WRONLY | O_CLOEXEC)), NULL);
+	}
+	/* A FIFO in the delta: the host's review tools must not hang on it. */
+	report("mkfifo:output/fifo", neg(mkfifo("output/fifo", 0644)), NULL);
+}
+
 int main(int argc, char **argv)
 {
 	int i, done = 0;
@@ -853,6 +895,8 @@ int main(int argc, char **argv)
 			host_delta = argv[++i];
 		} else if (!strcmp(argv[i], "--host-file") && i + 1 < argc) {
 			host_file = argv[++i];
+		} else if (!strcmp(argv[i], "--host-victim") && i + 1 < argc) {
+			host_victim = argv[++i];
 		} else if (!strcmp(argv[i], "paths") || !strcmp(argv[i], "all")) {
 			group_paths();
 			done++;
@@ -861,6 +905,7 @@ int main(int argc, char **argv)
 			group_names();
 			group_meta();
 			group_writes();
+			symlink_setattr();
 		} else if (!strcmp(argv[i], "names")) {
 			group_names();
 			done++;
@@ -869,10 +914,12 @@ int main(int argc, char **argv)
 			done++;
 		} else if (!strcmp(argv[i], "writes")) {
 			group_writes();
+			symlink_setattr();
 			done++;
 		} else {
 			fprintf(stderr, "usage: escape_fs [--host-root DIR] [--host-src DIR] "
-					"[--host-delta DIR] [--host-file F] paths|names|meta|writes|all...\n");
+					"[--host-delta DIR] [--host-file F] [--host-victim F] "
+					"paths|names|meta|writes|all...\n");
 			return 2;
 		}
 	}
