@@ -293,26 +293,48 @@ static int comps_translate(struct glob *g, const struct comp *comps, size_t m, s
 			   char *err, size_t errlen)
 {
 	struct sb lit = { 0 };
-	bool in_lit_prefix = g->anchored;
-	size_t k;
+	bool in_lit_prefix = g->anchored, atomic, open = false;
+	size_t k, nstars = 0;
 	int r = 0;
 
+	/*
+	 * With two or more "**", "(?:.*\/)?" skips nest and backtrack in
+	 * O(n^stars) on a deep path, until pcre2's match limit fails the
+	 * lookup.  Each "**" is then followed by an atomic group: skip to the
+	 * earliest component boundary where the next run of components
+	 * matches, and commit.  Earliest is always best: what follows is
+	 * another "**" (it can skip whatever an earlier match leaves over), a
+	 * trailing "**" (it wants as much as possible after it) or the end
+	 * (where only the boundary matters, and it is inside the group).
+	 */
+	for (k = 0; k < m; k++)
+		nstars += comps[k].star;
+	atomic = nstars >= 2;
 	for (k = 0; k < m; k++) {
 		const struct comp *c = &comps[k];
 		bool last = k + 1 == m, any_depth, floating, literal;
 
 		if (c->star) {
 			in_lit_prefix = false;
-			if (k == 0)
+			if (k == 0 && atomic) {
+				sb_adds(out, "^(?>(?:.*?/)??");
+				open = true;
+			} else if (k == 0) {
 				; /* leading: the next component, or the end, says how */
-			else if (last)
-				sb_adds(out, "/.+"); /* inside, not the directory itself (gitignore) */
-			else
+			} else if (last) {
+				/* Inside, not the directory itself (gitignore). */
+				sb_adds(out, open ? "/).+" : "/.+");
+				open = false;
+			} else if (atomic) {
+				sb_adds(out, open ? "/)(?>(?:.*?/)??" : "/(?>(?:.*?/)??");
+				open = true;
+			} else {
 				sb_adds(out, "/(?:.*/)?");
+			}
 			continue;
 		}
 		/* At any depth: a basename pattern, or right after a leading "**". */
-		any_depth = k == 0 ? !g->anchored : (k == 1 && comps[0].star);
+		any_depth = k == 0 ? !g->anchored : (k == 1 && comps[0].star && !atomic);
 		floating = any_depth && floating_star(c->s, c->len);
 		if (floating)
 			; /* no start condition at all: see floating_star() */
@@ -356,6 +378,8 @@ static int comps_translate(struct glob *g, const struct comp *comps, size_t m, s
 	} else {
 		sb_adds(out, g->dir_only ? "/" : "(?:/|\\z)");
 	}
+	if (open)
+		sb_addc(out, ')');
 	return 0;
 }
 

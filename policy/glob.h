@@ -15,6 +15,8 @@
  * (?<![^/]) is "at the start or right after a '/'", i.e. ^(?:.*\/)? but
  * searchable.  A leading "**\/" becomes the same, a middle one
  * /(?:.*\/)?, a trailing one /.+ (inside, not the directory itself).
+ * With two or more "**", each skip is an atomic group instead, so that a
+ * deep path costs linear time (see comps_translate()).
  */
 #ifndef FENCE_POLICY_GLOB_H
 #define FENCE_POLICY_GLOB_H

@@ -1235,6 +1235,47 @@ static void test_digest(void **state)
 	policy_free(c);
 }
 
+/* Several "**" on a deep path: linear, not a pcre2 match-limit failure. */
+static void test_deep_path_globstars(void **state)
+{
+	static const char *const patterns[] = { "a/**/a/**/a/**/a/**/b", "**/a/**/a/**/a/**/b/",
+						"**/a/**/a/**/a/**", "*/**/a/**/a/**/b" };
+	size_t n = 2000 * 2, i, k;
+	char *path = malloc(n + 3);
+	struct policy_decision d;
+
+	assert_non_null(path);
+	for (i = 0; i < n; i += 2)
+		memcpy(path + i, "a/", 2);
+	path[n - 1] = '\0'; /* "a/a/.../a", 2000 components */
+	for (k = 0; k < sizeof(patterns) / sizeof(patterns[0]); k++) {
+		struct policy *p = policy_new();
+		struct policy_error err;
+
+		assert_int_equal(policy_add_rule(p, POLICY_READ, patterns[k], "t", 1, &err), 0);
+		assert_int_equal(policy_resolve_child(p, &(struct policy_decision){ .level = POLICY_READ },
+						      path, false, &d),
+				 0);
+		/* Only the third pattern matches: the others want a 'b'. */
+		assert_int_equal(d.own, k == 2 ? POLICY_READ : POLICY_NONE);
+		policy_free(p);
+	}
+	/* And a match that needs the last components. */
+	memcpy(path + n - 1, "/b", 3);
+	{
+		struct policy *p = policy_new();
+		struct policy_error err;
+
+		assert_int_equal(policy_add_rule(p, POLICY_READ, patterns[0], "t", 1, &err), 0);
+		assert_int_equal(policy_resolve_child(p, &(struct policy_decision){ .level = POLICY_READ },
+						      path, false, &d),
+				 0);
+		assert_int_equal(d.own, POLICY_READ);
+		policy_free(p);
+	}
+	free(path);
+}
+
 /* Regressions found by tests/fuzz/fuzz_policy.c go here. */
 static void test_fuzz_regressions(void **state)
 {
@@ -1299,6 +1340,7 @@ int main(void)
 		{ "digest", test_digest },
 		{ "fuzz_regressions", test_fuzz_regressions },
 		{ "glob_differential", test_glob_differential },
+		{ "deep_path_globstars", test_deep_path_globstars },
 	};
 	size_t nglob = sizeof(glob_cases) / sizeof(glob_cases[0]);
 	size_t nperr = sizeof(pattern_errors) / sizeof(pattern_errors[0]);
