@@ -277,16 +277,35 @@ static int copy_up_file(struct fs_session *s, struct fs_inode *i, int upfd, cons
 		r = set_origin(s, out, st);
 	if (r == 0 && futimens(out, ts) < 0)
 		r = -errno;
-	/* The rename makes the complete copy appear at once. */
-	if (r == 0 && renameat(s->work_fd, tmp, upfd, name) < 0)
-		r = -errno;
 	if (r < 0) {
 		(void)unlinkat(s->work_fd, tmp, 0);
 		goto out_uncharge;
 	}
-	upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (upper < 0)
-		return -errno;
+	if (fstatat(upfd, name, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW) == 0) {
+		/*
+		 * The name was deleted (a whiteout) or replaced while this
+		 * file stayed open: the copy must not bring it back, so it
+		 * lives on unlinked, like the original would have.
+		 */
+		upper = openat(s->work_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (upper < 0 || unlinkat(s->work_fd, tmp, 0) < 0) {
+			r = -errno;
+			if (upper >= 0)
+				(void)close(upper);
+			(void)unlinkat(s->work_fd, tmp, 0);
+			goto out_uncharge;
+		}
+	} else {
+		/* The rename makes the complete copy appear at once. */
+		if (renameat(s->work_fd, tmp, upfd, name) < 0) {
+			r = -errno;
+			(void)unlinkat(s->work_fd, tmp, 0);
+			goto out_uncharge;
+		}
+		upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (upper < 0)
+			return -errno;
+	}
 	/* The read fd on the source gives way to a read-write fd on the copy. */
 	pthread_rwlock_wrlock(&i->io_lock);
 	if (i->data_fd >= 0)
