@@ -5,6 +5,9 @@
  *   hostile forkbomb [MAX]         fork children that sleep until fork fails
  *   hostile memhog [MAX_MIB]       allocate and touch memory 1 MiB at a time
  *   hostile fill PATH [MAX_MIB]    write 64 KiB blocks to PATH until it fails
+ *   hostile metafill DIR [MAX]     make MAX directories, each with an empty
+ *                                  file carrying a 2 KiB xattr and a symlink
+ *                                  with a 4000-byte target
  *   hostile heavywrite PATH        rewrite PATH in 1 MiB blocks forever,
  *                                  reporting the first error it meets
  *   hostile daemonize MARKER exit|stay
@@ -27,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +138,49 @@ static int fill(const char *path, long max_mib)
 	return 0;
 }
 
+/*
+ * Grows the delta without writing file data: directories, empty files,
+ * long symlink targets and big xattrs each cost the host disk blocks and
+ * inodes that a byte count of file contents would miss.
+ */
+static int metafill(const char *dir, long max)
+{
+	static char target[4000], value[2048];
+	char path[4200];
+	long n;
+	int err = 0, fd;
+
+	memset(target, 't', sizeof(target) - 1);
+	memset(value, 'v', sizeof(value));
+	for (n = 0; n < max && !err; n++) {
+		snprintf(path, sizeof(path), "%s/d%ld", dir, n);
+		if (mkdir(path, 0755) < 0) {
+			err = errno;
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/d%ld/f", dir, n);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			err = errno;
+			break;
+		}
+		(void)close(fd);
+		if (setxattr(path, "user.fill", value, sizeof(value), 0) < 0 && errno != ENOTSUP &&
+		    errno != EOPNOTSUPP) {
+			/* E2BIG: the filesystem's xattr limit; keep going with the rest. */
+			if (errno != E2BIG && errno != ENOSPC)
+				err = errno;
+			else if (errno == ENOSPC)
+				err = ENOSPC;
+		}
+		snprintf(path, sizeof(path), "%s/d%ld/l", dir, n);
+		if (symlink(target, path) < 0)
+			err = errno;
+	}
+	say("metafill", err, "entries=%lld", n);
+	return 0;
+}
+
 static int heavywrite(const char *path)
 {
 	static char block[1 << 20];
@@ -223,6 +270,8 @@ int main(int argc, char **argv)
 		return memhog(argc > 2 ? atol(argv[2]) : 2048);
 	if (argc >= 3 && !strcmp(argv[1], "fill"))
 		return fill(argv[2], argc > 3 ? atol(argv[3]) : 1024);
+	if (argc >= 3 && !strcmp(argv[1], "metafill"))
+		return metafill(argv[2], argc > 3 ? atol(argv[3]) : 100000);
 	if (argc == 3 && !strcmp(argv[1], "heavywrite"))
 		return heavywrite(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "sleeper"))
@@ -230,6 +279,6 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "daemonize"))
 		return daemonize(argv[0], argv[2], argv[3]);
 	fprintf(stderr, "usage: hostile forkbomb [MAX] | memhog [MAX_MIB] | fill PATH [MAX_MIB]"
-			" | heavywrite PATH | daemonize MARKER exit|stay | sleeper MARKER\n");
+			" | metafill DIR [MAX] | heavywrite PATH | daemonize MARKER exit|stay | sleeper MARKER\n");
 	return 2;
 }

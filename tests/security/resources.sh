@@ -1,7 +1,8 @@
 #!/bin/bash
 # resources.sh - resource attacks (issue 6, item 1, "resources"): a fork
 # bomb under --pids, a memory hog under --memory, disk fillers in /tmp
-# (--tmp-size) and in the delta (--max-delta), and a double-forking
+# (--tmp-size) and in the delta (--max-delta, by data and by metadata),
+# and a double-forking
 # daemonizer that tries to outlive the command and the timeout.  Each must
 # be contained, reported with the right exit status, and leave nothing
 # running on the host.
@@ -69,6 +70,18 @@ du=$(du -sb "$T/delta-fill" 2>/dev/null | cut -f1)
 if [ -n "$du" ] && [ "$du" -le $((1048576 + 262144)) ]; then ok "deltafill: delta on disk within budget ($du)"; else
 	notok "deltafill: delta on disk within budget"; echo "#   du -sb: ${du:-none}"; fi
 
+# Metadata costs disk too: directories, empty files with xattrs, symlinks
+# with long targets.  --max-delta bounds what the delta may grow by, so
+# these must hit ENOSPC near the budget as well.
+run metafill --max-delta 1M --delta "$T/delta-meta" --timeout 60s -- \
+	/probes/hostile metafill output 3000
+check_eq "metafill: fence-run exit status" 0 "$rc"
+check_eq "metafill: the delta fills up with ENOSPC" ENOSPC "$(result "$T/metafill.out" metafill)"
+du=$(du -sb "$T/delta-meta" 2>/dev/null | cut -f1)
+if [ -n "$du" ] && [ "$du" -le $((1048576 + 262144)) ]; then ok "metafill: delta on disk within budget ($du)"; else
+	notok "metafill: delta on disk within budget"
+	echo "#   du -sb: ${du:-none} after $(field "$T/metafill.out" metafill entries) entries"; fi
+
 # --- daemonizers --------------------------------------------------------------
 # alive MARKER: host pids whose argv holds MARKER (unique to this run).
 alive() { pgrep -f -- "$1" | tr '\n' ' '; }
@@ -92,5 +105,5 @@ sleep 1
 check_eq "daemonize (timeout): no process of it on the host 1 s later" "" "$(alive "$mark")"
 
 sec_scan "resources: no canary in any output or delta" "$T"/*.out "$T"/*.err "$T"/*.result \
-	"$T/delta-fill"
+	"$T/delta-fill" "$T/delta-meta"
 check_eq "resources: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
