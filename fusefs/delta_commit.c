@@ -13,7 +13,7 @@
  *    planted in SOURCE or in the delta cannot redirect a write
  *    (CVE-2021-3714-style tricks on overlayfs/ fuse-overlayfs tools are the
  *    reason; openat2(2) "RESOLVE_BENEATH");
- *  - a file is written to a temporary name in its own directory, fsync'd
+ *  - a file is written to a temporary name in its own directory, synced
  *    and renamed over the old one, so a crash or a failure leaves either
  *    the old or the new file, never a mix (rename(2) is atomic);
  *  - every changed path is checked against the policy rebuilt from the
@@ -55,11 +55,19 @@ enum result {
 	RES_CONFLICT,
 	RES_SKIPPED,   /* refused by the policy, or cannot be represented */
 	RES_ERROR,
+	RES_STAGED,    /* written under a temporary name, renamed in the last pass */
 	RES_COUNT,
 };
 
 static const char *const result_names[RES_COUNT] = { "applied", "unchanged", "conflict",
-						     "skipped", "error" };
+						     "skipped", "error", "staged" };
+
+/* A file written under a temporary name, waiting for its rename. */
+struct staged {
+	char tmp[40];     /* "" when there is nothing to rename in */
+	bool existed;     /* the target existed when it was checked */
+	struct stat seen; /* ... and looked like this */
+};
 
 struct commit_opts {
 	bool dry_run, force, json;
@@ -74,6 +82,8 @@ struct commit {
 	struct delta_changes *c;
 	enum result *res;
 	char **why;
+	struct staged *staged;
+	bool sync_failed;
 	unsigned counts[RES_COUNT];
 };
 
@@ -199,9 +209,9 @@ static bool writable(const struct commit *k, const char *path, bool is_dir,
 /* ---- looking at SOURCE without following symlinks ---- */
 
 /*
- * Opens the directory that holds PATH in SOURCE (O_RDONLY, so it can be
- * fsync'd) and points *name at PATH's last component.  -ELOOP or -EXDEV
- * when a component is a symlink, -ENOENT when one is missing.
+ * Opens the directory that holds PATH in SOURCE and points *name at PATH's
+ * last component.  -ELOOP or -EXDEV when a component is a symlink,
+ * -ENOENT when one is missing.
  */
 static int open_parent(const struct commit *k, const char *path, const char **name)
 {
@@ -212,7 +222,7 @@ static int open_parent(const struct commit *k, const char *path, const char **na
 	parent = strndup(path, plen);
 	if (!parent)
 		return -ENOMEM;
-	return delta_openat(k->srcfd, parent, O_RDONLY | O_DIRECTORY, 0);
+	return delta_openat(k->srcfd, parent, O_PATH | O_DIRECTORY, 0);
 }
 
 static bool ts_eq(const struct timespec *a, const struct timespec *b)
@@ -336,15 +346,15 @@ static int copy_bytes(int in, int out)
 }
 
 /*
- * Creates the delta's entry at CH->path (a regular file or a symlink) under
- * a temporary name in PFD and renames it over NAME.  OLD, when not NULL,
- * is the entry it replaces: its owner is kept.  0 or -errno; on failure
- * the temporary name is removed and NAME is untouched.
+ * Writes the delta's entry at CH->path (a regular file or a symlink) to a
+ * new temporary name in PFD, stored in TMP.  OLD, when not NULL, is the
+ * entry it will replace: its owner is kept.  Not synced: commit_run()
+ * syncs the filesystem once before any rename.  0 or -errno (the
+ * temporary name is then removed).
  */
-static int install_entry(const struct commit *k, const struct delta_change *ch, int pfd,
-			 const char *name, const struct stat *old)
+static int stage_entry(const struct commit *k, const struct delta_change *ch, int pfd,
+		       const struct stat *old, char tmp[40])
 {
-	char tmp[40];
 	int r = 0;
 
 	temp_name(tmp);
@@ -391,18 +401,12 @@ static int install_entry(const struct commit *k, const struct delta_change *ch, 
 		/* After chown, which may clear mode bits; set-id bits are dropped. */
 		if (!r && fchmod(out, st.st_mode & 0777) < 0)
 			r = -errno;
-		if (!r && fsync(out) < 0)
-			r = -errno;
 		if (!r && close(TAKE_FD(out)) < 0)
 			r = -errno;
 	}
-	if (!r && renameat(pfd, tmp, pfd, name) < 0)
-		r = -errno;
-	if (r) {
+	if (r)
 		(void)unlinkat(pfd, tmp, 0);
-		return r;
-	}
-	return fsync(pfd) < 0 ? -errno : 0;
+	return r;
 }
 
 static int make_dir(int pfd, const char *name, mode_t mode)
@@ -415,9 +419,7 @@ static int make_dir(int pfd, const char *name, mode_t mode)
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, mode & 01777) < 0)
-		return -errno;
-	return fsync(pfd) < 0 ? -errno : 0;
+	return fchmod(fd, mode & 01777) < 0 ? -errno : 0;
 }
 
 /* ---- deciding and applying one change ---- */
@@ -553,7 +555,6 @@ static void apply_delete(struct commit *k, size_t i)
 	_cleanup_close_ int pfd = -1;
 	const char *name;
 	struct stat cur;
-	int r;
 
 	if (!check_policy(k, i))
 		return;
@@ -592,11 +593,8 @@ static void apply_delete(struct commit *k, size_t i)
 		return set_result(k, i, RES_CONFLICT, "now a directory in SOURCE");
 	if (k->o->dry_run)
 		return set_result(k, i, RES_APPLIED, NULL);
-	r = unlinkat(pfd, name, 0) < 0 ? -errno : 0;
-	if (!r)
-		r = fsync(pfd) < 0 ? -errno : 0;
-	if (r)
-		return set_result(k, i, RES_ERROR, "cannot remove: %s", strerror(-r));
+	if (unlinkat(pfd, name, 0) < 0)
+		return set_result(k, i, RES_ERROR, "cannot remove: %s", strerror(errno));
 	set_result(k, i, RES_APPLIED, NULL);
 }
 
@@ -675,6 +673,7 @@ static int check_rename_source(struct commit *k, size_t i, int *opfd, const char
 static void apply_file(struct commit *k, size_t i)
 {
 	const struct delta_change *ch = &k->c->v[i];
+	struct staged *st = &k->staged[i];
 	_cleanup_close_ int pfd = -1, opfd = -1;
 	const char *name, *oname = NULL;
 	struct stat cur;
@@ -716,15 +715,54 @@ static void apply_file(struct commit *k, size_t i)
 		return;
 	if (k->o->dry_run)
 		return set_result(k, i, RES_APPLIED, NULL);
-	r = same ? 0 : install_entry(k, ch, pfd, name, exists ? &cur : NULL);
+	st->existed = exists;
+	if (exists)
+		st->seen = cur;
+	r = same ? 0 : stage_entry(k, ch, pfd, exists ? &cur : NULL, st->tmp);
 	if (r)
 		return set_result(k, i, RES_ERROR, "cannot write: %s", strerror(-r));
-	/* The new name is in place before the old one goes: never neither. */
-	if (ch->status == DELTA_RENAMED && opfd >= 0) {
-		if (unlinkat(opfd, oname, 0) < 0 && errno != ENOENT)
-			return set_result(k, i, RES_ERROR, "wrote '%s' but cannot remove '%s': %s",
-					  ch->path, ch->old_path, strerror(errno));
-		(void)fsync(opfd);
+	k->res[i] = RES_STAGED;
+}
+
+/*
+ * The last pass for a staged change: the target must still be what was
+ * checked (else someone changed it during the commit), then the temporary
+ * file is renamed over it, and for a rename the old name goes -- after the
+ * new one is in place, so the file is never in neither.
+ */
+static void switch_entry(struct commit *k, size_t i)
+{
+	const struct delta_change *ch = &k->c->v[i];
+	struct staged *st = &k->staged[i];
+	_cleanup_close_ int pfd = -1, opfd = -1;
+	const char *name, *oname;
+	struct stat now;
+	bool exists;
+
+	pfd = open_parent(k, ch->path, &name);
+	if (pfd < 0)
+		return set_result(k, i, RES_ERROR, "cannot reach its directory again (%s); "
+				  "'%s' is left there", errmsg(pfd), st->tmp);
+	exists = fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!k->o->force && (exists != st->existed ||
+			     (exists && (now.st_ino != st->seen.st_ino ||
+					 !ts_eq(&now.st_ctim, &st->seen.st_ctim))))) {
+		if (st->tmp[0])
+			(void)unlinkat(pfd, st->tmp, 0);
+		return set_result(k, i, RES_CONFLICT, "SOURCE changed during the commit");
+	}
+	if (st->tmp[0] && renameat(pfd, st->tmp, pfd, name) < 0) {
+		int e = errno;
+
+		(void)unlinkat(pfd, st->tmp, 0);
+		return set_result(k, i, RES_ERROR, "cannot write: %s", strerror(e));
+	}
+	if (ch->status == DELTA_RENAMED) {
+		opfd = open_parent(k, ch->old_path, &oname);
+		if ((opfd < 0 && opfd != -ENOENT) ||
+		    (opfd >= 0 && unlinkat(opfd, oname, 0) < 0 && errno != ENOENT))
+			return set_result(k, i, RES_ERROR, "wrote '%s' but cannot remove '%s'",
+					  ch->path, ch->old_path);
 	}
 	set_result(k, i, RES_APPLIED, NULL);
 }
@@ -758,7 +796,7 @@ static void report_text(const struct commit *k)
 
 static int exit_status(const struct commit *k)
 {
-	if (k->counts[RES_ERROR])
+	if (k->counts[RES_ERROR] || k->sync_failed)
 		return 2;
 	if (k->counts[RES_CONFLICT] || k->counts[RES_SKIPPED])
 		return 1;
@@ -809,13 +847,19 @@ static void report_json(const struct commit *k, const char *source)
 }
 
 /*
- * Applies every change: deletions first, deepest first (so a directory is
- * empty when its turn comes and a file can take a deleted directory's
- * place), then additions and modifications in path order (parents first).
+ * Applies every change in three passes: deletions, deepest first (so a
+ * directory is empty when its turn comes and a file can take a deleted
+ * directory's place); then, in path order (parents first), new
+ * directories and every file written under a temporary name; then one
+ * syncfs(2) and the renames, in path order, and a last syncfs(2).  One
+ * sync for all files instead of an fsync per file keeps a commit of
+ * thousands of files fast, and still no rename happens before the data
+ * it exposes is on disk.
  */
 static void commit_run(struct commit *k)
 {
 	size_t i;
+	bool staged = false;
 
 	for (i = k->c->n; i-- > 0;)
 		if (k->c->v[i].status == DELTA_DELETED)
@@ -829,6 +873,29 @@ static void commit_run(struct commit *k)
 			apply_dir(k, i);
 		else
 			apply_file(k, i);
+		staged |= k->res[i] == RES_STAGED;
+	}
+	if (staged && syncfs(k->srcfd) < 0) {
+		int e = errno;
+
+		for (i = 0; i < k->c->n; i++) {
+			_cleanup_close_ int pfd = -1;
+			const char *name;
+
+			if (k->res[i] != RES_STAGED)
+				continue;
+			pfd = open_parent(k, k->c->v[i].path, &name);
+			if (pfd >= 0 && k->staged[i].tmp[0])
+				(void)unlinkat(pfd, k->staged[i].tmp, 0);
+			set_result(k, i, RES_ERROR, "cannot sync SOURCE: %s", strerror(e));
+		}
+	}
+	for (i = 0; i < k->c->n; i++)
+		if (k->res[i] == RES_STAGED)
+			switch_entry(k, i);
+	if (!k->o->dry_run && syncfs(k->srcfd) < 0) {
+		fprintf(stderr, "fencefs commit: cannot sync SOURCE: %s\n", strerror(errno));
+		k->sync_failed = true;
 	}
 	for (i = 0; i < k->c->n; i++)
 		k->counts[k->res[i]]++;
@@ -882,7 +949,8 @@ int cmd_commit(int argc, char **argv)
 	}
 	k.res = calloc(c.n + 1, sizeof(*k.res));
 	k.why = calloc(c.n + 1, sizeof(*k.why));
-	if (!k.res || !k.why) {
+	k.staged = calloc(c.n + 1, sizeof(*k.staged));
+	if (!k.res || !k.why || !k.staged) {
 		fprintf(stderr, "fencefs commit: out of memory\n");
 		goto out;
 	}
@@ -894,6 +962,7 @@ int cmd_commit(int argc, char **argv)
 		report_json(&k, source);
 	else
 		report_text(&k);
+	(void)fflush(stdout); /* the report before the summary when both go to one pipe */
 	fprintf(stderr, "fencefs commit: %s%u applied, %u unchanged, %u conflicts, %u skipped, "
 			"%u errors\n", o.dry_run ? "dry run, nothing changed: " : "",
 		k.counts[RES_APPLIED], k.counts[RES_UNCHANGED], k.counts[RES_CONFLICT],
@@ -908,6 +977,7 @@ out:
 		free(k.why[i]);
 	free(k.why);
 	free(k.res);
+	free(k.staged);
 	if (k.upperfd >= 0)
 		(void)close(k.upperfd);
 	if (k.srcfd >= 0)
