@@ -882,6 +882,56 @@ static void symlink_setattr(void)
 	report("mkfifo:output/fifo", neg(mkfifo("output/fifo", 0644)), NULL);
 }
 
+/*
+ * Paths longer than PATH_MAX inside the mount, built with relative calls:
+ * the daemon (root, in C) must neither overflow a buffer nor decide a level
+ * on a truncated path (a hidden name created at that depth would mean it
+ * did), and must still answer afterwards.
+ */
+static void deep_paths(void)
+{
+	char name[201], detail[64];
+	int base = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), depth, fd, r = 0;
+
+	memset(name, 'd', 200);
+	name[200] = '\0';
+	if (base < 0 || chdir("output") < 0) {
+		report("deep:enter-output", -errno, NULL);
+		return;
+	}
+	for (depth = 0; depth < 30; depth++) {
+		if (mkdir(name, 0755) < 0 && errno != EEXIST) {
+			r = -errno;
+			break;
+		}
+		if (chdir(name) < 0) {
+			r = -errno;
+			break;
+		}
+	}
+	snprintf(detail, sizeof(detail), "depth=%d", depth);
+	report("deep:mkdir-30x200", r, detail);
+	fd = open("f", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	report("deep:create", fd < 0 ? -errno : 0, NULL);
+	if (fd >= 0) {
+		(void)!write(fd, "deep\n", 5);
+		(void)close(fd);
+	}
+	try_read("deep:read", "f");
+	report("deep:create-.env", neg(open(".env", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)),
+	       NULL);
+	report("deep:create-x.pem", neg(open("x.pem", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+					     0644)), NULL);
+	report("deep:mkdir-secrets", neg(mkdir("secrets", 0755)), NULL);
+	report("deep:rename-to-.env", neg(rename("f", ".env")), NULL);
+	report("deep:link-to-id_rsa", neg(link("f", "id_rsa")), NULL);
+	list_dir("deep:getdents", ".", 32768, false);
+	if (fchdir(base) < 0)
+		exit(1);
+	(void)close(base);
+	try_read("deep:mount-still-answers", "README.md");
+}
+
 int main(int argc, char **argv)
 {
 	int i, done = 0;
@@ -906,6 +956,7 @@ int main(int argc, char **argv)
 			group_meta();
 			group_writes();
 			symlink_setattr();
+			deep_paths();
 		} else if (!strcmp(argv[i], "names")) {
 			group_names();
 			done++;
