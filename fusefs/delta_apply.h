@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * delta_apply.h - applying a delta's changes to SOURCE, one by one: the
+ * engine behind `fencefs commit` (delta_commit.c is its command line and
+ * report).  Internal to fusefs/.
+ */
+#ifndef FENCE_DELTA_APPLY_H
+#define FENCE_DELTA_APPLY_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "delta_read.h"
+#include "policy.h"
+
+enum delta_result {
+	RES_APPLIED,
+	RES_UNCHANGED, /* SOURCE already holds exactly this */
+	RES_CONFLICT,
+	RES_SKIPPED,   /* refused by the policy, or cannot be represented */
+	RES_ERROR,
+	RES_STAGED,    /* written under a temporary name, renamed in the last pass */
+	RES_COUNT,
+};
+
+/* "applied", "unchanged", "conflict", "skipped", "error", "staged". */
+extern const char *const delta_result_names[RES_COUNT];
+
+/* A file written under a temporary name, waiting for its rename. */
+struct delta_staged {
+	char tmp[40];     /* "" when there is nothing to rename in */
+	bool existed;     /* the target existed when it was checked */
+	struct stat seen; /* ... and looked like this */
+};
+
+struct delta_commit_opts {
+	bool dry_run, force, json;
+	const char *delta, *source;
+};
+
+/*
+ * One commit.  The caller fills o, m, policy (rebuilt from m's rules),
+ * upperfd, srcfd and c (from delta_collect()), and allocates res, why and
+ * staged with c->n entries (res all RES_ERROR, why and staged zeroed); it
+ * frees them and every why[i] afterwards.
+ */
+struct delta_commit {
+	const struct delta_commit_opts *o;
+	const struct delta_meta *m;
+	struct policy *policy;
+	int upperfd, srcfd;
+	struct delta_changes *c;
+	enum delta_result *res;  /* per change */
+	char **why;              /* per change: the reason, malloc'd, or NULL */
+	struct delta_staged *staged;
+	bool sync_failed;        /* the final syncfs(2) failed: nothing is known durable */
+	unsigned counts[RES_COUNT];
+};
+
+/*
+ * Checks and applies every change of k->c (or only checks, with
+ * o->dry_run), setting res[i] and why[i] for each and the counts.  Never
+ * fails as a whole: each change reports its own error.
+ */
+void delta_commit_run(struct delta_commit *k);
+
+#endif
