@@ -636,7 +636,7 @@ static int step_apply(struct run *r)
 	if (ret < 0)
 		return fail(r, ret, "cannot run 'fencefs commit': %s", strerror(-ret));
 	return fail(r, -EIO, "--apply: %s; the delta is kept in '%s'",
-		    ret == 1 ? "conflicts, nothing applied where the source changed"
+		    ret == 1 ? "conflicts or refused paths (the rest was applied; see the report)"
 			     : "the commit failed",
 		    r->delta);
 }
