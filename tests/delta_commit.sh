@@ -81,7 +81,7 @@ check "policy: deletion of a hidden file refused" [ -f "$S/.env" ]
 check "policy: deletion of a hidden directory refused" [ -f "$S/secrets/key" ]
 check "policy: read-only file not modified" [ "$(cat "$S/README")" = readme ]
 check "policy: refusal reported with the level" grep -qx 'skipped   D .env: not writable under the delta.s policy (none)' "$T/out3"
-check "policy: writable paths applied" [ "$(tail -1 "$S/src/a.c")" = ok ] && [ -f "$S/src/n.c" ]
+check "policy: writable paths applied" every '[ "$(tail -1 "$S/src/a.c")" = ok ]' '[ -f "$S/src/n.c" ]'
 
 # 4. Many sandboxes, one codebase: the second commit conflicts on the shared file only.
 fresh_source
@@ -100,7 +100,8 @@ check_eq "two deltas: the first commits" 0 $?
 check_eq "two deltas: the second exits 1" 1 $?
 check "two deltas: the shared file is reported as a conflict" grep -q '^conflict  M src/a.c: SOURCE changed since copy-up' "$T/out4"
 check "two deltas: the shared file keeps the first delta's text" [ "$(tail -1 "$S/src/a.c")" = one ]
-check "two deltas: the rest of the second applies" [ "$(cat "$S/src/d2.c")" = d2 ] && [ "$(cat "$S/src/b.c")" = baz ]
+check "two deltas: the rest of the second applies" \
+	every '[ "$(cat "$S/src/d2.c")" = d2 ]' '[ "$(cat "$S/src/b.c")" = baz ]'
 check "two deltas: an identical addition is no conflict" bash -c "! grep -q both.c '$T/out4'"
 "$FENCEFS" commit "$D3" >"$T/out4c" 2>&1
 check_eq "two deltas adding one file differently: conflict" 1 $?
@@ -209,7 +210,8 @@ if chattr +i "$S/src/c.c" 2>/dev/null; then
 	"$FENCEFS" commit "$D" >"$T/out9" 2>&1
 	check_eq "partial failure: exit 2" 2 $?
 	check "partial failure: the failed file is the old one" [ "$(cat "$S/src/c.c")" = c ]
-	check "partial failure: the others are the new ones" [ "$(tail -1 "$S/src/a.c")" = more ] && [ -f "$S/src/n.c" ]
+	check "partial failure: the others are the new ones" \
+		every '[ "$(tail -1 "$S/src/a.c")" = more ]' '[ -f "$S/src/n.c" ]'
 	check "partial failure: reported as an error" grep -q '^error     M src/c.c: cannot write' "$T/out9"
 	check "partial failure: no temporary file left" bash -c "[ -z \"\$(find '$S' -name '.fencefs-commit-*')\" ]"
 	chattr -i "$S/src/c.c"

@@ -150,6 +150,44 @@ check "random edits: patched copy equals the merged view" diff -r "$mnt3" "$T/c3
 umount "$mnt3"
 check "random edits: git apply agrees" bash -c "cp -a '$S3' '$T/c3g' && git -C '$T/c3g' apply '$T/patch3' && diff -r '$T/c3' '$T/c3g'"
 
+# A rootless-style delta (user.overlay.* xattrs, xattr_ns "user") and file
+# names that need quoting: a newline, a double quote, a byte that is not UTF-8.
+S4=$T/src4 D4=$T/d4 M4=$T/m4
+mkdir -p "$S4/dir" "$D4/upper" "$D4/work" "$M4"
+echo 1 >"$S4/dir/one"
+echo x >"$S4/plain"
+python3 - "$S4" "$D4" <<'EOF'
+import json, sys
+json.dump({"fencefs_delta": 1, "created": "2026-01-01T00:00:00Z", "source": sys.argv[1],
+           "xattr_ns": "user", "rules": [["write", "**"]]}, open(sys.argv[2] + "/fencefs-delta.json", "w"))
+EOF
+NL=$(printf 'a\nb') BAD=$(printf 'x\377y')
+if mount -t overlay overlay -o "userxattr,lowerdir=$S4,upperdir=$D4/upper,workdir=$D4/work" "$M4"; then
+	(cd "$M4" && rm -r dir && mkdir dir && echo 2 >dir/two && echo nl >"$NL" &&
+		echo hi >"$BAD" && echo q >'q"uote' && echo y >>plain)
+	umount "$M4"
+	check_eq "user.overlay.opaque and quoted names" \
+		"$(printf 'A "a\\nb"\nD dir/one\nA dir/two\nM plain\nA "q\\"uote"\nA x\377y')" \
+		"$("$FENCEFS" diff "$D4")"
+	"$FENCEFS" diff --json "$D4" >"$T/json4"
+	check "names in --json: valid JSON, a stray byte as \\xNN" python3 - "$T/json4" <<'EOF'
+import json, sys
+paths = [json.loads(l)['path'] for l in open(sys.argv[1], encoding='utf-8')]
+assert paths == ['a\nb', 'dir/one', 'dir/two', 'plain', 'q"uote', 'x\\xffy'], paths
+EOF
+	"$FENCEFS" diff --patch "$D4" >"$T/patch4"
+	cp -a "$S4" "$T/c4g"
+	cp -a "$S4" "$T/c4p"
+	git -C "$T/c4g" apply "$T/patch4"
+	check "quoted names: git apply takes the patch" [ $? = 0 ]
+	(cd "$T/c4p" && patch -p1 -s <"$T/patch4")
+	check "quoted names: patch -p1 takes the patch" [ $? = 0 ]
+	check_eq "quoted names: both give the same tree" "$(tree_state "$T/c4g")" "$(tree_state "$T/c4p")"
+	check "quoted names: the new files are there" every '[ -f "$T/c4g/$NL" ]' '[ -f "$T/c4g/$BAD" ]'
+else
+	notok "overlayfs with userxattr"
+fi
+
 # Errors: not a delta, bad usage.
 mkdir -p "$T/notdelta"
 "$FENCEFS" diff "$T/notdelta" >/dev/null 2>"$T/err"

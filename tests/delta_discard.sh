@@ -28,7 +28,7 @@ ovl_run "$S" "$D" "echo more >>src/a.c && rm -r dir && mkdir dir && echo n >dir/
 check_eq "discard: exit 0" 0 $?
 check "discard: the delta is gone" [ ! -e "$D" ]
 check_eq "discard: symlinks inside were removed, not followed" "$vstate" "$(tree_state "$victim")"
-check "discard: the source is untouched" [ "$(cat "$S/src/a.c")" = a ] && [ -f "$S/dir/b" ]
+check "discard: the source is untouched" every '[ "$(cat "$S/src/a.c")" = a ]' '[ -f "$S/dir/b" ]'
 
 # Not a delta: no metadata, bad metadata, a file, a symlink to a delta.
 mkdir -p "$T/plain/upper"
@@ -52,7 +52,7 @@ echo x >"$D2/upper/x"
 ln -s "$D2" "$T/link-to-delta"
 "$FENCEFS" discard "$T/link-to-delta" 2>"$T/err3"
 check_eq "symlink to a delta: refused" 2 $?
-check "symlink to a delta: the delta is intact" [ -f "$D2/upper/x" ] && [ -L "$T/link-to-delta" ]
+check "symlink to a delta: the delta is intact" every '[ -f "$D2/upper/x" ]' '[ -L "$T/link-to-delta" ]'
 
 # The metadata as a symlink to a valid one elsewhere does not make a delta.
 mkdir -p "$T/fake"

@@ -98,3 +98,10 @@ need_overlay() {
 	umount "$m/m"
 	rm -rf "$m"
 }
+
+# every TEST...: each argument is a shell condition, eval'd; true when all
+# hold.  So `check NAME every '[ a ]' '[ b ]'` checks both, not just the first.
+every() {
+	local t
+	for t in "$@"; do eval "$t" || return 1; done
+}
