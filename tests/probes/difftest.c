@@ -829,6 +829,11 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		}
 		rn = apply(&native, &op, &sn);
 		rf = apply(&fence, &op, &sf);
+		if (verbose) {
+			char a[32];
+
+			printf("   -> %s\n", fmt_res(rn, a, sizeof(a)));
+		}
 		expect_same(rn, rf);
 		compare_seen(&op, rn, &sn, &sf);
 		kind_count[op.kind][rn < 0]++;

@@ -57,6 +57,39 @@ else
 	notok "exdev: fencefs mount"; sed 's/^/#   /' "$E/mount.log" | head -3
 fi
 
+# Hard links, deterministically (the random runs find these too, later):
+# an inode reached through a second name must be changed under that name.
+H=$T/hardlinks
+mkdir -p "$H/src/d1" "$H/src/d2" "$H/mnt"
+echo old >"$H/src/d1/f"
+ln "$H/src/d1/f" "$H/src/d2/f"
+if timeout 20 "$FENCEFS" mount --preset full-access --delta "$H/delta" "$H/src" "$H/mnt" \
+	>"$H/mount.log" 2>&1; then
+	at_exit "$FENCEFS umount $H/mnt"
+	cat "$H/mnt/d1/f" >/dev/null
+	echo NEW >"$H/mnt/d2/f"
+	ln -s target "$H/mnt/s1"
+	ln -P "$H/mnt/s1" "$H/mnt/s2"
+	rm "$H/mnt/s1"
+	echo other >"$H/mnt/s1"
+	touch -h -m -d '2001-02-03 04:05:06' "$H/mnt/s2"
+	check_eq "hard links: lutimes on a symlink's second name sets its time" 981173106 \
+		"$(stat -c %Y "$H/mnt/s2")"
+	ln -P "$H/mnt/s2" "$H/mnt/s3"
+	check_eq "hard links: a link of a symlink's second name is that symlink" \
+		"symbolic link target" "$(stat -c '%F %N' "$H/mnt/s3" | sed "s|'[^']*' -> '\([^']*\)'|\1|")"
+	timeout 20 "$FENCEFS" umount "$H/mnt" >/dev/null 2>&1
+	timeout 20 "$FENCEFS" mount --preset full-access --delta "$H/delta" "$H/src" "$H/mnt" \
+		>>"$H/mount.log" 2>&1
+	check_eq "hard links: a write through a source file's second name lands on that name" \
+		NEW "$(cat "$H/mnt/d2/f" 2>&1)"
+	check_eq "hard links: ...and the first name keeps its content (overlayfs copy-up)" \
+		old "$(cat "$H/mnt/d1/f" 2>&1)"
+	timeout 20 "$FENCEFS" umount "$H/mnt" >/dev/null 2>&1
+else
+	notok "hard links: fencefs mount"; sed 's/^/#   /' "$H/mount.log" | head -3
+fi
+
 # same_tree WHAT NATIVE DIR: DIR equals the native tree in names, types,
 # contents, modes, owners and symlinks, and (separately) in link counts.
 same_tree() {
