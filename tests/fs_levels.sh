@@ -99,6 +99,22 @@ for L in none view read write; do
 	expect "$L: fallocate" "${WRITE[$L]}" fallocate "$M/${L}_t.txt" 0 4096
 	expect "$L: mmap shared write" "${WRITE[$L]}" mmap "$M/${L}_t.txt" w
 	expect "$L: open O_WRONLY file in dir" "${WRITE[$L]}" open "$d/inner.txt" wronly
+	# The other calls of issue 3 item 3 follow the access they need: locks,
+	# fsync and copying out need a read open, a write lock and copying in
+	# a write open; statfs only a lookup.
+	expect "$L: flock" "${READ[$L]}" flock "$f"
+	expect "$L: fcntl read lock" "${READ[$L]}" lock "$f" r
+	expect "$L: fcntl write lock" "${WRITE[$L]}" lock "$M/${L}_t.txt" w
+	expect "$L: OFD lock" "${WRITE[$L]}" ofdlock "$M/${L}_t.txt"
+	expect "$L: fsync" "${READ[$L]}" fsync "$f"
+	expect "$L: fdatasync" "${READ[$L]}" fdatasync "$f"
+	expect "$L: statfs" "${LOOKUP[$L]}" statfs "$f"
+	: >"$M/write_dir/cfr_$L" 2>/dev/null
+	expect "$L: copy_file_range out of it" "${READ[$L]}" copy_file_range "$f" "$M/write_dir/cfr_$L"
+	if [ "$L" != none ] && [ "$L" != view ]; then
+		check "$L: copy_file_range copied the bytes" cmp -s "$S/$L.txt" "$M/write_dir/cfr_$L"
+	fi
+	expect "$L: copy_file_range into it" "${WRITE[$L]}" copy_file_range "$M/write_dir/cfr_$L" "$M/${L}_t.txt"
 	# Row: chmod, chown, utimens, setxattr, removexattr; on a file and on
 	# a directory.
 	for p in "$f" "$M/${L}_attr"; do
