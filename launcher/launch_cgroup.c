@@ -147,6 +147,8 @@ static bool find_own_path(const char *proc_cgroup, const char *controller, char 
 			c1 = strchr(copy, ':');
 			c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 			if (c2) {
+				/* copy: hierarchy id, c1 + 1: controllers */
+				*c1 = '\0';
 				*c2 = '\0';
 				if ((!*controller && !strcmp(copy, "0") && c1[1] == '\0') ||
 				    (*controller && list_has(c1 + 1, controller, ','))) {
