@@ -127,4 +127,24 @@ check "fencefs umount" fs_umount "$M"
 check "no mount left" sh -c "! awk '\$5 == \"$M\"' /proc/self/mountinfo | grep -q ."
 fs_wait_daemon_gone "$M" 5
 check_eq "no daemon left" "" "$(for p in $pids; do pid_alive "$p" && echo "$p"; done | flat)"
+
+# Re-including one file under a hidden directory (SPEC 3): secrets/ becomes
+# a pass-through directory that lists only that file.  Relative SOURCE and
+# MOUNTPOINT, as in the issue's `fencefs mount --preset agent-safe ./proj
+# /mnt/p`.
+echo "PUBLIC-KEY" >"$P/secrets/public.key"
+manifest "$P" >"$T/before"
+M2=$T/mnt2
+mkdir -p "$M2"
+at_exit "_fs_force_cleanup '$M2'"
+if (cd "$T" && timeout 20 "$FENCEFS" mount --preset agent-safe --rule 'read=/secrets/public.key' \
+	./proj ./mnt2); then ok "mount with relative paths"; else notok "mount with relative paths"; fi
+check_eq "pass-through dir lists only the re-included file" public.key \
+	"$(ls -A "$M2/secrets" 2>&1 | flat)"
+check_eq "re-included file readable" PUBLIC-KEY "$(cat "$M2/secrets/public.key" 2>&1)"
+expect "its hidden sibling stays hidden" ENOENT stat "$M2/secrets/db.txt"
+expect "pass-through dir is view: no create" EACCES creat "$M2/secrets/new"
+expect "pass-through dir is view: no rmdir" EACCES rmdir "$M2/secrets"
+expect "other secret dirs stay hidden" ENOENT stat "$M2/app/secrets"
+check "umount (relative)" sh -c "cd '$T' && timeout 20 '$FENCEFS' umount ./mnt2"
 check_eq "project unchanged" "" "$(manifest "$P" | diff "$T/before" - | head -5 | flat)"
