@@ -43,8 +43,8 @@
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
-#define RENAME_EXCHANGE (1 << 1)
-#define RENAME_WHITEOUT (1 << 2)
+#define RENAME_EXCHANGE	 (1 << 1)
+#define RENAME_WHITEOUT	 (1 << 2)
 #endif
 
 /* Set by the operations that have something to show (readlink, xattr list). */
@@ -68,12 +68,15 @@ static const struct {
 	const char *name;
 	int flag;
 } open_flags[] = {
-	{ "rdonly", O_RDONLY },	    { "r", O_RDONLY },		  { "wronly", O_WRONLY },
-	{ "w", O_WRONLY },	    { "rdwr", O_RDWR },		  { "rw", O_RDWR },
-	{ "creat", O_CREAT },	    { "excl", O_EXCL },		  { "trunc", O_TRUNC },
-	{ "append", O_APPEND },	    { "directory", O_DIRECTORY }, { "nofollow", O_NOFOLLOW },
-	{ "path", O_PATH },	    { "tmpfile", O_TMPFILE },	  { "noatime", O_NOATIME },
-	{ "direct", O_DIRECT },	    { "sync", O_SYNC },		  { "nonblock", O_NONBLOCK },
+    {"rdonly", O_RDONLY},	{"r", O_RDONLY},
+    {"wronly", O_WRONLY},	{"w", O_WRONLY},
+    {"rdwr", O_RDWR},		{"rw", O_RDWR},
+    {"creat", O_CREAT},		{"excl", O_EXCL},
+    {"trunc", O_TRUNC},		{"append", O_APPEND},
+    {"directory", O_DIRECTORY}, {"nofollow", O_NOFOLLOW},
+    {"path", O_PATH},		{"tmpfile", O_TMPFILE},
+    {"noatime", O_NOATIME},	{"direct", O_DIRECT},
+    {"sync", O_SYNC},		{"nonblock", O_NONBLOCK},
 };
 
 /* "wronly,creat,excl" -> O_WRONLY|O_CREAT|O_EXCL; O_CLOEXEC always. */
@@ -241,8 +244,11 @@ static int op_mknod(char **a)
 	static const struct {
 		const char *name;
 		mode_t type;
-	} types[] = { { "char", S_IFCHR }, { "block", S_IFBLK }, { "fifo", S_IFIFO },
-		      { "sock", S_IFSOCK }, { "reg", S_IFREG } };
+	} types[] = {{"char", S_IFCHR},
+		     {"block", S_IFBLK},
+		     {"fifo", S_IFIFO},
+		     {"sock", S_IFSOCK},
+		     {"reg", S_IFREG}};
 	dev_t dev = 0;
 	size_t i;
 
@@ -375,8 +381,8 @@ static int op_exec(char **a)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		char *argv[] = { a[0], NULL };
-		char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+		char *argv[] = {a[0], NULL};
+		char *envp[] = {"PATH=/usr/bin:/bin", NULL};
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		if (null >= 0) {
@@ -448,7 +454,7 @@ static int op_flock(char **a)
 static int op_lock(char **a)
 {
 	bool wr = !strcmp(a[1], "w");
-	struct flock fl = { .l_type = wr ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = wr ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET};
 	int fd = probe_fd(a[0], wr ? O_WRONLY : O_RDONLY);
 
 	if (fd < 0)
@@ -462,7 +468,7 @@ static int op_lock(char **a)
 /* ofdlock PATH: an open file description lock, as used by sqlite and others. */
 static int op_ofdlock(char **a)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	int fd = probe_fd(a[0], O_RDWR);
 
 	if (fd < 0)
@@ -522,8 +528,8 @@ static int op_mmap(char **a)
 		return fd;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	p = mmap(NULL, 4096, wr ? PROT_READ | PROT_WRITE : PROT_READ,
-		 wr ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+	p = mmap(NULL, 4096, wr ? PROT_READ | PROT_WRITE : PROT_READ, wr ? MAP_SHARED : MAP_PRIVATE,
+		 fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	if (sigsetjmp(probe_sigbus_jmp, 1)) {
@@ -604,48 +610,48 @@ static const struct probe_op {
 	int (*fn)(char **args);
 	const char *usage;
 } probe_ops[] = {
-	{ "open", 2, op_open, "PATH FLAGS (e.g. wronly,creat,excl)" },
-	{ "openmode", 3, op_openmode, "PATH FLAGS MODE" },
-	{ "creat", 1, op_creat, "PATH" },
-	{ "stat", 1, op_stat, "PATH" },
-	{ "lstat", 1, op_lstat, "PATH" },
-	{ "statx", 1, op_statx, "PATH" },
-	{ "mode", 1, op_mode, "PATH (prints OK 0644 f)" },
-	{ "readlink", 1, op_readlink, "PATH (prints OK TARGET)" },
-	{ "getxattr", 2, op_getxattr, "PATH NAME (prints OK VALUE)" },
-	{ "setxattr", 3, op_setxattr, "PATH NAME VALUE" },
-	{ "listxattr", 1, op_listxattr, "PATH" },
-	{ "removexattr", 2, op_removexattr, "PATH NAME" },
-	{ "unlink", 1, op_unlink, "PATH" },
-	{ "rmdir", 1, op_rmdir, "PATH" },
-	{ "mkdir", 1, op_mkdir, "PATH" },
-	{ "mknod", 2, op_mknod, "PATH char|block|fifo|sock|reg [MAJOR MINOR]" },
-	{ "rename", 2, op_rename, "OLD NEW" },
-	{ "renameat2", 3, op_renameat2, "OLD NEW noreplace|exchange|whiteout" },
-	{ "link", 2, op_link, "OLD NEW" },
-	{ "symlink", 2, op_symlink, "TARGET LINKPATH" },
-	{ "chmod", 2, op_chmod, "PATH MODE" },
-	{ "chown", 3, op_chown, "PATH UID GID" },
-	{ "lchown", 3, op_lchown, "PATH UID GID" },
-	{ "utimensat", 1, op_utimensat, "PATH [SEC [NSEC]]" },
-	{ "truncate", 2, op_truncate, "PATH LENGTH" },
-	{ "ftruncate", 2, op_ftruncate, "PATH LENGTH" },
-	{ "fallocate", 3, op_fallocate, "PATH OFFSET LEN [keep|punch|zero]" },
-	{ "access", 2, op_access, "PATH r|w|x|f" },
-	{ "exec", 1, op_exec, "PATH" },
-	{ "opendir", 1, op_opendir, "PATH" },
-	{ "tmpfile", 1, op_tmpfile, "DIR" },
-	{ "copy_file_range", 2, op_copy_file_range, "SRC DST" },
-	{ "flock", 1, op_flock, "PATH" },
-	{ "lock", 2, op_lock, "PATH r|w" },
-	{ "ofdlock", 1, op_ofdlock, "PATH" },
-	{ "fsync", 1, op_fsync, "PATH" },
-	{ "fdatasync", 1, op_fdatasync, "PATH" },
-	{ "statfs", 1, op_statfs, "PATH" },
-	{ "mmap", 2, op_mmap, "PATH r|w" },
-	{ "read", 1, op_read, "PATH" },
-	{ "pwrite", 3, op_pwrite, "PATH OFFSET DATA" },
-	{ "fill", 2, op_fill, "PATH BYTES" },
+    {"open", 2, op_open, "PATH FLAGS (e.g. wronly,creat,excl)"},
+    {"openmode", 3, op_openmode, "PATH FLAGS MODE"},
+    {"creat", 1, op_creat, "PATH"},
+    {"stat", 1, op_stat, "PATH"},
+    {"lstat", 1, op_lstat, "PATH"},
+    {"statx", 1, op_statx, "PATH"},
+    {"mode", 1, op_mode, "PATH (prints OK 0644 f)"},
+    {"readlink", 1, op_readlink, "PATH (prints OK TARGET)"},
+    {"getxattr", 2, op_getxattr, "PATH NAME (prints OK VALUE)"},
+    {"setxattr", 3, op_setxattr, "PATH NAME VALUE"},
+    {"listxattr", 1, op_listxattr, "PATH"},
+    {"removexattr", 2, op_removexattr, "PATH NAME"},
+    {"unlink", 1, op_unlink, "PATH"},
+    {"rmdir", 1, op_rmdir, "PATH"},
+    {"mkdir", 1, op_mkdir, "PATH"},
+    {"mknod", 2, op_mknod, "PATH char|block|fifo|sock|reg [MAJOR MINOR]"},
+    {"rename", 2, op_rename, "OLD NEW"},
+    {"renameat2", 3, op_renameat2, "OLD NEW noreplace|exchange|whiteout"},
+    {"link", 2, op_link, "OLD NEW"},
+    {"symlink", 2, op_symlink, "TARGET LINKPATH"},
+    {"chmod", 2, op_chmod, "PATH MODE"},
+    {"chown", 3, op_chown, "PATH UID GID"},
+    {"lchown", 3, op_lchown, "PATH UID GID"},
+    {"utimensat", 1, op_utimensat, "PATH [SEC [NSEC]]"},
+    {"truncate", 2, op_truncate, "PATH LENGTH"},
+    {"ftruncate", 2, op_ftruncate, "PATH LENGTH"},
+    {"fallocate", 3, op_fallocate, "PATH OFFSET LEN [keep|punch|zero]"},
+    {"access", 2, op_access, "PATH r|w|x|f"},
+    {"exec", 1, op_exec, "PATH"},
+    {"opendir", 1, op_opendir, "PATH"},
+    {"tmpfile", 1, op_tmpfile, "DIR"},
+    {"copy_file_range", 2, op_copy_file_range, "SRC DST"},
+    {"flock", 1, op_flock, "PATH"},
+    {"lock", 2, op_lock, "PATH r|w"},
+    {"ofdlock", 1, op_ofdlock, "PATH"},
+    {"fsync", 1, op_fsync, "PATH"},
+    {"fdatasync", 1, op_fdatasync, "PATH"},
+    {"statfs", 1, op_statfs, "PATH"},
+    {"mmap", 2, op_mmap, "PATH r|w"},
+    {"read", 1, op_read, "PATH"},
+    {"pwrite", 3, op_pwrite, "PATH OFFSET DATA"},
+    {"fill", 2, op_fill, "PATH BYTES"},
 };
 
 static void usage(FILE *f)
