@@ -16,6 +16,15 @@ sec_need_fencerun
 
 CODE=$T/code
 sec_canary_tree "$CODE"
+# Special files in the source: a host service's unix socket and a device
+# node (the host's /dev/zero, 1:5).
+mkdir -p "$CODE/run"
+mknod "$CODE/run/zero-node" c 1 5
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); time.sleep(300)' \
+	"$CODE/run/host.sock" &
+at_exit "kill $!"
+for _ in $(seq 1 30); do [ -S "$CODE/run/host.sock" ] && break; sleep 0.1; done
 before=$(sec_tree_sum "$CODE")
 
 # A host file that symlinks made in the delta will point at (as root, the

@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -883,6 +885,38 @@ static void symlink_setattr(void)
 }
 
 /*
+ * Special files that sit in the source (escape.sh makes them): a unix
+ * socket a host service listens on (a docker.sock in a repository), and a
+ * character device node (a tarball unpacked as root).  Through the mount
+ * neither may reach the host's object: connect must fail, and the device
+ * must not open (the mount is nodev).
+ */
+static void special_files(void)
+{
+	struct sockaddr_un sun;
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "run/host.sock");
+	report("source-socket:connect", fd < 0 ? -errno : neg(connect(fd, (void *)&sun,
+								     sizeof(sun))), NULL);
+	if (fd >= 0)
+		(void)close(fd);
+	fd = open("run/zero-node", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		report("source-device:open", -errno, NULL);
+	} else {
+		n = read(fd, buf, sizeof(buf));
+		report("source-device:open", 0, n == sizeof(buf) ? "(read zeros: not nodev)" : NULL);
+		(void)close(fd);
+	}
+}
+
+/*
  * Paths longer than PATH_MAX inside the mount, built with relative calls:
  * the daemon (root, in C) must neither overflow a buffer nor decide a level
  * on a truncated path (a hidden name created at that depth would mean it
@@ -957,6 +991,7 @@ int main(int argc, char **argv)
 			group_writes();
 			symlink_setattr();
 			deep_paths();
+			special_files();
 		} else if (!strcmp(argv[i], "names")) {
 			group_names();
 			done++;
