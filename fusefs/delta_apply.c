@@ -57,6 +57,7 @@ __attribute__((format(printf, 4, 5))) static void set_result(struct delta_commit
 	va_list ap;
 
 	k->res[i] = r;
+	k->staged[i].settled = true;
 	free(k->why[i]);
 	k->why[i] = NULL;
 	if (fmt) {
@@ -112,14 +113,25 @@ static bool ts_after(const struct timespec *a, const struct timespec *b)
 
 /*
  * Has the source entry CUR changed since the delta saw it?  With an origin
- * record: its inode, size or mtime differ (st_dev is not compared: it is
- * not stable across reboots for every filesystem).  Without one: it
- * changed after the delta was created.
+ * record about this very entry: its inode, size or mtime differ (st_dev is
+ * not compared with CUR: it is not stable across reboots for every
+ * filesystem).  Otherwise -- no origin (the sandbox replaced the file, as
+ * `sed -i` does), or an origin naming another source file (the sandbox
+ * renamed that one over this one) -- it changed after the delta was
+ * created.  The walk saw the source moments ago (src_st), which tells
+ * which case applies; a source replaced meanwhile also falls to the ctime
+ * test, and fails it.
  */
+static bool origin_is_this(const struct delta_change *ch)
+{
+	return ch->has_origin && ch->origin.ino == (uint64_t)ch->src_st.st_ino &&
+	       ch->origin.dev == (uint64_t)ch->src_st.st_dev;
+}
+
 static bool source_changed(const struct delta_commit *k, const struct delta_change *ch,
 			   const struct stat *cur)
 {
-	if (ch->has_origin)
+	if (origin_is_this(ch))
 		return cur->st_ino != ch->origin.ino || cur->st_size != ch->origin.size ||
 		       !ts_eq(&cur->st_mtim, &ch->origin.mtime);
 	if (!k->m->created_ts.tv_sec)
@@ -129,7 +141,7 @@ static bool source_changed(const struct delta_commit *k, const struct delta_chan
 
 static const char *changed_why(const struct delta_change *ch)
 {
-	return ch->has_origin ? "SOURCE changed since copy-up (inode, size or mtime differ)"
+	return origin_is_this(ch) ? "SOURCE changed since copy-up (inode, size or mtime differ)"
 			      : "SOURCE changed after the delta was created";
 }
 
@@ -379,6 +391,18 @@ static ssize_t find_change(const struct delta_commit *k, const char *path, size_
 	return -1;
 }
 
+/* Was PATH the old name of a rename whose old side went in the first pass? */
+static bool old_removed_early(const struct delta_commit *k, const char *path)
+{
+	size_t j;
+
+	for (j = 0; j < k->c->n; j++)
+		if (k->c->v[j].status == DELTA_RENAMED && k->staged[j].old_removed &&
+		    !strcmp(k->c->v[j].old_path, path))
+			return true;
+	return false;
+}
+
 /*
  * Opens the directory of PATH (for change I) and looks at PATH in it.
  * Returns 0 with *pfd, *name, *cur and *exists set, or 1 when change I is
@@ -415,7 +439,8 @@ static int open_target(struct delta_commit *k, size_t i, const char *path, int *
 		*exists = true;
 		/* A dry run deletes nothing, but the real run's first pass would have. */
 		p = k->o->dry_run ? find_change(k, path, strlen(path), DELTA_DELETED) : -1;
-		if (p >= 0 && k->res[p] == RES_APPLIED)
+		if ((p >= 0 && k->res[p] == RES_APPLIED) ||
+		    (k->o->dry_run && old_removed_early(k, path)))
 			*exists = false;
 	} else if (errno != ENOENT) {
 		set_result(k, i, RES_ERROR, "cannot stat: %s", strerror(errno));
@@ -586,7 +611,8 @@ static void apply_file(struct delta_commit *k, size_t i)
 	case DELTA_DELETED:
 		return;
 	}
-	if (ch->status == DELTA_RENAMED && check_rename_source(k, i, &opfd, &oname))
+	if (ch->status == DELTA_RENAMED && !st->old_removed &&
+	    check_rename_source(k, i, &opfd, &oname))
 		return;
 	if (k->o->dry_run)
 		return set_result(k, i, RES_APPLIED, NULL);
@@ -632,7 +658,7 @@ static void switch_entry(struct delta_commit *k, size_t i)
 		(void)unlinkat(pfd, st->tmp, 0);
 		return set_result(k, i, RES_ERROR, "cannot write: %s", strerror(e));
 	}
-	if (ch->status == DELTA_RENAMED) {
+	if (ch->status == DELTA_RENAMED && !st->old_removed) {
 		opfd = open_parent(k, ch->old_path, &oname);
 		if ((opfd < 0 && opfd != -ENOENT) ||
 		    (opfd >= 0 && unlinkat(opfd, oname, 0) < 0 && errno != ENOENT))
@@ -640,6 +666,40 @@ static void switch_entry(struct delta_commit *k, size_t i)
 					  ch->path, ch->old_path);
 	}
 	set_result(k, i, RES_APPLIED, NULL);
+}
+
+/*
+ * The old name of a rename goes after the new name is in place, unless
+ * another change needs that name first (the sandbox renamed file e away,
+ * then made a directory e/): then it goes in the first pass, like a
+ * deletion, so that the name is free when its turn comes.  The file is
+ * briefly in neither place, but its bytes are still in the delta.
+ */
+static bool needs_early(const struct delta_commit *k, size_t i)
+{
+	const char *old = k->c->v[i].old_path;
+	size_t len = strlen(old), j;
+
+	for (j = 0; j < k->c->n; j++) {
+		const char *p = k->c->v[j].path;
+
+		if (j != i && !strncmp(p, old, len) && (p[len] == '\0' || p[len] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static void remove_rename_source_early(struct delta_commit *k, size_t i)
+{
+	_cleanup_close_ int opfd = -1;
+	const char *oname = NULL;
+
+	if (!check_policy(k, i) || check_rename_source(k, i, &opfd, &oname))
+		return;
+	if (!k->o->dry_run && opfd >= 0 && unlinkat(opfd, oname, 0) < 0 && errno != ENOENT)
+		return set_result(k, i, RES_ERROR, "cannot remove '%s': %s", k->c->v[i].old_path,
+				  strerror(errno));
+	k->staged[i].old_removed = true;
 }
 
 /*
@@ -660,10 +720,13 @@ void delta_commit_run(struct delta_commit *k)
 	for (i = k->c->n; i-- > 0;)
 		if (k->c->v[i].status == DELTA_DELETED)
 			apply_delete(k, i);
+	for (i = 0; i < k->c->n; i++)
+		if (k->c->v[i].status == DELTA_RENAMED && needs_early(k, i))
+			remove_rename_source_early(k, i);
 	for (i = 0; i < k->c->n; i++) {
 		const struct delta_change *ch = &k->c->v[i];
 
-		if (ch->status == DELTA_DELETED)
+		if (ch->status == DELTA_DELETED || k->staged[i].settled)
 			continue;
 		if (ch->is_dir)
 			apply_dir(k, i);

@@ -28,9 +28,11 @@ extern const char *const delta_result_names[RES_COUNT];
 
 /* A file written under a temporary name, waiting for its rename. */
 struct delta_staged {
-	char tmp[40];     /* "" when there is nothing to rename in */
-	bool existed;     /* the target existed when it was checked */
-	struct stat seen; /* ... and looked like this */
+	char tmp[40];      /* "" when there is nothing to rename in */
+	bool existed;      /* the target existed when it was checked */
+	struct stat seen;  /* ... and looked like this */
+	bool old_removed;  /* a rename's old name went in the first pass */
+	bool settled;      /* the change has its final result */
 };
 
 struct delta_commit_opts {
