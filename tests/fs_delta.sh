@@ -38,6 +38,13 @@ printf 'tiny\n' >"$S/truncme.txt"
 printf 'shrink me please\n' >"$S/shrink.txt"
 printf 'times\n' >"$S/times.txt"
 printf 'link me\n' >"$S/linkme.txt"
+printf 'resurrect?\n' >"$S/resurrect.txt"
+mkdir -p "$S/rmtree/sub"
+printf 'r\n' >"$S/rmtree/sub/r.txt"
+printf 'old name\n' >"$S/oldname.txt"
+# A directory large enough that listing it takes several getdents calls.
+mkdir -p "$S/big"
+for i in $(seq 1 1500); do : >"$S/big/source_file_with_a_long_name_$i"; done
 setfattr -n user.note -v source "$S/hello.txt"
 touch -d '2020-01-02 03:04:05.123456789' "$S/hello.txt" "$S/dir/numbers.txt"
 manifest "$S" >"$T/before"
@@ -80,6 +87,18 @@ session() (
 	ln -sfn big.bin sym
 	touch -d '2001-02-03 04:05:06.987654321' times.txt
 	printf 'grown\n' >>empty
+	# Deleting what was copied up must leave a whiteout, not uncover the
+	# source again.
+	printf 'written\n' >>resurrect.txt
+	rm resurrect.txt
+	printf 'x\n' >>rmtree/sub/r.txt
+	rm -r rmtree
+	# A new file where a source file was renamed away.
+	mv oldname.txt newname.txt
+	printf 'new at the old name\n' >oldname.txt
+	# Big directory: delete some, add more.
+	for i in $(seq 1 100); do rm big/source_file_with_a_long_name_$i; done
+	for i in $(seq 1 300); do : >big/new_file_with_a_long_name_$i; done
 )
 
 fs_mount "$S" "$M" --rule 'write=**' --delta "$D" || { notok "mount"; exit 1; }
@@ -91,6 +110,10 @@ session "$R" || { notok "session on the plain copy"; exit 1; }
 tree_manifest "$M" >"$T/fuse_view"
 tree_manifest "$R" >"$T/ref_view"
 check_same "mount shows what the session does to a plain copy" "$T/ref_view" "$T/fuse_view"
+check_eq "big dir: listing count" 1700 "$(ls -f "$M/big" | grep -c _file_)"
+check_eq "no duplicate names in any listing" "" \
+	"$(cd "$M" && find . -type d | while read -r d; do ls -fA "$d" | sort | uniq -d | sed "s|^|$d/|"; done | flat)"
+check_eq "readdir order is stable" "$(ls -f "$M/big" | md5sum)" "$(ls -f "$M/big" | md5sum)"
 check_eq "utimensat kept nanoseconds" "981173106.987654321" "$(stat -c %.9Y "$M/times.txt")"
 check_eq "hard link to a source file shares the write" "$(cat "$R/linkme.txt")" \
 	"$(cat "$M/linkme.txt" 2>&1)"
@@ -121,7 +144,7 @@ else
 fi
 
 # Whiteouts are 0:0 character devices; deleted directories too.
-for w in del.txt gone_dir sym_gone dir/a.txt moving; do
+for w in del.txt gone_dir sym_gone dir/a.txt moving resurrect.txt rmtree big/source_file_with_a_long_name_1; do
 	check_eq "whiteout for $w" "character special file 0:0" \
 		"$(stat -c '%F %t:%T' "$U/$w" 2>&1)"
 done
