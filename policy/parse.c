@@ -110,6 +110,11 @@ static char *reader(char *str, int num, void *stream)
 		parse_fail(ps, "line contains a NUL byte");
 		return NULL;
 	}
+	/* A UTF-8 byte order mark would hide a "[section]" from the check below. */
+	if (ps->line == 1 && n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) {
+		line += 3;
+		n -= 3;
+	}
 	while (n && (*line == ' ' || *line == '\t')) {
 		line++;
 		n--;

@@ -674,6 +674,7 @@ static const struct load_error_case load_errors[] = {
 	{ "[foo]\n", 0, "policy.ini:1: unknown section [foo] (expected [policy] or [rules])" },
 	{ "[rules]\nread = a\n\n[Rules]\nread = b\n", 0,
 	  "policy.ini:4: unknown section [Rules] (expected [policy] or [rules])" },
+	{ "\xef\xbb\xbf[foo]\n", 0, "policy.ini:1: unknown section [foo] (expected [policy] or [rules])" },
 	{ "[policy]\nx = 1\n", 0,
 	  "policy.ini:2: unknown key 'x' in [policy] (expected description or preset)" },
 	{ "read = x\n", 0,
@@ -809,6 +810,15 @@ static void test_load_good(void **state)
 	assert_int_equal(policy_rule_count(p), 0);
 	assert_null(policy_description(p));
 	assert_string_equal(policy_canonical_text(p), "[rules]\n");
+	policy_free(p);
+
+	/* A byte order mark and CRLF line ends are fine. */
+	p = policy_new();
+	assert_int_equal(policy_load_text(p, "\xef\xbb\xbf[rules]\r\nread = a\r\n", 24, "b.ini", NULL,
+					  NULL, &err),
+			 0);
+	assert_int_equal(policy_rule_count(p), 1);
+	assert_string_equal(policy_rule(p, 0)->pattern, "a");
 	policy_free(p);
 
 	/* A preset's description stays when the file has none; no final newline needed. */
