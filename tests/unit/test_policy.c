@@ -814,7 +814,7 @@ static void test_load_good(void **state)
 
 	/* A byte order mark and CRLF line ends are fine. */
 	p = policy_new();
-	assert_int_equal(policy_load_text(p, "\xef\xbb\xbf[rules]\r\nread = a\r\n", 24, "b.ini", NULL,
+	assert_int_equal(policy_load_text(p, "\xef\xbb\xbf[rules]\r\nread = a\r\n", 22, "b.ini", NULL,
 					  NULL, &err),
 			 0);
 	assert_int_equal(policy_rule_count(p), 1);
