@@ -130,6 +130,27 @@ sec_scan "fencefs commit of the hostile delta prints no canary" "$T/commit.out"
 check_eq "fencefs commit of the hostile delta: source tree unchanged" "$before" \
 	"$(sec_tree_sum "$CODE")"
 
+# --- view level and pass-through directory ------------------------------------
+# The contents of a view file are as secret as a hidden file's.
+sec_add_canary "$CODE/docs/manual.txt"
+printf '#!/bin/sh\necho ran\n' >"$CODE/docs/run.sh"
+chmod 0755 "$CODE/docs/run.sh"
+sec_add_canary "$CODE/vault/private.key"
+sec_add_canary "$CODE/vault/sub/deep.txt"
+echo 'public key' >"$CODE/vault/public.key"
+before=$(sec_tree_sum "$CODE")
+printf '[policy]\ndescription = escape suite: view and pass-through\n[rules]\nread = **\nview = docs/\nnone = vault/\nread = /vault/public.key\nwrite = /output/\n' \
+	>"$T/levels.ini"
+"$FENCERUN" --codebase "$CODE" --policy "$T/levels.ini" --delta "$T/delta-levels" \
+	--audit "$T/levels.audit" --result "$T/levels.result" --timeout 60s \
+	--bind-ro "$SECPROBES:/probes" -- /probes/escape_fs levels >"$T/levels.out" 2>"$T/levels.err"
+check_eq "escape_levels: fence-run exits with the probe's status" 0 "$?"
+sec_expect escape_levels "$HERE/escape_levels.expect" "$T/levels.out"
+sec_scan "escape_levels: no canary anywhere" "$T/levels.out" "$T/levels.err" "$T/levels.audit" \
+	"$T/levels.result" "$T/delta-levels"
+sec_audit_valid "escape_levels: audit log is valid JSON Lines" "$T/levels.audit"
+check_eq "escape_levels: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
+
 # --- process vectors ---------------------------------------------------------
 mkdir -p "$T/ctl" "$T/suid"
 cp "$SECPROBES/escape_proc" "$T/suid/escape_proc_suid"

@@ -7,7 +7,9 @@
  *
  * Run inside `fence-run --preset agent-safe` with /workspace as the cwd, on
  * the canary codebase that tests/security/lib.sh builds.  GROUP is paths,
- * names, meta or writes (or all).  Each vector prints one line
+ * names, meta or writes (or all, which adds the symlink, deep-path and
+ * special-file vectors), or levels (view and pass-through, under the
+ * policy escape.sh gives).  Each vector prints one line
  *
  *   VECTOR RESULT [DETAIL]
  *
@@ -161,6 +163,8 @@ static void try_read(const char *vector, const char *path)
 {
 	try_read_at(vector, AT_FDCWD, path, 0);
 }
+
+static void try_create(const char *vector, const char *path, int flags);
 
 static void vname(char *out, size_t size, const char *a, const char *b)
 {
@@ -884,6 +888,93 @@ static void symlink_setattr(void)
 	report("mkfifo:output/fifo", neg(mkfifo("output/fifo", 0644)), NULL);
 }
 
+/* A pass-through directory lists exactly what is re-included in it. */
+static void vault_listing(void)
+{
+	char detail[512] = "";
+	struct dirent *e;
+	DIR *d = opendir("vault");
+
+	if (!d) {
+		report("pass:getdents-vault", -errno, NULL);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strlen(detail) + strlen(e->d_name) < sizeof(detail) - 2)
+			snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), "%s ",
+				 e->d_name);
+	(void)closedir(d);
+	verdict("pass:getdents-vault", strcmp(detail, "public.key ") ? "LEAK" : "CLEAN", detail);
+}
+
+/*
+ * The view level and a pass-through directory, under the policy escape.sh
+ * gives (view = docs/, none = vault/, read = /vault/public.key, write =
+ * /output/): a view file's contents are as secret as a hidden file's, and
+ * vault/ lists only what is re-included.
+ */
+static void group_levels(void)
+{
+	static const char *const view = "docs/manual.txt";
+	char path[64], buf[256];
+	struct stat st;
+	ssize_t n;
+	int fd, pfd;
+
+	report("view:stat", neg(stat(view, &st)), NULL);
+	snprintf(buf, sizeof(buf), "mode=%04o", (unsigned)(st.st_mode & 07777));
+	verdict("view:mode-bits", (st.st_mode & 0777) ? "LEAK" : "CLEAN", buf);
+	try_read("view:open-read", view);
+	try_read_at("view:open-noatime", AT_FDCWD, view, O_NOATIME);
+	try_read_at("view:open-direct", AT_FDCWD, view, O_DIRECT);
+	try_create("view:open-write", view, O_WRONLY);
+	pfd = open(view, O_PATH | O_CLOEXEC);
+	report("view:open-path", pfd < 0 ? -errno : 0, NULL);
+	if (pfd >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+		try_read("view:reopen-proc-fd", path);
+		report("view:linkat-proc-fd-into-output",
+		       neg(linkat(AT_FDCWD, path, AT_FDCWD, "output/view_link", AT_SYMLINK_FOLLOW)),
+		       NULL);
+		report("view:linkat-empty-path-into-output",
+		       neg(linkat(pfd, "", AT_FDCWD, "output/view_link2", AT_EMPTY_PATH)), NULL);
+		(void)close(pfd);
+	}
+	report("view:link-into-output", neg(link(view, "output/view_link3")), NULL);
+	report("view:exec", neg(access("docs/run.sh", X_OK)), NULL);
+	report("view:chmod", neg(chmod(view, 0644)), NULL);
+	report("view:truncate", neg(truncate(view, 0)), NULL);
+	report("view:unlink", neg(unlink(view)), NULL);
+	report("view:rename-away", neg(rename(view, "output/manual.txt")), NULL);
+	n = lgetxattr(view, "user.test", buf, sizeof(buf));
+	report("view:getxattr", n < 0 ? -errno : 0, NULL);
+	fd = open("output/from_view", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	pfd = open(view, O_RDONLY | O_CLOEXEC);
+	report("view:copy_file_range", pfd < 0 ? -errno :
+	       neg(copy_file_range(pfd, NULL, fd, NULL, 4096, 0)), NULL);
+	if (pfd >= 0)
+		(void)close(pfd);
+	if (fd >= 0)
+		(void)close(fd);
+
+	vault_listing();
+	try_read("pass:read-public", "vault/public.key");
+	try_read("pass:read-private", "vault/private.key");
+	try_read("pass:read-sub", "vault/sub/deep.txt");
+	try_read("pass:dotdot-private", "vault/../vault/private.key");
+	report("pass:stat-private", neg(stat("vault/private.key", &st)), NULL);
+	report("pass:stat-sub", neg(stat("vault/sub", &st)), NULL);
+	try_create("pass:create-in-vault", "vault/new.txt", O_WRONLY | O_CREAT | O_EXCL);
+	try_create("pass:create-private", "vault/private.key", O_WRONLY | O_CREAT | O_EXCL);
+	report("pass:rmdir-vault", neg(rmdir("vault")), NULL);
+	report("pass:rename-vault", neg(rename("vault", "output/vault")), NULL);
+	report("pass:rename-public", neg(rename("vault/public.key", "output/public.key")), NULL);
+	report("pass:symlink-private", neg(symlink("../vault/private.key", "output/ln_private")),
+	       NULL);
+	try_read("pass:symlink-private-open", "output/ln_private");
+}
+
 /*
  * Special files that sit in the source (escape.sh makes them): a unix
  * socket a host service listens on (a docker.sock in a repository), and a
@@ -992,6 +1083,9 @@ int main(int argc, char **argv)
 			symlink_setattr();
 			deep_paths();
 			special_files();
+		} else if (!strcmp(argv[i], "levels")) {
+			group_levels();
+			done++;
 		} else if (!strcmp(argv[i], "names")) {
 			group_names();
 			done++;
@@ -1005,7 +1099,7 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "usage: escape_fs [--host-root DIR] [--host-src DIR] "
 					"[--host-delta DIR] [--host-file F] [--host-victim F] "
-					"paths|names|meta|writes|all...\n");
+					"paths|names|meta|writes|all|levels...\n");
 			return 2;
 		}
 	}

@@ -4,7 +4,7 @@
 # tests/run.sh skips files named lib.sh, so this one is not run as a test.
 #
 # Gives: $SECPROBES (the hostile probes), $CANARIES (one canary per line),
-# sec_canary_tree DIR, sec_scan NAME PATH..., sec_audit_valid NAME FILE,
+# sec_canary_tree DIR, sec_add_canary FILE, sec_scan NAME PATH..., sec_audit_valid NAME FILE,
 # sec_expect NAME TABLE OUTPUT, sec_need_fencerun, sec_need_fencefs,
 # sec_fence_pids PID, sec_daemon_pids PID, sec_tree_sum DIR.
 
@@ -42,6 +42,17 @@ sec_canary_tree() {
 	printf 'tmp\n' >"$dir/tmp/t.txt"
 	# Each canary also split in halves: a partial leak is a leak.
 	awk '{ print; print substr($0, 5, 12); print substr($0, 17) }' "$CANARIES" >"$CANARIES.all"
+}
+
+# sec_add_canary FILE: FILE (created with its directories) holds a new
+# canary that the scans then look for too.
+sec_add_canary() {
+	local c
+	c=CNRY$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+	mkdir -p "$(dirname "$1")"
+	printf 'secret=%s\n' "$c" >"$1"
+	echo "$c" >>"$CANARIES"
+	printf '%s\n%s\n%s\n' "$c" "${c:4:12}" "${c:16}" >>"$CANARIES.all"
 }
 
 # sec_scan NAME PATH...: ok when no canary (or half of one) appears in the
