@@ -63,6 +63,19 @@ int delta_charge(struct fs_session *s, int64_t bytes)
 	return 0;
 }
 
+void delta_charge_anyway(struct fs_session *s, int64_t bytes)
+{
+	if (bytes > 0)
+		atomic_fetch_add(&s->delta_bytes, bytes);
+}
+
+int64_t delta_dir_size(int fd)
+{
+	struct stat st;
+
+	return fstatat(fd, "", &st, AT_EMPTY_PATH) == 0 ? st.st_size : 0;
+}
+
 void delta_uncharge(struct fs_session *s, int64_t bytes)
 {
 	if (bytes > 0)
@@ -333,6 +346,8 @@ static int copy_up_symlink(struct fs_session *s, struct fs_inode *i, int upfd, c
 	if (n < 0)
 		return -errno;
 	target[n] = '\0';
+	if (delta_charge(s, n) < 0)
+		return -ENOSPC;
 	tmp_name(s, tmp, sizeof(tmp));
 	if (symlinkat(target, s->work_fd, tmp) < 0)
 		return -errno;
@@ -368,6 +383,8 @@ static int copy_up_dir(struct fs_session *s, struct fs_inode *i, int upfd, const
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	int r, upper;
 
+	if (delta_charge(s, DELTA_DIR_COST) < 0)
+		return -ENOSPC;
 	if (mkdirat(upfd, name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	fd = openat(upfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -515,7 +532,10 @@ int delta_remove_private(const char *path)
 	return remove_at(AT_FDCWD, path);
 }
 
-/* Sum of the apparent sizes of the regular files under FD: the budget's count. */
+/*
+ * Sum of the apparent sizes of everything under FD (files, directories,
+ * symlinks), as `du -sb` counts: the budget's measure.
+ */
 static int walk_size(int fd, int64_t *total)
 {
 	_cleanup_close_ int dfd = -1;
@@ -539,9 +559,9 @@ static int walk_size(int fd, int64_t *total)
 			r = -errno;
 			break;
 		}
-		if (S_ISREG(st.st_mode)) {
+		if (!S_ISCHR(st.st_mode))
 			*total += st.st_size;
-		} else if (S_ISDIR(st.st_mode)) {
+		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub = openat(dirfd(d), de->d_name,
 							 O_PATH | O_DIRECTORY | O_NOFOLLOW |
 								 O_CLOEXEC);

@@ -78,6 +78,16 @@ bool delta_is_marker_xattr(const char *name);
  */
 int delta_charge(struct fs_session *s, int64_t bytes);
 void delta_uncharge(struct fs_session *s, int64_t bytes);
+/* Counts BYTES already spent (a directory that grew), without refusing. */
+void delta_charge_anyway(struct fs_session *s, int64_t bytes);
+/* Apparent size of the directory FD (O_PATH), 0 on error. */
+int64_t delta_dir_size(int fd);
+
+/*
+ * The budget counts what `du -sb` would: file data, directories (a new
+ * one costs one block), symlink targets, xattr names and values.
+ */
+#define DELTA_DIR_COST 4096
 
 /* "/proc/self/fd/N" for reopening an O_PATH fd.  buf >= 32. */
 const char *delta_fd_path(int fd, char *buf, size_t len);

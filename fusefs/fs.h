@@ -86,6 +86,8 @@ struct fs_session {
 	gid_t owner_gid;
 	bool daemon_opens;         /* OPEN/OPENDIR go to the daemon (audit needs them) */
 	bool verbose;
+	bool foreign_pids;         /* callers live in another pid namespace (fs_audit.c) */
+	_Atomic pid_t sandbox_init; /* host pid of that namespace's init, 0 unknown */
 	double timeout;            /* entry/attr timeout, seconds */
 
 	uint64_t max_delta;        /* 0: no budget */
@@ -171,6 +173,17 @@ int fs_do_lookup(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, con
 /* Logs and counts a change. */
 void fs_wrote(struct fs_session *s, fuse_req_t req, const char *op, const char *path,
 	      const char *path2);
+
+/* --- fs_audit.c --- */
+
+/*
+ * One audit event: EVENT ("deny", "write", "exec", "read", "lookup"), OP,
+ * PATH and PATH2 (with a leading '/'; PATH2 may be NULL), and for "deny"
+ * LEVEL (a level name) and ERR; with the caller's pid and command name.
+ * Nothing happens without an audit log.
+ */
+void fs_audit(struct fs_session *s, fuse_req_t req, const char *event, const char *op,
+	      const char *path, const char *path2, const char *level, int err);
 
 /* --- fs_dir.c --- */
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -243,8 +243,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 
 		pthread_rwlock_rdlock(&s->ns_lock);
 		if (fs_inode_path(dir, path + 1, sizeof(path) - 1) == 0)
-			audit_access(s->audit, "read", "readdir", path, NULL,
-				     fuse_req_ctx(req)->pid);
+			fs_audit(s, req, "read", "readdir", path, NULL, NULL, 0);
 		pthread_rwlock_unlock(&s->ns_lock);
 	}
 	/* Offsets: 1 ".", 2 "..", 3 + k for entry k. */

@@ -312,6 +312,7 @@ static int prepare(struct mount_run *m)
 	m->s.owner_uid = m->o.owner_uid;
 	m->s.owner_gid = m->o.owner_gid;
 	m->s.verbose = m->o.verbose;
+	m->s.foreign_pids = m->fd_mount;
 	r = delta_setup(&m->s, m->delta, m->source, m->policy, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "fencefs mount: %s\n", err);

@@ -65,6 +65,14 @@ void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *s
 {
 	st->st_mode = fs_level_mode(st->st_mode, i->level);
 	st->st_ino = i->report_ino;
+	/*
+	 * A directory's link count is 2 + its subdirectories, hidden ones
+	 * included: it would tell how many are hidden.  1 is what
+	 * filesystems that do not count report (btrfs), and find(1) then
+	 * makes no leaf assumption.
+	 */
+	if (S_ISDIR(st->st_mode))
+		st->st_nlink = 1;
 	if (s->has_owner) {
 		st->st_uid = s->owner_uid;
 		st->st_gid = s->owner_gid;
@@ -85,7 +93,7 @@ void fs_deny(struct fs_session *s, fuse_req_t req, const char *op, const char *p
 	if (!s->audit)
 		return;
 	path_with_slash(path, p, sizeof(p));
-	audit_deny(s->audit, op, p, policy_level_name(level), err, fuse_req_ctx(req)->pid);
+	fs_audit(s, req, "deny", op, p, NULL, policy_level_name(level), err);
 }
 
 void fs_wrote(struct fs_session *s, fuse_req_t req, const char *op, const char *path,
@@ -99,7 +107,7 @@ void fs_wrote(struct fs_session *s, fuse_req_t req, const char *op, const char *
 	path_with_slash(path, p, sizeof(p));
 	if (path2)
 		path_with_slash(path2, p2, sizeof(p2));
-	audit_access(s->audit, "write", op, p, path2 ? p2 : NULL, fuse_req_ctx(req)->pid);
+	fs_audit(s, req, "write", op, p, path2 ? p2 : NULL, NULL, 0);
 }
 
 /*
@@ -338,7 +346,7 @@ static int lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *di
 		char p[PATH_MAX + 2];
 
 		path_with_slash(path, p, sizeof(p));
-		audit_access(s->audit, "lookup", "lookup", p, NULL, fuse_req_ctx(req)->pid);
+		fs_audit(s, req, "lookup", "lookup", p, NULL, NULL, 0);
 	}
 	*attr = st;
 	fs_fill_attr(s, i, attr);
@@ -779,12 +787,22 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 	struct stat attr;
 	bool was_whiteout;
 	char path[PATH_MAX];
+	int64_t cost, dsize;
 	int r, fd = -1;
 
 	pthread_rwlock_wrlock(&s->ns_lock);
 	r = prepare_create(s, req, dir, name, a->kind == MAKE_DIR, op, &dec, &was_whiteout);
 	if (r < 0)
 		goto out_unlock;
+	/* Metadata costs disk too: charge it before making it. */
+	cost = a->kind == MAKE_DIR ? DELTA_DIR_COST :
+	       a->kind == MAKE_SYMLINK ? (int64_t)strlen(a->target) : 0;
+	r = delta_charge(s, cost);
+	if (r < 0) {
+		restore_whiteout(s, dir, name, was_whiteout);
+		goto out_unlock;
+	}
+	dsize = delta_dir_size(dir->upper_fd);
 	switch (a->kind) {
 	case MAKE_FILE:
 		fd = openat(dir->upper_fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
@@ -802,9 +820,11 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 		break;
 	}
 	if (r < 0) {
+		delta_uncharge(s, cost);
 		restore_whiteout(s, dir, name, was_whiteout);
 		goto out_unlock;
 	}
+	delta_charge_anyway(s, delta_dir_size(dir->upper_fd) - dsize);
 	r = new_node(s, dir, name, &dec, &i, &attr);
 	if (r == 0 && a->kind == MAKE_DIR && was_whiteout) {
 		/* rmdir of a source directory then mkdir: the new one hides the old. */
@@ -1088,7 +1108,7 @@ static int do_remove(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 			r = clear_upper_dir(dir->upper_fd, name);
 		if (r == 0 && unlinkat(dir->upper_fd, name, rmdir_op ? AT_REMOVEDIR : 0) < 0)
 			r = -errno;
-		if (r == 0 && S_ISREG(o.st.st_mode) && o.st.st_nlink == 1)
+		if (r == 0 && (o.st.st_nlink == 1 || S_ISDIR(o.st.st_mode)))
 			delta_uncharge(s, o.st.st_size);
 	}
 	if (r == 0 && o.in_source) {
@@ -1369,8 +1389,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		r = fs_inode_path(i, path + 1, sizeof(path) - 1);
 		pthread_rwlock_unlock(&s->ns_lock);
 		if (r == 0)
-			audit_access(s->audit, exec ? "exec" : "read", "open", path, NULL,
-				     fuse_req_ctx(req)->pid);
+			fs_audit(s, req, exec ? "exec" : "read", "open", path, NULL, NULL, 0);
 	}
 	fi->fh = 0;
 	fi->keep_cache = 1;
@@ -1729,12 +1748,16 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	char p[32], path[PATH_MAX];
 	int r = xattr_change(s, req, i, name, "setxattr");
 
+	if (r == 0)
+		r = delta_charge(s, (int64_t)(strlen(name) + size));
 	if (r == 0) {
 		pthread_rwlock_rdlock(&s->ns_lock);
 		if (setxattr(delta_fd_path(i->upper_fd, p, sizeof(p)), name, value, size, flags) <
-		    0)
+		    0) {
 			r = -errno;
-		else if (fs_inode_path(i, path, sizeof(path)) == 0)
+			delta_uncharge(s, (int64_t)(strlen(name) + size));
+		}
+		if (r == 0 && fs_inode_path(i, path, sizeof(path)) == 0)
 			fs_wrote(s, req, "setxattr", path, NULL);
 		pthread_rwlock_unlock(&s->ns_lock);
 	}
