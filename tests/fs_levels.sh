@@ -40,6 +40,15 @@ for L in view read write; do
 	echo m >"$S/${L}_m640.txt"
 	chmod 0640 "$S/${L}_m640.txt"
 done
+# Hard links in the source under names of different levels (rules are by
+# path, not by file: SECURITY.md), and a symlink to a hidden file.
+echo "hl rw" >"$S/read_hl.txt"
+ln "$S/read_hl.txt" "$S/write_dir/hl_w"
+echo "hl wr" >"$S/read_hl2.txt"
+ln "$S/read_hl2.txt" "$S/write_dir/hl_w2"
+echo "hl vr" >"$S/view_hl.txt"
+ln "$S/view_hl.txt" "$S/read_hl3.txt"
+ln -s ../none.txt "$S/write_dir/to_hidden"
 manifest "$S" >"$T/before"
 
 # view for everything first, so the root and the view_* names are view;
@@ -286,6 +295,38 @@ if [ "$r" = OK ]; then
 	check_eq "link of a read file: read name unchanged" "read t" "$(cat "$M/read_t.txt" 2>&1)"
 else
 	check_eq "link of a read file: refused with EACCES" EACCES "$r"
+fi
+
+# Each name keeps its own level whatever name the kernel met first.
+expect "hard links: stat the write name first" OK stat "$M/write_dir/hl_w"
+expect "hard links: read name still refuses writing" EACCES open "$M/read_hl.txt" wronly
+expect "hard links: read name shows read mode" "OK 0444 f" mode "$M/read_hl.txt"
+expect "hard links: stat the read name first" OK stat "$M/read_hl2.txt"
+expect "hard links: write name still writable" OK pwrite "$M/write_dir/hl_w2" 0 HL
+check_eq "hard links: read name unchanged by it" "hl wr" "$(cat "$M/read_hl2.txt" 2>&1)"
+expect "hard links: read the read name first" OK read "$M/read_hl3.txt"
+expect "hard links: view name still refuses reading" EACCES open "$M/view_hl.txt" rdonly
+expect "hard links: view name shows view mode" "OK 0000 f" mode "$M/view_hl.txt"
+expect "symlink to a hidden file: lstat" OK lstat "$M/write_dir/to_hidden"
+expect "symlink to a hidden file: following it" ENOENT stat "$M/write_dir/to_hidden"
+expect "symlink to a hidden file: open" ENOENT open "$M/write_dir/to_hidden" rdonly
+
+# renameat2 flags: NOREPLACE onto an existing name is EEXIST; EXCHANGE
+# with a read file must not change it (EACCES, or EINVAL if the flag is
+# not supported at all).
+echo nr >"$M/write_dir/nr_a"
+echo nr2 >"$M/write_dir/nr_b"
+expect "renameat2 NOREPLACE onto existing" EEXIST renameat2 "$M/write_dir/nr_a" "$M/write_dir/nr_b" noreplace
+r=$(probe renameat2 "$M/write_dir/nr_a" "$M/read_dir/inner.txt" exchange)
+case "$r" in EACCES | EINVAL) ok "renameat2 EXCHANGE with a read file refused ($r)" ;;
+*) notok "renameat2 EXCHANGE with a read file refused"; echo "#   actual: $r" ;; esac
+check_eq "renameat2 EXCHANGE: read file unchanged" inner "$(cat "$M/read_dir/inner.txt" 2>&1)"
+r=$(probe renameat2 "$M/write_dir/nr_a" "$M/write_dir/nr_b" exchange)
+case "$r" in OK | EINVAL) ok "renameat2 EXCHANGE of two write files ($r)" ;;
+*) notok "renameat2 EXCHANGE of two write files"; echo "#   actual: $r" ;; esac
+if [ "$r" = OK ]; then
+	check_eq "renameat2 EXCHANGE swapped" "nr2 nr" \
+		"$(cat "$M/write_dir/nr_a" "$M/write_dir/nr_b" 2>&1 | flat)"
 fi
 
 # Copy-on-write never reaches the source.
