@@ -181,5 +181,16 @@ check_eq "audit: appends" 2 "$(grep -c '"event":"start"' "$T/a.jsonl")"
 ln -s "$T/a.jsonl" "$T/alink"
 bad "audit: refuses a symlink" "cannot open audit log" --codebase "$P" --audit "$T/alink" -- true
 
+fr --audit "$T/all.jsonl" --audit-all -- cat src/main.c >/dev/null
+check "--audit-all adds read events" grep -q '"event":"read"' "$T/all.jsonl"
+check "without --audit-all there are none" bash -c "! grep -q '\"event\":\"read\"' '$T/a.jsonl'"
+
+# --- --max-delta and --quiet -----------------------------------------------------
+got=$(fr --max-delta 64K -- sh -c 'dd if=/dev/zero of=output/big bs=1k count=200 2>/dev/null; wc -c < output/big')
+check "--max-delta stops the delta from growing past it (wrote ${got:-?} bytes)" test "${got:-999999}" -le 65536
+fr --quiet --timeout 0.2 -- sleep 5 2>"$T/q.err"
+check_eq "--quiet: a timeout still gives 124" 124 $?
+check_eq "--quiet: ... without a message" "" "$(cat "$T/q.err")"
+
 unchanged "the codebase is unchanged after all of this"
 check_eq "no cgroup of ours is left" "" "$(find /sys/fs/cgroup -maxdepth 4 -name "fence-run.*" 2>/dev/null | head -3)"
