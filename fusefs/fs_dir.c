@@ -72,6 +72,8 @@ static bool list_has(const struct fs_dirlist *l, size_t n, const char *name)
 {
 	struct fs_dirent key = { .name = (char *)name };
 
+	if (!n)
+		return false;
 	return bsearch(&key, l->e, n, sizeof(key), cmp_dirent) != NULL;
 }
 
@@ -145,12 +147,14 @@ static int merge(struct fs_session *s, struct fs_inode *dir, bool filter,
 	if (dir->upper_fd >= 0)
 		r = read_dir(dir->upper_fd, l, 0, true);
 	nupper = l->n;
-	qsort(l->e, nupper, sizeof(*l->e), cmp_dirent);
+	if (nupper > 1)
+		qsort(l->e, nupper, sizeof(*l->e), cmp_dirent);
 	if (r == 0 && dir->src_fd >= 0 && !dir->opaque)
 		r = read_dir(dir->src_fd, l, nupper, false);
 	if (r < 0)
 		goto out_free;
-	qsort(l->e, l->n, sizeof(*l->e), cmp_dirent);
+	if (l->n > 1)
+		qsort(l->e, l->n, sizeof(*l->e), cmp_dirent);
 	for (k = j = 0; k < l->n; k++) {
 		struct policy_decision dec;
 		bool keep = l->e[k].d_type != DT_WHT;
