@@ -87,8 +87,12 @@ for _ in $(seq 1 40); do
 done
 wait "$fp"
 check_eq "cpus: --cpus 0.5 is a quota of 50000 per 100000 us" "50000 100000" "$quota"
-check_eq "cgroups: every fence-run leaf is removed afterwards" "" \
-	"$(find /sys/fs/cgroup -maxdepth 5 -type d -name 'fence-run.*' 2>/dev/null | head -3)"
+leaves() { find /sys/fs/cgroup -maxdepth 5 -type d -name "fence-run.$1" 2>/dev/null | head -3; }
+check_eq "cgroups: the --cpus run's leaves are removed afterwards" "" "$(leaves "$fp")"
+"$FENCERUN" --codebase "$T/code" --memory 32M -- python3 -c 'b = bytearray(64 << 20)' 2>/dev/null &
+fp=$!
+wait "$fp"
+check_eq "cgroups: an OOM-killed run's leaves are removed afterwards" "" "$(leaves "$fp")"
 
 # --- without cgroup -------------------------------------------------------------
 check_eq "--unsafe-no-cgroup runs" "hi" "$(fr --unsafe-no-cgroup -- echo hi)"
