@@ -449,6 +449,79 @@ static int open_target(struct delta_commit *k, size_t i, const char *path, int *
 	return 0;
 }
 
+/* Index of the change that writes a file at PATH (A, M, T or R), or -1. */
+static ssize_t find_file_change(const struct delta_commit *k, const char *path)
+{
+	static const enum delta_status kinds[] = { DELTA_ADDED, DELTA_MODIFIED, DELTA_TYPECHANGE,
+						   DELTA_RENAMED };
+	size_t n;
+	ssize_t j;
+
+	for (n = 0; n < ARRAY_SIZE(kinds); n++) {
+		j = find_change(k, path, strlen(path), kinds[n]);
+		if (j >= 0 && !k->c->v[j].is_dir)
+			return j;
+	}
+	return -1;
+}
+
+/*
+ * Hard links, as the sandbox made them: when the delta file (or symlink)
+ * of change I has other names, the others become links to one of them:
+ * a name SOURCE already has unchanged (link to SOURCE's file), else the
+ * first name in path order, which is staged first (link to its temporary
+ * file, so both renames expose one inode).  Only when every
+ * name was writable under the policy: a link from a writable name to a
+ * file that was not would let a later write through one change the
+ * other.  Returns true with TMP naming the new link in PFD; false means
+ * "write a copy instead".
+ */
+static bool stage_link(struct delta_commit *k, size_t i, int pfd, char tmp[40])
+{
+	const struct delta_change *ch = &k->c->v[i];
+	_cleanup_close_ int lpfd = -1;
+	size_t first, count, m;
+	enum policy_level level;
+	const char *leader, *lname, *unchanged = NULL;
+	struct stat lst;
+	ssize_t j;
+
+	if (!ch->upper_ino)
+		return false;
+	leader = delta_link_leader(k->c, ch->upper_ino, &first, &count);
+	if (!leader || count < 2)
+		return false;
+	for (m = first; m < first + count; m++) {
+		const char *p = k->c->links[m].path;
+
+		if (!writable(k, p, false, &level))
+			return false;
+		if (!unchanged && find_file_change(k, p) < 0)
+			unchanged = p;
+	}
+	if (unchanged)
+		leader = unchanged;
+	if (!strcmp(leader, ch->path))
+		return false;
+	lpfd = open_parent(k, leader, &lname);
+	if (lpfd < 0)
+		return false;
+	j = find_file_change(k, leader);
+	if (j >= 0 && k->res[j] == RES_STAGED && k->staged[j].tmp[0])
+		lname = k->staged[j].tmp;
+	else if (j >= 0 && k->res[j] != RES_UNCHANGED)
+		return false; /* the first name was not written */
+	else if (fstatat(lpfd, lname, &lst, AT_SYMLINK_NOFOLLOW) < 0 ||
+		 !source_matches(k, lpfd, lname, &lst, ch))
+		return false; /* SOURCE's file is not the delta's any more */
+	temp_name(tmp);
+	if (linkat(lpfd, lname, pfd, tmp, 0) < 0) {
+		tmp[0] = '\0';
+		return false;
+	}
+	return true;
+}
+
 static void apply_delete(struct delta_commit *k, size_t i)
 {
 	const struct delta_change *ch = &k->c->v[i];
@@ -619,7 +692,8 @@ static void apply_file(struct delta_commit *k, size_t i)
 	st->existed = exists;
 	if (exists)
 		st->seen = cur;
-	r = same ? 0 : stage_entry(k, ch, pfd, exists ? &cur : NULL, st->tmp);
+	r = same || stage_link(k, i, pfd, st->tmp) ? 0
+						   : stage_entry(k, ch, pfd, exists ? &cur : NULL, st->tmp);
 	if (r)
 		return set_result(k, i, RES_ERROR, "cannot write: %s", strerror(-r));
 	k->res[i] = RES_STAGED;

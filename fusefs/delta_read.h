@@ -117,12 +117,29 @@ struct delta_change {
 	struct delta_origin origin;
 	struct stat src_st;  /* the source entry (old_path for R) as seen by the walk */
 	int64_t new_size;
+	uint64_t upper_ino;  /* the delta file's inode, when it has other links (else 0) */
+};
+
+/* A regular file or symlink of the delta with more than one name (hard links). */
+struct delta_link {
+	uint64_t ino;        /* its inode in the delta */
+	char *path;          /* one of its names, changed or not */
 };
 
 struct delta_changes {
 	struct delta_change *v;
 	size_t n, cap;
+	struct delta_link *links; /* sorted by (ino, path) */
+	size_t nlinks, links_cap;
 };
+
+/*
+ * The first name, in path order, of delta inode INO among c->links (every
+ * name of a hard-linked file, changed or not), or NULL.  Sets *count to the
+ * number of its names and *first to the index of the first in c->links.
+ */
+const char *delta_link_leader(const struct delta_changes *c, uint64_t ino, size_t *first,
+			      size_t *count);
 
 void delta_changes_free(struct delta_changes *c);
 

@@ -48,6 +48,9 @@ void delta_changes_free(struct delta_changes *c)
 		free(c->v[i].old_path);
 	}
 	free(c->v);
+	for (i = 0; i < c->nlinks; i++)
+		free(c->links[i].path);
+	free(c->links);
 	*c = (struct delta_changes){ 0 };
 }
 
@@ -83,6 +86,57 @@ static struct delta_change *change_add(struct walk *w, enum delta_status status,
 		return NULL;
 	c->n++;
 	return ch;
+}
+
+/* Remembers that PATH is one name of the multiply linked delta inode INO. */
+static int link_add(struct walk *w, uint64_t ino, const char *path)
+{
+	struct delta_changes *c = w->out;
+
+	if (c->nlinks == c->links_cap) {
+		size_t ncap = c->links_cap ? c->links_cap * 2 : 16;
+		struct delta_link *n = realloc(c->links, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->links = n;
+		c->links_cap = ncap;
+	}
+	c->links[c->nlinks].ino = ino;
+	c->links[c->nlinks].path = strdup(path);
+	if (!c->links[c->nlinks].path)
+		return -ENOMEM;
+	c->nlinks++;
+	return 0;
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+	const struct delta_link *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+const char *delta_link_leader(const struct delta_changes *c, uint64_t ino, size_t *first,
+			      size_t *count)
+{
+	size_t lo = 0, hi = c->nlinks, k;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->links[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (k = lo; k < c->nlinks && c->links[k].ino == ino; k++)
+		;
+	*first = lo;
+	*count = k - lo;
+	return k > lo ? c->links[lo].path : NULL;
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -371,6 +425,12 @@ static int walk_entry(struct walk *w, int ufd, int sfd, const char *name, const 
 		ch->new_mode = ust.st_mode;
 		return walk_dir(w, usub, -1, path, false, depth + 1);
 	}
+	/* Every name of a hard-linked file or symlink, changed or not, so commit can keep the links. */
+	if ((S_ISREG(ust.st_mode) || S_ISLNK(ust.st_mode)) && ust.st_nlink > 1) {
+		r = link_add(w, ust.st_ino, path);
+		if (r)
+			return r;
+	}
 	if (have_src && S_ISDIR(sst.st_mode)) {
 		r = delete_tree(w, sfd, name, path, &sst, depth);
 		if (r)
@@ -405,6 +465,8 @@ static int walk_entry(struct walk *w, int ufd, int sfd, const char *name, const 
 	}
 	ch->new_mode = ust.st_mode;
 	ch->new_size = ust.st_size;
+	if ((S_ISREG(ust.st_mode) || S_ISLNK(ust.st_mode)) && ust.st_nlink > 1)
+		ch->upper_ino = ust.st_ino;
 	read_origin(w, ufd, name, ch);
 	return 0;
 }
@@ -568,6 +630,8 @@ int delta_collect(int upperfd, int srcfd, const char *ns, struct delta_changes *
 	}
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_change);
+	if (out->nlinks)
+		qsort(out->links, out->nlinks, sizeof(*out->links), cmp_link);
 	mark_shown(out);
 	return 0;
 }

@@ -235,6 +235,24 @@ check_eq "type changes: commit exits 0" 0 $?
 check_eq "type changes: SOURCE equals the merged view" "$want" "$(tree_state "$S")"
 check "type changes: listed as T for file -> symlink" grep -qx 'applied   T src/c.c' "$T/out11"
 
+# 12. Hard links are kept, as the sandbox made them -- but never from a
+# writable name to a file that was not writable.
+fresh_source
+delta_new "$S" "$D" 'read=**' 'write=src/' 'write=out/'
+ovl_run "$S" "$D" 'ln src/a.c src/a-link.c && echo n >src/new1 && ln src/new1 out/new2 &&
+	ln -s a.c src/sl && ln src/sl src/sl2 && ln README src/readme-link' ||
+	notok "overlayfs session"
+"$FENCEFS" commit "$D" >"$T/out12" 2>&1
+check_eq "hard links: commit exits 0" 0 $?
+check "hard links: a link to an unchanged source file" \
+	every '[ "$(stat -c %i "$S/src/a.c")" = "$(stat -c %i "$S/src/a-link.c")" ]'
+check "hard links: two new names of one new file" \
+	every '[ "$(stat -c %i "$S/src/new1")" = "$(stat -c %i "$S/out/new2")" ]' '[ "$(stat -c %h "$S/src/new1")" = 2 ]'
+check "hard links: two names of one symlink" \
+	every '[ -L "$S/src/sl2" ]' '[ "$(stat -c %i "$S/src/sl")" = "$(stat -c %i "$S/src/sl2")" ]'
+check "hard links: a link to a read-only file becomes a copy" \
+	every '[ "$(cat "$S/src/readme-link")" = readme ]' '[ "$(stat -c %h "$S/README")" = 1 ]'
+
 # 10. A delta whose metadata was tampered with is refused.
 fresh_source
 delta_new "$S" "$D" 'write=**'
