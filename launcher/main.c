@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -33,6 +32,7 @@
 #include "launch_cgroup.h"
 #include "launch_config.h"
 #include "launch_daemon.h"
+#include "launch_delta.h"
 #include "launch_result.h"
 #include "launch_sandbox.h"
 #include "launch_seccomp.h"
@@ -190,20 +190,27 @@ static int step_validate(struct run *r)
 	return step_resolve_ids(r);
 }
 
-/* Audit and result files open before anything runs: a path that cannot
- * be written is refused up front, not discovered at the end. */
-static int step_open_outputs(struct run *r)
+/* The result file opens first of all, so that every later failure (a bad
+ * policy, a missing kernel feature) still ends up in it. */
+static int step_open_result(struct run *r)
+{
+	if (!r->cfg.result)
+		return 0;
+	r->result_fd = open(r->cfg.result, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+			    0644);
+	if (r->result_fd < 0)
+		return fail(r, -errno, "cannot open result file '%s': %s", r->cfg.result,
+			    strerror(errno));
+	return 0;
+}
+
+/* The audit log opens before anything runs: a path that cannot be
+ * written is refused up front, not discovered at the end. */
+static int step_open_audit(struct run *r)
 {
 	struct buf fields = { 0 };
 	int fd, ret;
 
-	if (r->cfg.result) {
-		r->result_fd = open(r->cfg.result, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-							   O_NOCTTY, 0644);
-		if (r->result_fd < 0)
-			return fail(r, -errno, "cannot open result file '%s': %s", r->cfg.result,
-				    strerror(errno));
-	}
 	if (!r->cfg.audit)
 		return 0;
 	fd = open(r->cfg.audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
@@ -273,21 +280,16 @@ static int step_check_fuse(struct run *r)
 
 static int step_delta(struct run *r)
 {
-	const char *tmp = getenv("TMPDIR");
+	int ret;
 
 	if (r->cfg.delta) {
 		r->delta = strdup(r->cfg.delta);
 		return r->delta ? 0 : fail(r, -ENOMEM, "out of memory");
 	}
-	/* Private: removed at the end, but it outlives the daemon so that
-	 * --apply can read it. */
-	if (asprintf(&r->delta, "%s/fence-run-delta.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
-		r->delta = NULL;
-		return fail(r, -ENOMEM, "out of memory");
-	}
-	if (!mkdtemp(r->delta))
-		return fail(r, -errno, "cannot create a delta directory '%s': %s", r->delta,
-			    strerror(errno));
+	ret = launch_delta_make_private(&r->delta);
+	if (ret < 0)
+		return fail(r, ret, "cannot create a delta directory in '%s': %s",
+			    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(-ret));
 	r->private_delta = true;
 	return 0;
 }
@@ -641,28 +643,6 @@ static int step_apply(struct run *r)
 		    r->delta);
 }
 
-static int rm_make_writable(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	if (type == FTW_D)
-		(void)chmod(path, 0700);
-	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	(void)remove(path);
-	return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-	/* Directories first made writable (the sandbox may have chmod'ed
-	 * them), then everything removed depth-first, never across mounts
-	 * or symlinks. */
-	(void)nftw(dir, rm_make_writable, 16, FTW_PHYS | FTW_MOUNT);
-	(void)nftw(dir, rm_entry, 16, FTW_PHYS | FTW_MOUNT | FTW_DEPTH);
-}
-
 static void report(struct run *r, int exit_code)
 {
 	struct buf fields = { 0 };
@@ -701,7 +681,7 @@ static void cleanup(struct run *r)
 	if (r->cg.version)
 		launch_cgroup_destroy(&r->cg);
 	if (r->private_delta && !r->keep_delta)
-		remove_tree(r->delta);
+		launch_delta_remove(r->delta);
 	if (r->seccomp)
 		seccomp_release(r->seccomp);
 	audit_close(r->audit);
@@ -727,12 +707,30 @@ static void cleanup(struct run *r)
 	launch_config_free(&r->cfg);
 }
 
+/*
+ * fds 0-2 must be open: otherwise the socket pair or a pipe could land on
+ * one of them, and the command would inherit it as its stdin or stdout
+ * (and could talk to the launcher over it).
+ */
+static int step_std_fds(struct run *r)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd < 0)
+		return fail(r, -errno, "cannot open /dev/null: %s", strerror(errno));
+	(void)close(fd);
+	return 0;
+}
+
 /* The steps in order; any failure makes fence-run exit 125. */
 static int run(struct run *r)
 {
 	int ret;
 
-	if ((ret = step_validate(r)) < 0 || (ret = step_open_outputs(r)) < 0 ||
+	if ((ret = step_std_fds(r)) < 0 || (ret = step_open_result(r)) < 0 || (ret = step_validate(r)) < 0 ||
+	    (ret = step_open_audit(r)) < 0 ||
 	    (ret = step_cgroup(r)) < 0 || (ret = step_check_fuse(r)) < 0 ||
 	    (ret = step_delta(r)) < 0 || (ret = step_prepare_sandbox(r)) < 0 ||
 	    (ret = step_signals(r)) < 0 || (ret = step_clone(r)) < 0 ||

@@ -90,6 +90,14 @@ check_eq "--result after a timeout" "124 9 True" "$(python3 -c 'import json,sys;
 fr --result "$T/n.json" -- nosuchcommand-xyz 2>/dev/null
 check "--result names an exec failure" python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["exit_code"]==127 and "nosuchcommand-xyz" in r["error"]' "$T/n.json"
 
+"$FENCERUN" --codebase "$P" --policy "$T/bad.ini" --result "$T/bp.json" -- true 2>/dev/null
+check "--result records an early failure (bad policy)" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["exit_code"] == 125 and "bad.ini:2" in r["error"], r' "$T/bp.json"
+check_eq "closed stdin: the command's fd 0 is /dev/null, not an internal fd" "/dev/null" \
+	"$(fr -- readlink /proc/self/fd/0 <&-)"
+
 # --- the issue's example -----------------------------------------------------
 cd "$T" || exit 1  # $P is $T/proj
 "$FENCERUN" --preset agent-safe --codebase ./proj --delta "$T/d1" -- \
