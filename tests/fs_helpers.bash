@@ -34,17 +34,12 @@ is_mounted() {
 }
 
 # fs_daemon_pids MNT: the daemon is the fencefs process whose command line
-# names MNT (MNT lives under this script's private $T, so this matches only
-# what this script started).
+# ends with MNT (MNT lives under this script's private $T, so this matches
+# only what this script started; a zombie has no command line).
 fs_daemon_pids() {
-	local mnt p cmd
-	mnt=$(realpath -m "$1")
-	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-		case "$cmd" in
-		*fencefs*" mount "*"$mnt"*) echo "${p#/proc/}" ;;
-		esac
-	done
+	local re
+	re=$(realpath -m "$1" | sed 's/[].[\\*^$]/\\&/g')
+	pgrep -f -- "fencefs.* mount .*[ ]$re\$"
 }
 
 # pid_alive PID: running (a zombie counts as gone: where pid 1 does not
