@@ -239,12 +239,26 @@ static void write_pidfile(struct mount_run *m)
 	}
 }
 
-/* Many O_PATH fds are held (one or two per inode the kernel knows). */
+/*
+ * Many fds are held: an O_PATH fd or two per inode the kernel knows, and a
+ * data fd per file read.  As root the hard limit itself is raised (up to
+ * fs.nr_open, proc(5)); otherwise the soft limit goes up to the hard one.
+ */
 static void raise_fd_limit(void)
 {
+	_cleanup_fclose_ FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	unsigned long nr_open = 0;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (geteuid() == 0 && f && fscanf(f, "%lu", &nr_open) == 1 && nr_open > rl.rlim_max) {
+		struct rlimit big = { nr_open, nr_open };
+
+		if (setrlimit(RLIMIT_NOFILE, &big) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
