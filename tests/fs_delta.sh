@@ -168,8 +168,11 @@ check "no origin on a new file" \
 check "unchanged source file not copied up" test ! -e "$U/dir/sub/hl2.txt"
 check_eq "a copied-up file has the new content" "$(sha256sum <"$R/big.bin")" \
 	"$(sha256sum <"$U/big.bin" 2>&1)"
-check "delta holds no temporary leftovers in upper/" \
-	sh -c "[ -z \"\$(find '$U' -name '.fencefs*' -o -name '*.tmp' | head -1)\" ]"
+# No staging leftovers after a clean unmount (the session made no name
+# containing "fencefs" or ending in .tmp).
+check_eq "no temporary leftovers in upper/" "" \
+	"$(find "$U" -name '*fencefs*' -o -name '*.tmp' | flat)"
+check_eq "no leftovers in work/" "" "$(find "$D/work" -mindepth 1 | flat)"
 
 # A delta reused by a second mount shows the first session's changes.
 M2=$T/mnt2
