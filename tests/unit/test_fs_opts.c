@@ -131,7 +131,8 @@ static void test_fence_run_form(void **state)
 static void test_help_and_dashdash(void **state)
 {
 	static const char *const help[] = { "--help", NULL };
-	static const char *const dd[] = { "--rule", "read=**", "--", "-src", "-mnt", NULL };
+	static const char *const dd[] = { "--rule", "read=**", "--kernel-opens", "--", "-src",
+					  "-mnt", NULL };
 	struct fs_opts o;
 	char err[256];
 
@@ -140,6 +141,7 @@ static void test_help_and_dashdash(void **state)
 	assert_true(o.help);
 	fs_opts_free(&o);
 	assert_int_equal(parse(dd, &o, err, sizeof(err)), 0);
+	assert_true(o.kernel_opens);
 	assert_string_equal(o.source, "-src");
 	assert_string_equal(o.mountpoint, "-mnt");
 	fs_opts_free(&o);
