@@ -430,9 +430,10 @@ static int open_target(struct delta_commit *k, size_t i, const char *path, int *
 		}
 		if (*pfd == -ENOENT)
 			set_result(k, i, RES_CONFLICT, "its directory is gone from SOURCE");
+		else if (*pfd == -ELOOP || *pfd == -EXDEV)
+			set_result(k, i, RES_CONFLICT, "%s", errmsg(*pfd));
 		else
-			set_result(k, i, *pfd == -ELOOP || *pfd == -EXDEV ? RES_CONFLICT : RES_ERROR,
-				   "%s", errmsg(*pfd));
+			set_result(k, i, RES_ERROR, "%s", errmsg(*pfd));
 		return 1;
 	}
 	if (fstatat(*pfd, *name, cur, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -692,8 +693,9 @@ static void apply_file(struct delta_commit *k, size_t i)
 	st->existed = exists;
 	if (exists)
 		st->seen = cur;
-	r = same || stage_link(k, i, pfd, st->tmp) ? 0
-						   : stage_entry(k, ch, pfd, exists ? &cur : NULL, st->tmp);
+	r = 0;
+	if (!same && !stage_link(k, i, pfd, st->tmp))
+		r = stage_entry(k, ch, pfd, exists ? &cur : NULL, st->tmp);
 	if (r)
 		return set_result(k, i, RES_ERROR, "cannot write: %s", strerror(-r));
 	k->res[i] = RES_STAGED;

@@ -30,7 +30,8 @@ static void commit_usage(FILE *f)
 		   "  --force    apply files whose source changed since copy-up\n"
 		   "  --json     print the report as one JSON object\n"
 		   "SOURCE defaults to the source recorded in DELTA. Exit status: 0 all applied,\n"
-		   "1 conflicts or refused paths (the rest applied), 2 errors. See fencefs-commit(1).\n");
+		   "1 conflicts or refused paths (the rest applied), 2 errors.\n"
+		   "See fencefs-commit(1).\n");
 }
 
 static int commit_parse(int argc, char **argv, struct delta_commit_opts *o)
@@ -120,11 +121,13 @@ static void report_text(const struct delta_commit *k)
 	for (i = 0; i < k->c->n; i++) {
 		const struct delta_change *ch = &k->c->v[i];
 		enum delta_result r = k->res[i];
+		const char *word = delta_result_names[r];
 
 		if (!ch->shown && (r == RES_APPLIED || r == RES_UNCHANGED))
 			continue;
-		printf("%-9s %c ", r == RES_APPLIED && k->o->dry_run ? "would" : delta_result_names[r],
-		       ch->status);
+		if (r == RES_APPLIED && k->o->dry_run)
+			word = "would";
+		printf("%-9s %c ", word, ch->status);
 		if (ch->old_path) {
 			delta_print_path(stdout, "", ch->old_path);
 			fputs(" -> ", stdout);

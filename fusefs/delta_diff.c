@@ -663,7 +663,8 @@ int cmd_diff(int argc, char **argv)
 		fprintf(stderr, "fencefs diff: '%s' is not a fencefs delta: %s\n", o.delta, err);
 		return 2;
 	}
-	upperfd = openat(deltafd, DELTA_UPPER_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	upperfd = openat(deltafd, DELTA_UPPER_NAME,
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upperfd < 0) {
 		fprintf(stderr, "fencefs diff: cannot open '%s/%s': %s\n", o.delta,
 			DELTA_UPPER_NAME, strerror(errno));

@@ -26,10 +26,13 @@
 #include "delta_format.h"
 #include "delta_read.h"
 
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
 static void discard_usage(FILE *f)
 {
 	fprintf(f, "usage: fencefs discard DELTA\n"
-		   "Removes a fencefs delta directory and everything in it. See fencefs-commit(1).\n");
+		   "Removes a fencefs delta directory and everything in it.\n"
+		   "See fencefs-commit(1).\n");
 }
 
 /* The mount id of open file FD, or 0 when the kernel cannot say. */
@@ -86,13 +89,11 @@ static int remove_entries(int fd, dev_t dev, uint64_t mnt, const char *path, int
 			}
 			if (depth >= DELTA_MAX_DEPTH)
 				return -ELOOP;
-			sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0 && errno == EACCES) {
-				/* overlayfs leaves work/work mode 000; an owner may fix that. */
-				if (fchmodat(fd, de->d_name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
-					sub = openat(fd, de->d_name,
-						     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			}
+			sub = openat(fd, de->d_name, DIR_FLAGS);
+			/* overlayfs leaves work/work mode 000; an owner may fix that. */
+			if (sub < 0 && errno == EACCES &&
+			    fchmodat(fd, de->d_name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
+				sub = openat(fd, de->d_name, DIR_FLAGS);
 			if (sub < 0)
 				return -errno;
 			/* Checked on the open fd: no window to swap in a mount. */

@@ -425,7 +425,7 @@ static int walk_entry(struct walk *w, int ufd, int sfd, const char *name, const 
 		ch->new_mode = ust.st_mode;
 		return walk_dir(w, usub, -1, path, false, depth + 1);
 	}
-	/* Every name of a hard-linked file or symlink, changed or not, so commit can keep the links. */
+	/* Every name of a linked file or symlink, changed or not: commit keeps the links. */
 	if ((S_ISREG(ust.st_mode) || S_ISLNK(ust.st_mode)) && ust.st_nlink > 1) {
 		r = link_add(w, ust.st_ino, path);
 		if (r)
