@@ -274,7 +274,7 @@ static int populate_etc(const struct launch_sandbox *sb, char *err, size_t errle
 	return 0;
 }
 
-static int populate_dev(char *err, size_t errlen)
+static int populate_dev(const struct launch_sandbox *sb, char *err, size_t errlen)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const char *const links[][2] = {
@@ -282,6 +282,7 @@ static int populate_dev(char *err, size_t errlen)
 		{ "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
 		{ "stderr", "/proc/self/fd/2" },
 	};
+	char opts[64];
 	size_t i;
 	int r;
 
@@ -309,9 +310,11 @@ static int populate_dev(char *err, size_t errlen)
 	/* A private devpts instance: the host's ptys are not reachable. */
 	r = do_mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=620", err, errlen);
+	/* Bounded like /tmp: tmpfs's default is half of the host's RAM. */
+	snprintf(opts, sizeof(opts), "mode=1777,size=%llu", (unsigned long long)sb->cfg->tmp_size);
 	if (!r)
-		r = do_mount("fence-shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777",
-			     err, errlen);
+		r = do_mount("fence-shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, opts, err,
+			     errlen);
 	if (r)
 		return r;
 	for (i = 0; i < ARRAY_SIZE(links); i++) {
@@ -386,7 +389,7 @@ int launch_root_populate(const struct launch_sandbox *sb, char *err, size_t errl
 	if (!r)
 		r = populate_etc(sb, err, errlen);
 	if (!r)
-		r = populate_dev(err, errlen);
+		r = populate_dev(sb, err, errlen);
 	if (r)
 		return r;
 	if (mkdir("tmp", 01777) < 0 || mkdir("proc", 0555) < 0)

@@ -142,6 +142,7 @@ check_eq "--net host sees the host's interfaces" "$(awk 'NR > 2' /proc/net/dev |
 check_eq "/ is a read-only tmpfs" "tmpfs ro" "$(fr -- awk '$2 == "/" { split($4, o, ","); print $3, o[1] }' /proc/self/mounts)"
 check_eq "/tmp is a private writable tmpfs" "ok" "$(fr -- sh -c 'echo x > /tmp/f && cat /tmp/f >/dev/null && echo ok')"
 check_eq "--tmp-size limits /tmp" "ENOSPC" "$(fr --tmp-size 1M -- sh -c 'dd if=/dev/zero of=/tmp/big bs=1k count=4096 2>/dev/null && echo fits || echo ENOSPC')"
+check_eq "--tmp-size limits /dev/shm too" "ENOSPC" "$(fr --tmp-size 1M -- sh -c 'dd if=/dev/zero of=/dev/shm/big bs=1k count=4096 2>/dev/null && echo fits || echo ENOSPC')"
 check_eq "/proc shows only the sandbox's processes" "1" "$(fr -- sh -c 'ls /proc | grep -c "^1$"')"
 check "/proc: the command is not pid 1 and sees few processes" test "$(fr -- sh -c 'ls -d /proc/[0-9]* | wc -l')" -le 4
 check_eq "/dev holds the minimal set" "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero" \
