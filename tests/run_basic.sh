@@ -202,4 +202,7 @@ check_eq "--quiet: a timeout still gives 124" 124 $?
 check_eq "--quiet: ... without a message" "" "$(cat "$T/q.err")"
 
 unchanged "the codebase is unchanged after all of this"
-check_eq "no cgroup of ours is left" "" "$(find /sys/fs/cgroup -maxdepth 4 -name "fence-run.*" 2>/dev/null | head -3)"
+"$FENCERUN" --codebase "$P" -- true &
+fp=$!
+wait "$fp"
+check_eq "no cgroup of this run is left" "" "$(find /sys/fs/cgroup -maxdepth 5 -name "fence-run.$fp" 2>/dev/null | head -3)"
