@@ -460,10 +460,22 @@ int cmd_mount(int argc, char **argv)
 		fs_opts_free(&m.o);
 		return 0;
 	}
-	/* Launched by fence-run: never outlive it. */
-	if (m.o.ready_fd >= 0 && prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		fprintf(stderr, "fencefs: cannot set the parent-death signal: %s\n",
-			strerror(errno));
+	/*
+	 * Launched by fence-run: never outlive it.  A parent that died before
+	 * the prctl() took effect has already handed us to a reaper.
+	 */
+	if (m.o.ready_fd >= 0) {
+		pid_t parent = getppid();
+
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+			fprintf(stderr, "fencefs: cannot set the parent-death signal: %s\n",
+				strerror(errno));
+		if (getppid() != parent || parent == 1) {
+			fprintf(stderr, "fencefs mount: the launcher is gone\n");
+			fs_opts_free(&m.o);
+			return 1;
+		}
+	}
 	raise_fd_limit();
 	status = prepare(&m);
 	if (status == 0)
