@@ -51,7 +51,10 @@ struct fs_inode {
 	uint64_t refs;        /* children whose ->parent is this inode */
 	struct fs_inode *hnext;
 
-	/* Guarded by sess->ns_lock. */
+	/*
+	 * Guarded by sess->ns_lock; ->parent is written with table_lock held
+	 * too, so that forget (which holds only table_lock) can walk it.
+	 */
 	struct fs_inode *parent; /* NULL for the root */
 	char *name;              /* NULL for the root */
 	struct policy_decision dec;
