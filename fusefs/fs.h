@@ -59,7 +59,8 @@ struct fs_inode {
 	char *name;              /* NULL for the root */
 	struct policy_decision dec;
 	int src_fd;    /* O_PATH on the source object, -1 if delta-only */
-	int upper_fd;  /* O_PATH on the delta object, -1 until copy-up */
+	int upper_fd;  /* O_PATH on the delta object, -1 until copy-up; set once, and
+			* for files with io_lock held too (data_fd() reads it under io_lock) */
 	bool opaque;   /* upper dir hides the source dir */
 	atomic_bool audited_write; /* the first write through this inode was logged */
 
