@@ -37,7 +37,7 @@ victim() { stat -c '%a %u %g %s %Y %X' "$T/victim.txt"; getfattr -d --absolute-n
 victim_before=$(victim)
 
 # --- filesystem vectors ------------------------------------------------------
-"$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/delta-fs" \
+timeout -k 5 120 "$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/delta-fs" \
 	--audit "$T/fs.audit" --result "$T/fs.result" --timeout 60s \
 	--bind-ro "$SECPROBES:/probes" -- \
 	/probes/escape_fs --host-root "$T" --host-src "$CODE" --host-delta "$T/delta-fs" \
@@ -141,7 +141,7 @@ echo 'public key' >"$CODE/vault/public.key"
 before=$(sec_tree_sum "$CODE")
 printf '[policy]\ndescription = escape suite: view and pass-through\n[rules]\nread = **\nview = docs/\nnone = vault/\nread = /vault/public.key\nwrite = /output/\n' \
 	>"$T/levels.ini"
-"$FENCERUN" --codebase "$CODE" --policy "$T/levels.ini" --delta "$T/delta-levels" \
+timeout -k 5 120 "$FENCERUN" --codebase "$CODE" --policy "$T/levels.ini" --delta "$T/delta-levels" \
 	--audit "$T/levels.audit" --result "$T/levels.result" --timeout 60s \
 	--bind-ro "$SECPROBES:/probes" -- /probes/escape_fs levels >"$T/levels.out" 2>"$T/levels.err"
 check_eq "escape_levels: fence-run exits with the probe's status" 0 "$?"

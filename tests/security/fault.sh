@@ -12,8 +12,8 @@ CODE=$T/code
 sec_canary_tree "$CODE"
 before=$(sec_tree_sum "$CODE")
 
-alive() { pgrep -f -- "$1" | tr '\n' ' '; }
-kill_marked() { local p; for p in $(pgrep -f -- "$1"); do kill -9 "$p"; done; }
+alive() { sec_pgrep "$1" | tr '\n' ' '; }
+kill_marked() { local p; for p in $(sec_pgrep "$1"); do kill -9 "$p"; done; }
 # still_alive PID...: those of PIDs that still exist (zombies count as gone).
 still_alive() {
 	local p s
@@ -71,7 +71,7 @@ at_exit "kill_marked $mark"
 	>"$T/kf.out" 2>"$T/kf.err" &
 fr=$!
 at_exit "kill -9 $fr"
-if wait_for 20 pgrep -f -- "$mark" >/dev/null; then
+if wait_for 20 test -n "$(sec_pgrep "$mark")"; then
 	sleep 0.2
 	all=$(sec_descendants "$fr" | tr '\n' ' ')
 	kill -9 "$fr"
@@ -193,7 +193,7 @@ else
 		timeout 20 "$FENCEFS" umount "$MNT" >"$T/u6.out" 2>&1
 		check_eq "source removed: fencefs umount succeeds" 0 "$?"
 		check_eq "source removed: no mount remains" "" "$(grep -F " $MNT " /proc/mounts)"
-		check_eq "source removed: no daemon remains" "" "$(pgrep -f -- "$MNT" | tr '\n' ' ')"
+		check_eq "source removed: no daemon remains" "" "$(sec_pgrep "$MNT" | tr '\n' ' ')"
 	else
 		notok "source replaced while mounted: fencefs mount"
 		sed 's/^/#   /' "$T/m6.out" | head -5

@@ -4,7 +4,7 @@
 # tests/run.sh skips files named lib.sh, so this one is not run as a test.
 #
 # Gives: $SECPROBES (the hostile probes), $CANARIES (one canary per line),
-# sec_canary_tree DIR, sec_add_canary FILE, sec_scan NAME PATH..., sec_audit_valid NAME FILE,
+# sec_canary_tree DIR, sec_add_canary FILE, sec_scan NAME PATH..., sec_pgrep STRING, sec_audit_valid NAME FILE,
 # sec_expect NAME TABLE OUTPUT, sec_need_fencerun, sec_need_fencefs,
 # sec_fence_pids PID, sec_daemon_pids PID, sec_tree_sum DIR.
 
@@ -173,10 +173,23 @@ sec_need_fencefs() {
 	fi
 }
 
+# sec_pgrep STRING: pids of the processes whose command line holds STRING
+# (from /proc, so procps need not be installed), this shell's excluded.
+sec_pgrep() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$$" ] || [ "${p#/proc/}" = "$BASHPID" ] && continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -F -- "$1" && echo "${p#/proc/}"
+	done
+	return 0
+}
+
 # sec_descendants PID: every descendant of PID (host pids).
 sec_descendants() {
 	local root=$1
-	ps -e -o pid=,ppid= | awk -v root="$root" '
+	# "pid (comm) state ppid ...": comm may hold spaces, so cut after ')'.
+	cat /proc/[0-9]*/stat 2>/dev/null | sed -n 's/^\([0-9]*\) .*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' |
+		awk -v root="$root" '
 		{ parent[$1] = $2; pids[NR] = $1 }
 		END {
 			for (i in pids) {

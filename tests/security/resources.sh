@@ -74,7 +74,7 @@ if [ -n "$du" ] && [ "$du" -le $((1048576 + 262144)) ]; then ok "deltafill: delt
 # with long targets.  --max-delta bounds what the delta may grow by, so
 # these must hit ENOSPC near the budget as well.
 run metafill --max-delta 1M --delta "$T/delta-meta" --timeout 60s -- \
-	/probes/hostile metafill output 3000
+	/probes/hostile metafill output 1500
 check_eq "metafill: fence-run exit status" 0 "$rc"
 check_eq "metafill: the delta fills up with ENOSPC" ENOSPC "$(result "$T/metafill.out" metafill)"
 du=$(du -sb "$T/delta-meta" 2>/dev/null | cut -f1)
@@ -84,8 +84,8 @@ if [ -n "$du" ] && [ "$du" -le $((1048576 + 262144)) ]; then ok "metafill: delta
 
 # --- daemonizers --------------------------------------------------------------
 # alive MARKER: host pids whose argv holds MARKER (unique to this run).
-alive() { pgrep -f -- "$1" | tr '\n' ' '; }
-kill_marked() { local p; for p in $(pgrep -f -- "$1"); do kill -9 "$p"; done; }
+alive() { sec_pgrep "$1" | tr '\n' ' '; }
+kill_marked() { local p; for p in $(sec_pgrep "$1"); do kill -9 "$p"; done; }
 
 mark=fence-daemonize-exit-$$-$RANDOM
 at_exit "kill_marked $mark"
