@@ -6,11 +6,10 @@
  * (git-diff(1) "GENERATING PATCH TEXT WITH -P" describes the extended
  * headers used here: new/deleted file mode, old/new mode, rename from/to).
  *
- * The line diff is Myers' O(ND) greedy algorithm ("An O(ND) Difference
- * Algorithm and Its Variations", 1986) over lines, after the common
- * prefix and suffix are trimmed; past DIFF_MAX_D edits it gives up on a
- * minimal script and replaces the whole middle, which is still a correct
- * patch.
+ * The line diff is Myers' O(ND) algorithm in its linear-space form ("An
+ * O(ND) Difference Algorithm and Its Variations", 1986, section 4b) over
+ * lines; past DIFF_MAX_STEPS steps it gives up on a minimal script for
+ * what is left and replaces it whole, which is still a correct patch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +27,11 @@
 #include "delta_read.h"
 #include "util.h"
 
-/* Files larger than this are reported as binary instead of diffed. */
+/* Files larger than this are reported as binary instead of diffed (and
+ * line numbers then fit the int32s of the diff). */
 #define DIFF_MAX_BYTES (64u << 20)
-/* Edit distance past which Myers stops and the middle is replaced whole. */
-#define DIFF_MAX_D 4000
+/* Snake steps one file's diff may take before it replaces what is left whole. */
+#define DIFF_MAX_STEPS 100000000ull
 #define DIFF_CONTEXT 3
 
 struct diff_opts {
@@ -284,87 +284,121 @@ static bool line_eq(const struct line *a, const struct line *b)
 }
 
 /*
- * Marks the lines of a[lo_a, hi_a) to delete and of b[lo_b, hi_b) to
- * insert so that the rest is a longest common subsequence (Myers, forward
- * pass with the V array of every step kept for the backtrack).
+ * Myers' linear-space refinement (section 4b of the paper): the middle
+ * snake of an optimal edit path is found by a forward and a backward
+ * search that meet, then both halves are solved the same way; O((N+M)D)
+ * time, O(N+M) space.  A budget of snake steps bounds the time on huge,
+ * very different files: past it, what is left of a range is replaced
+ * whole (still a correct patch, only not a minimal one).
  */
-static int myers(const struct line *a, size_t na, const struct line *b, size_t nb, bool *del,
-		 bool *ins)
+struct lcs {
+	const struct line *a, *b;
+	bool *del, *ins;    /* out: lines of a to delete, of b to insert */
+	int32_t *vf, *vb;   /* furthest x per diagonal k, at [k], forward and backward */
+	uint64_t budget;    /* snake steps left */
+};
+
+static void replace_all(struct lcs *s, long a0, long a1, long b0, long b1)
 {
-	size_t max = na + nb, bound = max < DIFF_MAX_D ? max : DIFF_MAX_D;
-	_cleanup_free_ long *v = NULL;
-	_cleanup_free_ long *trace = NULL;
-	long off = (long)bound + 1, d, k, x, y, found = -1;
-	size_t tcap = 0, i;
+	for (; a0 < a1; a0++)
+		s->del[a0] = true;
+	for (; b0 < b1; b0++)
+		s->ins[b0] = true;
+}
 
-	v = calloc(2 * bound + 3, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	v[off + 1] = 0;
-	for (d = 0; d <= (long)bound; d++) {
-		size_t need = (size_t)(d + 1) * (size_t)(d + 1);
+/* Charges N steps; false when the budget is spent. */
+static bool spend(struct lcs *s, uint64_t n)
+{
+	if (s->budget < n)
+		return false;
+	s->budget -= n;
+	return true;
+}
 
-		/* trace[d*d .. (d+1)^2) holds V[-d..d] as it was before step d. */
-		if (need > tcap) {
-			size_t ncap = tcap ? tcap * 2 : 1024;
-			long *n;
+/*
+ * The middle snake of a[a0,a1) against b[b0,b1), both non-empty: sets
+ * [*xs,*xe) x [*ys,*ye), a run of equal lines on an optimal path.  The
+ * backward search runs on the reversed sequences, so its diagonal k is the
+ * forward diagonal delta - k.  False when the budget is spent.
+ */
+static bool middle_snake(struct lcs *s, long a0, long a1, long b0, long b1, long *xs, long *ys,
+			 long *xe, long *ye)
+{
+	long n = a1 - a0, m = b1 - b0, delta = n - m, dmax = (n + m + 1) / 2, d, k, x, y, x0;
+	bool odd = delta & 1;
+	int32_t *vf = s->vf, *vb = s->vb;
 
-			while (ncap < need)
-				ncap *= 2;
-			n = realloc(trace, ncap * sizeof(*n));
-			if (!n)
-				return -ENOMEM;
-			trace = n;
-			tcap = ncap;
-		}
-		memcpy(trace + d * d, v + off - d, (size_t)(2 * d + 1) * sizeof(*v));
+	vf[1] = 0;
+	vb[1] = 0;
+	for (d = 0; d <= dmax; d++) {
 		for (k = -d; k <= d; k += 2) {
-			if (k == -d || (k != d && v[off + k - 1] < v[off + k + 1]))
-				x = v[off + k + 1];
-			else
-				x = v[off + k - 1] + 1;
+			x = k == -d || (k != d && vf[k - 1] < vf[k + 1]) ? vf[k + 1] : vf[k - 1] + 1;
 			y = x - k;
-			while ((size_t)x < na && (size_t)y < nb && line_eq(&a[x], &b[y]))
+			x0 = x;
+			while (x < n && y < m && line_eq(&s->a[a0 + x], &s->b[b0 + y]))
 				x++, y++;
-			v[off + k] = x;
-			if ((size_t)x >= na && (size_t)y >= nb) {
-				found = d;
-				break;
+			if (!spend(s, (uint64_t)(x - x0) + 1))
+				return false;
+			vf[k] = (int32_t)x;
+			if (odd && delta - k >= -(d - 1) && delta - k <= d - 1 &&
+			    vf[k] + vb[delta - k] >= n) {
+				*xs = a0 + x0, *ys = b0 + x0 - k, *xe = a0 + x, *ye = b0 + y;
+				return true;
 			}
 		}
-		if (found >= 0)
-			break;
+		for (k = -d; k <= d; k += 2) {
+			x = k == -d || (k != d && vb[k - 1] < vb[k + 1]) ? vb[k + 1] : vb[k - 1] + 1;
+			y = x - k;
+			x0 = x;
+			while (x < n && y < m && line_eq(&s->a[a1 - 1 - x], &s->b[b1 - 1 - y]))
+				x++, y++;
+			if (!spend(s, (uint64_t)(x - x0) + 1))
+				return false;
+			vb[k] = (int32_t)x;
+			if (!odd && delta - k >= -d && delta - k <= d && vb[k] + vf[delta - k] >= n) {
+				*xs = a1 - x, *ys = b1 - y, *xe = a1 - x0, *ye = b1 - (x0 - k);
+				return true;
+			}
+		}
 	}
-	if (found < 0) {
-		/* Too different: replace the whole range, still a valid patch. */
-		for (i = 0; i < na; i++)
-			del[i] = true;
-		for (i = 0; i < nb; i++)
-			ins[i] = true;
-		return 0;
-	}
-	x = (long)na;
-	y = (long)nb;
-	for (d = found; d > 0; d--) {
-		const long *pv = trace + d * d + d; /* pv[k] is V[k] before step d */
-		long pk, px, py;
+	return false; /* not reached: some path of at most n + m edits exists */
+}
 
-		k = x - y;
-		if (k == -d || (k != d && pv[k - 1] < pv[k + 1]))
-			pk = k + 1;
-		else
-			pk = k - 1;
-		px = pv[pk];
-		py = px - pk;
-		while (x > px && y > py)
-			x--, y--;
-		if (x == px)
-			ins[py] = true;
-		else
-			del[px] = true;
-		x = px;
-		y = py;
+static void lcs_solve(struct lcs *s, long a0, long a1, long b0, long b1)
+{
+	long xs, ys, xe, ye;
+
+	while (a0 < a1 && b0 < b1 && line_eq(&s->a[a0], &s->b[b0]))
+		a0++, b0++;
+	while (a0 < a1 && b0 < b1 && line_eq(&s->a[a1 - 1], &s->b[b1 - 1]))
+		a1--, b1--;
+	if (a0 == a1 || b0 == b1 || !middle_snake(s, a0, a1, b0, b1, &xs, &ys, &xe, &ye) ||
+	    (xs == a1 && ys == b1) || (xe == a0 && ye == b0)) {
+		/* Nothing to match, over budget, or (never seen) no progress. */
+		replace_all(s, a0, a1, b0, b1);
+		return;
 	}
+	lcs_solve(s, a0, xs, b0, ys);
+	lcs_solve(s, xe, a1, ye, b1);
+}
+
+/*
+ * Marks the lines of a[0, na) to delete and of b[0, nb) to insert so that
+ * the rest is a longest common subsequence.  0 or -ENOMEM.
+ */
+static int line_diff(const struct line *a, size_t na, const struct line *b, size_t nb, bool *del,
+		     bool *ins)
+{
+	size_t dmax = (na + nb + 1) / 2 + 1;
+	_cleanup_free_ int32_t *vf = calloc(2 * dmax + 3, sizeof(*vf));
+	_cleanup_free_ int32_t *vb = calloc(2 * dmax + 3, sizeof(*vb));
+	struct lcs s = { .a = a, .b = b, .del = del, .ins = ins, .budget = DIFF_MAX_STEPS };
+
+	if (!vf || !vb)
+		return -ENOMEM;
+	s.vf = vf + dmax + 1; /* so that vf[-dmax - 1 .. dmax + 1] exist */
+	s.vb = vb + dmax + 1;
+	lcs_solve(&s, 0, (long)na, 0, (long)nb);
 	return 0;
 }
 
@@ -395,23 +429,19 @@ static int print_hunks(const struct text *ta, const struct text *tb)
 	_cleanup_free_ struct line *a = NULL, *b = NULL;
 	_cleanup_free_ bool *del = NULL, *ins = NULL;
 	_cleanup_free_ struct op *ops = NULL;
-	size_t na, nb, pre = 0, suf = 0, i, j, nops = 0, k;
+	size_t na, nb, i, j, nops = 0, k;
 	int r;
 
 	na = split_lines(ta, &a);
 	nb = split_lines(tb, &b);
 	if (na == SIZE_MAX || nb == SIZE_MAX)
 		return -ENOMEM;
-	while (pre < na && pre < nb && line_eq(&a[pre], &b[pre]))
-		pre++;
-	while (suf < na - pre && suf < nb - pre && line_eq(&a[na - 1 - suf], &b[nb - 1 - suf]))
-		suf++;
 	del = calloc(na + 1, sizeof(*del));
 	ins = calloc(nb + 1, sizeof(*ins));
 	ops = calloc(na + nb + 1, sizeof(*ops));
 	if (!del || !ins || !ops)
 		return -ENOMEM;
-	r = myers(a + pre, na - pre - suf, b + pre, nb - pre - suf, del + pre, ins + pre);
+	r = line_diff(a, na, b, nb, del, ins);
 	if (r)
 		return r;
 	for (i = 0, j = 0; i < na || j < nb;) {

@@ -149,6 +149,16 @@ mount -t overlay overlay -o "lowerdir=$S3,upperdir=$D3/upper,workdir=$D3/work" "
 check "random edits: patched copy equals the merged view" diff -r "$mnt3" "$T/c3"
 umount "$mnt3"
 check "random edits: git apply agrees" bash -c "cp -a '$S3' '$T/c3g' && git -C '$T/c3g' apply '$T/patch3' && diff -r '$T/c3' '$T/c3g'"
+# Minimal: as many changed lines as GNU diff --minimal finds (the 'big'
+# file included: 6000 lines replaced by 6000 others).
+mnt3b=$T/m3b
+mkdir -p "$mnt3b"
+mount -t overlay overlay -o "ro,lowerdir=$S3,upperdir=$D3/upper,workdir=$D3/work" "$mnt3b"
+gnu=$(cd "$S3" && for f in *; do diff -d -U3 "$f" "$mnt3b/$f"; done | grep -c '^[-+]\([^-+]\|$\)')
+umount "$mnt3b"
+ours=$(grep -c '^[-+]\([^-+]\|$\)' "$T/patch3")
+check "random edits: the patch changes lines" [ "$ours" -gt 12000 ]
+check_eq "random edits: as few changed lines as diff --minimal" "$gnu" "$ours"
 
 # A rootless-style delta (user.overlay.* xattrs, xattr_ns "user") and file
 # names that need quoting: a newline, a double quote, a byte that is not UTF-8.
