@@ -414,6 +414,45 @@ int launch_cgroup_attach(const struct launch_cgroup *cg, pid_t pid)
 	return 0;
 }
 
+int launch_cgroup_open_tasks(const struct launch_cgroup *cg, int fds[LAUNCH_CG_NCTL])
+{
+	int i;
+
+	for (i = 0; i < LAUNCH_CG_NCTL; i++)
+		fds[i] = -1;
+	if (cg->version != 1)
+		return -EOPNOTSUPP;
+	for (i = 0; i < LAUNCH_CG_NCTL; i++) {
+		if (cg->fd[i] < 0)
+			continue;
+		fds[i] = openat(cg->fd[i], "tasks", O_WRONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			int e = errno;
+
+			while (i-- > 0)
+				if (fds[i] >= 0)
+					(void)close(fds[i]);
+			return -e;
+		}
+	}
+	return 0;
+}
+
+int launch_cgroup_attach_self(int fds[LAUNCH_CG_NCTL])
+{
+	int i, r = 0;
+
+	for (i = 0; i < LAUNCH_CG_NCTL; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (r == 0 && write(fds[i], "0", 1) != 1)
+			r = -errno;
+		(void)close(fds[i]);
+		fds[i] = -1;
+	}
+	return r;
+}
+
 /* Value of "KEY N" in a flat keyed file such as memory.events. */
 static uint64_t keyed_value(const char *text, const char *key)
 {

@@ -72,6 +72,23 @@ int launch_cgroup_set_limits(const struct launch_cgroup *cg, const struct launch
 /* Moves PID (a host pid) into every leaf.  0 or -errno. */
 int launch_cgroup_attach(const struct launch_cgroup *cg, pid_t pid);
 
+/*
+ * cgroup v1 only: opens each leaf's "tasks" file for writing into FDS
+ * (-1 where there is no leaf), so that the sandbox's init can move itself
+ * with launch_cgroup_attach_self().  Why: writing another process's pid
+ * to cgroup.procs takes cgroup_threadgroup_rwsem for writing, a percpu
+ * rwsem whose write side waits for an RCU grace period (5-15 ms measured
+ * here), while a single thread moving itself through "tasks" skips that
+ * lock (kernel/cgroup/cgroup.c cgroup_procs_write_start()).  The open
+ * file carries the opener's credentials for the permission check.
+ * Returns 0, -EOPNOTSUPP for v2 (use launch_cgroup_attach()), or -errno.
+ */
+int launch_cgroup_open_tasks(const struct launch_cgroup *cg, int fds[LAUNCH_CG_NCTL]);
+
+/* Moves the calling (single-threaded) process into each leaf of FDS by
+ * writing "0", and closes the fds.  0 or -errno. */
+int launch_cgroup_attach_self(int fds[LAUNCH_CG_NCTL]);
+
 /* Reads peak memory and whether the OOM killer struck; missing files give 0. */
 void launch_cgroup_stats(const struct launch_cgroup *cg, struct launch_cgroup_stats *st);
 

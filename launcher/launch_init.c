@@ -34,6 +34,21 @@ __attribute__((noreturn)) static void init_fail(const struct launch_sandbox *sb,
 	_exit(LAUNCH_EXIT_FAILURE);
 }
 
+/* cgroup v1: into the sandbox's leaves before anything else runs, so that
+ * all of the sandbox (our own setup included) is counted and limited. */
+static void step_join_cgroup(const struct launch_sandbox *sb)
+{
+	int fds[LAUNCH_CG_NCTL], i;
+	char err[128];
+
+	for (i = 0; i < LAUNCH_CG_NCTL; i++)
+		fds[i] = sb->cg_tasks[i];
+	if (launch_cgroup_attach_self(fds) < 0) {
+		snprintf(err, sizeof(err), "cannot join the sandbox's cgroup: %s", strerror(errno));
+		init_fail(sb, err);
+	}
+}
+
 /* Everything inherited from the launcher but stdio and our socket goes:
  * a stray host fd (a directory, say) would be a way out. */
 static void step_close_inherited_fds(const struct launch_sandbox *sb)
@@ -251,6 +266,7 @@ void launch_init_main(const struct launch_sandbox *sb)
 	int fuse_fd, sfd;
 	pid_t cmd;
 
+	step_join_cgroup(sb);
 	step_close_inherited_fds(sb);
 	/* The launcher writes our id maps first. */
 	step_wait_for(sb, LAUNCH_MSG_GO);

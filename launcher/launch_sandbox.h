@@ -8,13 +8,13 @@
  * (message boundaries kept, SCM_RIGHTS for the /dev/fuse fd):
  *
  *   launcher                                init (pid 1 of the new pid ns)
- *   clone(NEWUSER|NEWNS|NEWPID|...) ----->  waits for GO
- *   writes uid_map/gid_map
+ *   clone(NEWUSER|NEWNS|NEWPID|...) ----->  cgroup v1: joins its cgroup
+ *   writes uid_map/gid_map                  itself; waits for GO
  *   GO --------------------------------->   opens /dev/fuse, drops to U:G,
  *                                           tmpfs root, mounts /workspace
  *   <------------------- FUSE + fd          (fd passed with SCM_RIGHTS)
  *   spawns fencefs on the fd,               builds the rest of the root,
- *   moves the init into the cgroup,         pivot_root, waits for RUN
+ *   cgroup v2: moves the init into it,      pivot_root, waits for RUN
  *   waits for the daemon's "ready"
  *   RUN -------------------------------->   new cgroup ns, forks the
  *                                           command, reaps
@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "launch_cgroup.h"
 #include "launch_config.h"
 #include "launch_seccomp.h"
 
@@ -62,6 +63,9 @@ struct launch_sandbox {
 	const char *group;       /* text of the sandbox's /etc/group */
 	scmp_filter_ctx seccomp; /* built, loaded last by the command */
 	int sock;                /* the init's end of the socket pair */
+	/* cgroup v1: "tasks" files the init writes itself into, first thing
+	 * (launch_cgroup_open_tasks()); -1 when the launcher attaches it. */
+	int cg_tasks[LAUNCH_CG_NCTL];
 };
 
 /* Sends / receives one message; FD (-1: none) travels with SCM_RIGHTS.

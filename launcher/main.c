@@ -355,7 +355,19 @@ static int step_clone(struct run *r)
 	char err[512];
 	int ret;
 
+	/* cgroup v1: the init joins its leaves itself (much cheaper, see
+	 * launch_cgroup_open_tasks()); v2: we move it in step_start_daemon. */
+	if (r->cg.version == 1) {
+		ret = launch_cgroup_open_tasks(&r->cg, r->sb.cg_tasks);
+		if (ret < 0)
+			return fail(r, ret, "cannot open the sandbox's cgroup: %s", strerror(-ret));
+	}
 	r->init = launch_clone_init(&r->sb);
+	for (int i = 0; i < LAUNCH_CG_NCTL; i++) {
+		if (r->sb.cg_tasks[i] >= 0)
+			(void)close(r->sb.cg_tasks[i]);
+		r->sb.cg_tasks[i] = -1;
+	}
 	if (r->init < 0) {
 		int e = -r->init;
 
@@ -421,14 +433,15 @@ static int step_start_daemon(struct run *r)
 	if (ret < 0)
 		return fail(r, ret, "%s", err);
 	/*
-	 * Into the cgroup before the command exists, so that it and every
-	 * descendant are counted and limited.  Done here, while the daemon
-	 * starts, because a cgroup v1 migration waits for an RCU grace period
-	 * (cgroup_threadgroup_rwsem is a percpu rwsem), often several ms; the
-	 * init only runs fence-run's own setup until RUN, and creates its
-	 * cgroup namespace after RUN.
+	 * cgroup v2: into the cgroup before the command exists, so that it
+	 * and every descendant are counted and limited.  Done here, while the
+	 * daemon starts, because moving another process waits for an RCU
+	 * grace period (cgroup_threadgroup_rwsem is a percpu rwsem), often
+	 * several ms; the init only runs fence-run's own setup until RUN, and
+	 * creates its cgroup namespace after RUN.  (cgroup v1: the init
+	 * joined by itself, see step_clone.)
 	 */
-	if (r->cg.version) {
+	if (r->cg.version == 2) {
 		ret = launch_cgroup_attach(&r->cg, r->init);
 		if (ret < 0)
 			return fail(r, ret, "cannot move the sandbox into its cgroup: %s",
@@ -750,6 +763,8 @@ int main(int argc, char **argv)
 	int status;
 
 	r.sb.sock = -1;
+	for (int i = 0; i < LAUNCH_CG_NCTL; i++)
+		r.sb.cg_tasks[i] = -1;
 	r.daemon = (struct launch_daemon){ .pidfd = -1, .ready_fd = -1, .stats_fd = -1 };
 	launch_cgroup_init(&r.cg);
 	if (launch_config_parse(&r.cfg, argc, argv, err, sizeof(err)) < 0) {

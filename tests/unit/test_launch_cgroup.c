@@ -181,6 +181,13 @@ static void test_v2_limits_stats_destroy(void **state)
 	put("sys/fs/cgroup/fence-run.7/memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 0\n");
 	launch_cgroup_stats(&cg, &st);
 	assert_true(st.peak_memory == 1048576);
+	{
+		int fds[LAUNCH_CG_NCTL];
+
+		/* v2 moves the init from outside (cgroup.procs). */
+		assert_int_equal(launch_cgroup_open_tasks(&cg, fds), -EOPNOTSUPP);
+		assert_int_equal(fds[0], -1);
+	}
 	assert_false(st.oom_killed);
 	put("sys/fs/cgroup/fence-run.7/memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 2\n");
 	launch_cgroup_stats(&cg, &st);
@@ -266,6 +273,26 @@ static void test_v1_find_limits_stats(void **state)
 	assert_string_equal(get("sys/fs/cgroup/cpu,cpuacct/fence-run.9/cgroup.procs"), "77");
 	assert_string_equal(get("sys/fs/cgroup/memory/process_api/abc/fence-run.9/cgroup.procs"),
 			    "77");
+
+	/* The init's own way in: "0" to each leaf's tasks file. */
+	{
+		int fds[LAUNCH_CG_NCTL];
+
+		assert_int_equal(launch_cgroup_open_tasks(&cg, fds), -ENOENT); /* no tasks files */
+		put("sys/fs/cgroup/memory/process_api/abc/fence-run.9/tasks", "");
+		put("sys/fs/cgroup/pids/fence-run.9/tasks", "");
+		put("sys/fs/cgroup/cpu,cpuacct/fence-run.9/tasks", "");
+		assert_int_equal(launch_cgroup_open_tasks(&cg, fds), 0);
+		assert_true(fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0);
+		assert_int_equal(launch_cgroup_attach_self(fds), 0);
+		assert_true(fds[0] == -1 && fds[1] == -1 && fds[2] == -1);
+		assert_string_equal(get("sys/fs/cgroup/pids/fence-run.9/tasks"), "0");
+		assert_string_equal(get("sys/fs/cgroup/memory/process_api/abc/fence-run.9/tasks"),
+				    "0");
+		rm("sys/fs/cgroup/memory/process_api/abc/fence-run.9/tasks");
+		rm("sys/fs/cgroup/pids/fence-run.9/tasks");
+		rm("sys/fs/cgroup/cpu,cpuacct/fence-run.9/tasks");
+	}
 
 	/* Without swap accounting memsw does not exist: fine. */
 	rm("sys/fs/cgroup/memory/process_api/abc/fence-run.9/memory.memsw.limit_in_bytes");
