@@ -10,7 +10,8 @@
 #   fs_daemon_pids MNT         pids of fencefs processes serving MNT
 #   pid_alive PID              PID runs (zombies count as gone)
 #   is_mounted DIR             DIR is a mount point (from /proc/self/mountinfo)
-#   probe OP ARGS...           fsprobe, bounded by a timeout (prints OK or ENAME)
+#   as_caller CMD...           CMD as root, or as uid/gid $FS_CALLER when set
+#   probe OP ARGS...           fsprobe as the caller, bounded by a timeout
 #   expect NAME WANT OP ARGS   one case: the probe's first word must be WANT
 #   manifest DIR               names, types, modes, sizes, mtimes, link targets,
 #                              user xattrs and sha256 of every file under DIR
@@ -87,8 +88,20 @@ fs_wait_daemon_gone() {
 	return 1
 }
 
+# as_caller CMD...: runs CMD as root, or as uid and gid FS_CALLER when set
+# (no supplementary groups, no capabilities).
+FS_CALLER=
+as_caller() {
+	if [ -n "$FS_CALLER" ]; then
+		setpriv --reuid="$FS_CALLER" --regid="$FS_CALLER" --clear-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# probe OP ARGS...: fsprobe as the caller (see as_caller).
 probe() {
-	timeout -k 2 "$FS_TIMEOUT" "$FSPROBE" "$@" 2>&1 || echo "TIMEOUT/exit $?"
+	as_caller timeout -k 2 "$FS_TIMEOUT" "$FSPROBE" "$@" 2>&1 || echo "TIMEOUT/exit $?"
 }
 
 # expect NAME WANT OP ARGS...: the probe's whole output must equal WANT.
