@@ -148,3 +148,33 @@ expect "pass-through dir is view: no rmdir" EACCES rmdir "$M2/secrets"
 expect "other secret dirs stay hidden" ENOENT stat "$M2/app/secrets"
 check "umount (relative)" sh -c "cd '$T' && timeout 20 '$FENCEFS' umount ./mnt2"
 check_eq "project unchanged" "" "$(manifest "$P" | diff "$T/before" - | head -5 | flat)"
+
+# The same for an unprivileged owner of the project, in both enforcement
+# modes (daemon checks, and --kernel-opens where the kernel checks opens
+# against the level-derived mode bits), as a sandboxed agent would be.
+command -v setpriv >/dev/null || { skip "unprivileged runs: no setpriv"; exit 0; }
+chmod 0755 "$T"
+for mode in user user-kernel; do
+	P3=$T/proj-$mode M3=$T/mnt-$mode
+	cp -a "$P" "$P3"
+	chown -R -h 65534:65534 "$P3"
+	mkdir -p "$M3"
+	extra=()
+	[ "$mode" = user-kernel ] && extra=(--kernel-opens)
+	fs_mount "$P3" "$M3" --preset agent-safe "${extra[@]}" || { notok "$mode: mount"; continue; }
+	FS_CALLER=65534
+	check_eq "$mode: ls -la shows no secret at the root" "" \
+		"$(as_caller ls -la "$M3" 2>&1 | grep -E ' (\.env.*|id_rsa.*|credentials.*|\.netrc|\.npmrc|\.pypirc|\.aws|\.gnupg|\.secrets|secrets|vault\.kdbx|\.git-credentials)$' | flat)"
+	err=$(as_caller cat "$M3/.env" 2>&1 >/dev/null)
+	case "$err" in *"No such file or directory") ok "$mode: cat .env: No such file or directory" ;;
+	*) notok "$mode: cat .env: No such file or directory"; echo "#   actual: $err" ;; esac
+	err=$(as_caller sh -c "echo x >'$M3/src/main.c'" 2>&1)
+	case "$err" in *"Permission denied") ok "$mode: write src/main.c: Permission denied" ;;
+	*) notok "$mode: write src/main.c: Permission denied"; echo "#   actual: $err" ;; esac
+	check "$mode: write output/result.txt" as_caller sh -c "echo r >'$M3/output/result.txt'"
+	check_eq "$mode: read it back" r "$(as_caller cat "$M3/output/result.txt" 2>&1)"
+	check_eq "$mode: git log" "first commit" \
+		"$(as_caller timeout 20 git -c safe.directory='*' -C "$M3" log --format=%s 2>&1)"
+	FS_CALLER=
+	fs_umount "$M3" || notok "$mode: umount"
+done
