@@ -167,6 +167,16 @@ cp -a "$T/tools" "$VT/"
 check_eq "--bind-ro HOST (same path)" tool-ran "$(fr --bind-ro "$VT/tools" -- "$VT/tools/bin/mytool")"
 echo 'single file' >"$T/onefile"
 check_eq "--bind-ro of a single file" "single file" "$(fr --bind-ro "$T/onefile:/etc/onefile" -- cat /etc/onefile)"
+# A source only root can reach (its parent is 0700): opened before the
+# sandbox drops to its user.
+SD=$(mktemp -d /var/tmp/fence-secretdir.XXXXXX)
+at_exit "rm -rf '$SD'"
+chmod 0700 "$SD"
+mkdir -p "$SD/tool" && printf 'hidden-parent\n' >"$SD/tool/f" && chmod 0755 "$SD/tool"
+check_eq "--bind-ro of a directory below a 0700 directory" hidden-parent "$(fr --bind-ro "$SD/tool:/opt/tool" -- cat /opt/tool/f)"
+check_eq "--user UID (as root)" "4321 4321" "$(fr --user 4321 -- sh -c 'echo $(id -u) $(id -g)')"
+check_eq "--user NAME (as root)" "1 daemon" "$(fr --user daemon -- sh -c 'echo $(id -u) $(id -un)')"
+check_eq "--user: no supplementary groups" "1" "$(fr --user daemon -- id -G)"
 bad "--bind-ro of a missing path" "--bind-ro '$T/missing'" --codebase "$P" --bind-ro "$T/missing:/x" -- true
 
 # --- audit log ---------------------------------------------------------------
