@@ -49,6 +49,7 @@ setfattr -n user.note -v source "$S/hello.txt"
 touch -d '2020-01-02 03:04:05.123456789' "$S/hello.txt" "$S/dir/numbers.txt"
 manifest "$S" >"$T/before"
 cp -a "$S" "$R"
+cp -a "$S" "$T/ref-pristine"
 
 # session DIR: the same changes, applied to the mount and to a plain copy.
 session() (
@@ -194,6 +195,44 @@ else
 	notok "overlayfs mounts source+delta"; sed 's/^/#   /' "$T/ovl.err"
 fi
 check_eq "source unchanged after overlayfs" "" "$(manifest "$S" | diff "$T/before" - | head -5)"
+
+# The same session by an unprivileged owner of the source: copy-up keeps
+# owners, new files belong to their creator, and overlayfs agrees.
+if command -v setpriv >/dev/null; then
+	chmod 0755 "$T"
+	Su=$T/src-user Mu=$T/mnt-user Du=$T/delta-user Ru=$T/ref-user
+	rm -rf "$Su" && cp -a "$T/ref-pristine" "$Su" && chown -R -h 65534:65534 "$Su"
+	cp -a "$Su" "$Ru"
+	manifest "$Su" >"$T/before-user"
+	mkdir -p "$Mu"
+	FS_CALLER=65534
+	fs_mount "$Su" "$Mu" --rule 'write=**' --delta "$Du" || notok "user: mount"
+	if as_caller bash -c "$(declare -f session); session \"\$1\"" _ "$Mu" 2>"$T/session-user.err"
+	then ok "user: session through the mount"; else
+		notok "user: session through the mount"; head -5 "$T/session-user.err" | sed 's/^/#   /'; fi
+	as_caller bash -c "$(declare -f session); session \"\$1\"" _ "$Ru" ||
+		notok "user: session on the plain copy"
+	tree_manifest "$Mu" >"$T/fuse_view_user"
+	tree_manifest "$Ru" >"$T/ref_view_user"
+	check_same "user: mount shows what the session does to a plain copy" \
+		"$T/ref_view_user" "$T/fuse_view_user"
+	FS_CALLER=
+	fs_umount "$Mu" || notok "user: umount"
+	check_eq "user: source unchanged" "" "$(manifest "$Su" | diff "$T/before-user" - | head -5 | flat)"
+	mkdir -p "$T/ovl-user"
+	if mount -t overlay overlay -o "lowerdir=$Su,upperdir=$Du/upper,workdir=$Du/work" \
+		"$T/ovl-user" 2>"$T/ovl.err"; then
+		at_exit "umount -l '$T/ovl-user'"
+		tree_manifest "$T/ovl-user" >"$T/ovl_view_user"
+		check_same "user: overlayfs shows the same tree as fencefs" \
+			"$T/fuse_view_user" "$T/ovl_view_user"
+		umount "$T/ovl-user"
+	else
+		notok "user: overlayfs mounts source+delta"; sed 's/^/#   /' "$T/ovl.err"
+	fi
+else
+	skip "user: session (no setpriv)"
+fi
 
 # --max-delta: ENOSPC once the delta would grow past the budget.
 M3=$T/mnt3 D3=$T/delta3

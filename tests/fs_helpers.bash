@@ -121,14 +121,15 @@ manifest() {
 	)
 }
 
-# tree_manifest DIR: names, types, modes, sizes of files, link targets and
-# contents; not times, and not directory sizes (which differ between
+# tree_manifest DIR: names, types, modes, sizes of files, link targets,
+# owners (but the root's) and contents; not times, and not directory sizes (which differ between
 # filesystems for the same entries).
 tree_manifest() {
 	(
 		cd "$1" || exit 1
 		find . -printf '%p %y %m %l\n' | LC_ALL=C sort
 		find . -type f -printf '%p %s\n' | LC_ALL=C sort
+		find . -mindepth 1 -printf '%p %U:%G\n' | LC_ALL=C sort
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
 	)
 }
