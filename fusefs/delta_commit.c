@@ -200,6 +200,7 @@ int cmd_commit(int argc, char **argv)
 	struct delta_commit k = { .o = &o, .m = &m, .c = &c, .upperfd = -1, .srcfd = -1 };
 	_cleanup_close_ int deltafd = -1;
 	const char *source;
+	pid_t user;
 	char err[768];
 	int r, status = 2;
 	size_t i;
@@ -213,6 +214,12 @@ int cmd_commit(int argc, char **argv)
 	if (r) {
 		fprintf(stderr, "fencefs commit: '%s' is not a fencefs delta: %s\n", o.delta, err);
 		return 2;
+	}
+	/* A delta still being written would be committed half-way. */
+	if (!o.dry_run && delta_in_use(deltafd, &user) > 0) {
+		fprintf(stderr, "fencefs commit: '%s' is in use by process %d (still mounted?); "
+				"unmount it first\n", o.delta, (int)user);
+		goto out;
 	}
 	source = o.source ? o.source : m.source;
 	r = build_policy(&m, &k.policy, err, sizeof(err));

@@ -126,6 +126,7 @@ int cmd_discard(int argc, char **argv)
 	const char *base;
 	size_t plen, len;
 	uint64_t mnt;
+	pid_t user;
 	char err[512];
 	int c, r;
 
@@ -184,6 +185,11 @@ int cmd_discard(int argc, char **argv)
 		return 2;
 	}
 	delta_meta_free(&m);
+	if (delta_in_use(fd, &user) > 0) {
+		fprintf(stderr, "fencefs discard: '%s' is in use by process %d (still mounted?); "
+				"not removed\n", argv[optind], (int)user);
+		return 2;
+	}
 	if (fstat(fd, &st) < 0) {
 		fprintf(stderr, "fencefs discard: cannot stat '%s': %s\n", argv[optind],
 			strerror(errno));

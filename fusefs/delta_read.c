@@ -12,6 +12,7 @@
 #include "delta_read.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -691,6 +692,63 @@ int delta_open(const char *path, int *deltafd, struct delta_meta *m, char *err, 
 	if (r)
 		return r;
 	*deltafd = TAKE_FD(fd);
+	return 0;
+}
+
+int delta_in_use(int deltafd, pid_t *pid)
+{
+	_cleanup_closedir_ DIR *proc = NULL;
+	char self_link[64], mine[PATH_MAX];
+	struct dirent *de;
+	pid_t self = getpid();
+	ssize_t len;
+
+	/*
+	 * Compare the link texts of /proc/PID/fd/N with the delta's path
+	 * instead of stat()ing through them: a stat would reach into every
+	 * filesystem others have open, and a hung FUSE daemon would hang us.
+	 */
+	snprintf(self_link, sizeof(self_link), "/proc/self/fd/%d", deltafd);
+	len = readlink(self_link, mine, sizeof(mine) - 1);
+	if (len < 0)
+		return -errno;
+	mine[len] = '\0';
+	proc = opendir("/proc");
+	if (!proc)
+		return -errno;
+	while ((de = readdir(proc))) {
+		_cleanup_closedir_ DIR *fds = NULL;
+		struct dirent *fe;
+		char path[64];
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+		int dfd;
+
+		if (*end || p <= 0 || p == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fd", p);
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			continue; /* gone, or not ours to look at */
+		fds = fdopendir(dfd);
+		if (!fds) {
+			(void)close(dfd);
+			continue;
+		}
+		while ((fe = readdir(fds))) {
+			char target[PATH_MAX];
+			ssize_t n;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			n = readlinkat(dirfd(fds), fe->d_name, target, sizeof(target) - 1);
+			if (n < len || strncmp(target, mine, (size_t)len) ||
+			    (n > len && target[len] != '/'))
+				continue;
+			*pid = (pid_t)p;
+			return 1;
+		}
+	}
 	return 0;
 }
 

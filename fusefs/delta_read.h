@@ -171,6 +171,14 @@ int delta_same_content(int a, int b);
 int delta_open(const char *path, int *deltafd, struct delta_meta *m, char *err, size_t errlen);
 
 /*
+ * Is the delta DELTAFD in use: does another process hold the delta
+ * directory or anything in it open (a fencefs daemon still serving it
+ * keeps fds there)?  Scans /proc/PID/fd of every process it may look at.
+ * 1 with *pid set, 0 no, -errno when it cannot tell.
+ */
+int delta_in_use(int deltafd, pid_t *pid);
+
+/*
  * Writes PREFIX then PATH to f, the whole C-quoted as git's quote_c_style()
  * does when PATH holds '"', '\\' or control bytes, so `git apply` and
  * `patch` read the name back.

@@ -253,6 +253,24 @@ check "hard links: two names of one symlink" \
 check "hard links: a link to a read-only file becomes a copy" \
 	every '[ "$(cat "$S/src/readme-link")" = readme ]' '[ "$(stat -c %h "$S/README")" = 1 ]'
 
+# 13. A delta still in use (a live daemon holds it open) is not committed;
+# a dry run is fine.
+fresh_source
+delta_new "$S" "$D" 'write=**'
+ovl_run "$S" "$D" 'echo more >>src/a.c' || notok "overlayfs session"
+sleep 60 <"$D/upper/src/a.c" &
+holder=$!
+at_exit "kill $holder"
+"$FENCEFS" commit "$D" >/dev/null 2>"$T/err13"
+check_eq "in use: commit refused" 2 $?
+check "in use: nothing applied" [ "$(cat "$S/src/a.c")" = 'int a;' ]
+"$FENCEFS" commit --dry-run "$D" >/dev/null 2>&1
+check_eq "in use: a dry run still works" 0 $?
+kill "$holder"
+wait "$holder" 2>/dev/null
+"$FENCEFS" commit "$D" >/dev/null 2>&1
+check_eq "no longer in use: committed" 0 $?
+
 # 10. A delta whose metadata was tampered with is refused.
 fresh_source
 delta_new "$S" "$D" 'write=**'

@@ -74,6 +74,23 @@ umount "$D2/upper/mnt"
 check_eq "after unmounting, discard (with a trailing slash) works" 0 $?
 check "  ... and the delta is gone" [ ! -e "$D2" ]
 
+# A delta still in use (a process holds something in it open, as a live
+# fencefs daemon does) is not removed.
+D3=$T/d3
+delta_new "$S" "$D3" 'write=**'
+echo x >"$D3/upper/x"
+sleep 60 <"$D3/upper/x" &
+holder=$!
+at_exit "kill $holder"
+"$FENCEFS" discard "$D3" 2>"$T/err5"
+check_eq "in use: refused" 2 $?
+check "in use: names the process" grep -q "in use by process $holder" "$T/err5"
+check "in use: nothing removed" [ -f "$D3/upper/x" ]
+kill "$holder"
+wait "$holder" 2>/dev/null
+"$FENCEFS" discard "$D3" 2>/dev/null
+check_eq "no longer in use: removed" 0 $?
+
 "$FENCEFS" discard 2>/dev/null
 check_eq "no argument: usage error" 2 $?
 exit 0
