@@ -159,7 +159,7 @@ static int class_translate(const char *c, size_t n, size_t *i, struct sb *out, c
  * Translates one component c[0..n) (not "**") into out.  Sets *literal and
  * fills lit with the unescaped text when it holds no glob syntax.  LAST
  * says whether more components follow, for a better brace message.
- * FLOAT says that the leading '*' run was dropped (see floating_star()).
+ * FLOATING says that the leading '*' run was dropped (see floating_star()).
  */
 static int comp_translate(const char *c, size_t n, bool last, bool floating, struct sb *out,
 			  bool *literal, struct sb *lit, char *err, size_t errlen)
