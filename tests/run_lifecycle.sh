@@ -8,9 +8,25 @@ need_root
 need_fuse
 [ -x "$FENCERUN" ] || skip_all "fence-run is not built ($FENCERUN)"
 mkdir -p "$T/code/output"
+# pids_matching ERE: host pids whose command line matches (like pgrep -f,
+# without needing procps).
+pids_matching() {
+	python3 -c '
+import os, re, sys
+pat = re.compile(sys.argv[1])
+for p in os.listdir("/proc"):
+    if not p.isdigit() or int(p) == os.getpid():
+        continue
+    try:
+        cmd = open("/proc/%s/cmdline" % p, "rb").read().replace(b"\0", b" ").strip()
+    except OSError:
+        continue
+    if pat.search(cmd.decode("utf-8", "replace")):
+        print(p)' "$1"
+}
 mark=fence-life-$$-$RANDOM
-at_exit "pkill -9 -f -- '$mark'"
-alive() { pgrep -f -- "$mark" | tr '\n' ' '; }
+at_exit "kill -9 \$(pids_matching '$mark') 2>/dev/null"
+alive() { pids_matching "$mark" | tr '\n' ' '; }
 # Processes still in mount namespace $1 (a readlink of /proc/PID/ns/mnt).
 in_mntns() {
 	local p n=0
@@ -51,11 +67,11 @@ set +m
 	(setsid sh -c 'sleep 300; : $mark-bg' &)
 	echo started; sleep 300; : $mark-fg" >"$T/k.out" 2>&1 &
 fp=$!
-if wait_for 10 started k.out && wait_for 5 pgrep -f -- "^sh -c sleep 300; : $mark-bg" >/dev/null; then
-	daemon=$(pgrep -f -- "fencefs mount .*$T/code" | tr '\n' ' ')
+if wait_for 10 started k.out && wait_for 5 pids_matching "^sh -c sleep 300; : $mark-bg" >/dev/null; then
+	daemon=$(pids_matching "fencefs mount .*$T/code" | tr '\n' ' ')
 	check "SIGKILL: the daemon was running (${daemon:-none})" test -n "$daemon"
 	# The inner sh, not fence-run (whose argv holds the same text).
-	inner=$(pgrep -f -- "^sh -c sleep 300; : $mark-bg" | head -1)
+	inner=$(pids_matching "^sh -c sleep 300; : $mark-bg" | head -1)
 	mntns=$(readlink "/proc/$inner/ns/mnt")
 	check "SIGKILL: the sandbox is in its own mount namespace" \
 		test -n "$mntns" -a "$mntns" != "$(readlink /proc/self/ns/mnt)"
@@ -64,7 +80,7 @@ if wait_for 10 started k.out && wait_for 5 pgrep -f -- "^sh -c sleep 300; : $mar
 	wait "$fp" 2>/dev/null
 	sleep 1
 	check_eq "SIGKILL: no sandbox process remains after 1 s" "" "$(alive)"
-	check_eq "SIGKILL: no daemon remains after 1 s" "" "$(pgrep -f -- "fencefs mount .*$T/code" | tr '\n' ' ')"
+	check_eq "SIGKILL: no daemon remains after 1 s" "" "$(pids_matching "fencefs mount .*$T/code" | tr '\n' ' ')"
 	check_eq "SIGKILL: the sandbox's mount namespace (and its FUSE mount) is gone" 0 "$(in_mntns "$mntns")"
 	check_eq "SIGKILL: no mount on the host mentions the codebase" "" "$(grep -F "$T" /proc/self/mountinfo)"
 else
@@ -75,7 +91,7 @@ fi
 "$FENCERUN" --codebase "$T/code" -- sh -c "echo started; while :; do ls >/dev/null 2>&1 || true; sleep 0.05; done; : $mark-dd" >"$T/d.out" 2>"$T/d.err" &
 fp=$!
 if wait_for 10 started d.out; then
-	daemon=$(pgrep -f -- "fencefs mount .*$T/code")
+	daemon=$(pids_matching "fencefs mount .*$T/code")
 	kill -9 $daemon
 	if wait_for 5 bash -c "! kill -0 $fp 2>/dev/null"; then
 		wait "$fp"; rc=$?
