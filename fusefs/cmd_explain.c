@@ -26,6 +26,7 @@
 struct explain_config {
 	struct fence_policy_opts policy;
 	bool json;
+	bool all;           /* --all: every matching rule, not only the last */
 	bool all_dirs;      /* --dir: every PATH is a directory */
 	const char *source; /* --source DIR: ask the real tree */
 	char **paths;
@@ -36,7 +37,7 @@ static void explain_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fencefs explain [--preset NAME] [--policy FILE] [--rule LEVEL=PATTERN]...\n"
-		"                       [--dir | --source DIR] [--json] PATH...\n"
+		"                       [--dir | --source DIR] [--all] [--json] PATH...\n"
 		"\n"
 		"Prints, for each PATH (relative to the codebase root), its level and the rule\n"
 		"that decided it.  A PATH ending in '/' is a directory; --dir says that every\n"
@@ -47,6 +48,7 @@ static void explain_usage(FILE *f)
 		"  --rule LEVEL=PATTERN  then one more rule (repeatable)\n"
 		"  --dir                 treat every PATH as a directory\n"
 		"  --source DIR          find out from DIR which PATHs are directories\n"
+		"  --all                 also list every rule that matches (the last one wins)\n"
 		"  --json                one JSON object per line\n"
 		"  -h, --help            this help\n"
 		"\n"
@@ -63,7 +65,8 @@ static int explain_parse_args(int argc, char **argv, struct explain_config *cfg)
 		{ "preset", required_argument, NULL, 'p' }, { "policy", required_argument, NULL, 'f' },
 		{ "rule", required_argument, NULL, 'r' },   { "dir", no_argument, NULL, 'd' },
 		{ "source", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },         { "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -101,6 +104,9 @@ static int explain_parse_args(int argc, char **argv, struct explain_config *cfg)
 			break;
 		case 'j':
 			cfg->json = true;
+			break;
+		case 'a':
+			cfg->all = true;
 			break;
 		case 'h':
 			return 1;
@@ -196,6 +202,42 @@ static void print_rule(struct buf *b, const struct policy *p, int rule)
 	buf_adds(b, ")");
 }
 
+/*
+ * --all: every rule whose pattern matches the path or an ancestor, in
+ * order; the last one is the path's own rule.  Text: one indented line
+ * each; JSON: a "matching" array of rule numbers.
+ */
+static int add_matching(struct buf *b, const struct policy *p, const char *rel, bool dir,
+			bool json)
+{
+	size_t i, n = policy_rule_count(p);
+	bool first = true;
+	int r = 0;
+
+	if (json)
+		buf_adds(b, ",\"matching\":[");
+	for (i = 0; i < n; i++) {
+		r = policy_rule_matches(p, i, rel, dir);
+		if (r < 0)
+			break;
+		if (!r)
+			continue;
+		if (json) {
+			buf_addf(b, "%s%zu", first ? "" : ",", i + 1);
+		} else {
+			buf_adds(b, first ? "         matches  " : "                  ");
+			print_rule(b, p, (int)i);
+			buf_adds(b, "\n");
+		}
+		first = false;
+	}
+	if (json)
+		buf_adds(b, "]"); /* closed even after an error: the line stays JSON */
+	else if (first && r == 0)
+		buf_adds(b, "         matches  no rule\n");
+	return r < 0 ? r : 0;
+}
+
 static void explain_text(struct buf *b, const struct policy *p, const char *rel, bool dir,
 			 const struct policy_decision *d, int width, bool absent)
 {
@@ -248,7 +290,7 @@ static void explain_json(struct buf *b, const struct policy *p, const char *rel,
 	} else {
 		buf_adds(b, "null");
 	}
-	buf_adds(b, "}\n");
+	/* The caller closes the object, after --all's "matching". */
 	buf_free(&path);
 }
 
@@ -307,6 +349,15 @@ static int explain_run(const struct explain_config *cfg, const struct policy *p)
 			explain_json(&out, p, rel, dir, &d);
 		else
 			explain_text(&out, p, rel, dir, &d, width, absent);
+		if (cfg->all)
+			r = add_matching(&out, p, rel, dir, cfg->json);
+		if (cfg->json)
+			buf_adds(&out, "}\n");
+		if (r < 0) {
+			fprintf(stderr, "fencefs explain: cannot match '%s': %s\n", cfg->paths[i],
+				strerror(-r));
+			ret = 2;
+		}
 	}
 	if (out.oom) {
 		fprintf(stderr, "fencefs explain: out of memory\n");

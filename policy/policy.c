@@ -290,6 +290,14 @@ void policy_digest(const struct policy *p, char out[65])
 
 /* ---- resolution ---- */
 
+/* pcre2's answer for one rule: >= 0 match, PCRE2_ERROR_NOMATCH, or an error. */
+static int rule_match(const struct rule *r, const char *subj, size_t len, pcre2_match_data *md)
+{
+	if (r->jit)
+		return pcre2_jit_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
+	return pcre2_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
+}
+
 /*
  * Index of the last rule whose regex matches SUBJ, -1 when none does, or
  * -ERANGE-style failure reported through *fail (a pcre2 resource limit:
@@ -301,13 +309,8 @@ static int last_match(const struct policy *p, const char *subj, size_t len,
 	size_t i;
 
 	for (i = p->nrules; i-- > 0;) {
-		const struct rule *r = &p->rules[i];
-		int rc;
+		int rc = rule_match(&p->rules[i], subj, len, md);
 
-		if (r->jit)
-			rc = pcre2_jit_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
-		else
-			rc = pcre2_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
 		if (rc >= 0)
 			return (int)i;
 		if (rc != PCRE2_ERROR_NOMATCH) {
@@ -388,6 +391,41 @@ static int path_relative(const char *path, const char **rel, size_t *len)
 			return 0;
 		c = slash + 1;
 	}
+}
+
+int policy_rule_matches(const struct policy *p, size_t i, const char *path, bool is_dir)
+{
+	const struct rule *r;
+	pcre2_match_data *md;
+	const char *rel;
+	char *subj;
+	size_t len;
+	int rc;
+
+	if (i >= p->nrules || path_relative(path, &rel, &len) < 0)
+		return -EINVAL;
+	r = &p->rules[i];
+	/* The root is a directory: its subject is "/". */
+	if (!len)
+		is_dir = true;
+	subj = malloc(len + 2);
+	md = pcre2_match_data_create(1, NULL);
+	if (!subj || !md) {
+		free(subj);
+		pcre2_match_data_free(md);
+		return -ENOMEM;
+	}
+	memcpy(subj, rel, len);
+	if (is_dir)
+		subj[len++] = '/';
+	rc = rule_match(r, subj, len, md);
+	free(subj);
+	pcre2_match_data_free(md);
+	if (rc >= 0)
+		return 1;
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	return rc == PCRE2_ERROR_NOMEMORY ? -ENOMEM : -ERANGE;
 }
 
 /* Own level and rule of the path rel[0..len) (len 0: the root). */

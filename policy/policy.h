@@ -108,8 +108,10 @@ size_t policy_rule_count(const struct policy *p);
 const struct policy_rule_info *policy_rule(const struct policy *p, size_t i);
 
 /*
- * Canonical text of the whole ordered rule list, one "LEVEL = PATTERN\n"
- * per rule: what a delta records and what the digest covers.  Owned by p.
+ * Canonical text of the whole ordered rule list: "[rules]\n", then one
+ * "LEVEL = PATTERN\n" per rule (so it is itself a policy file); what the
+ * digest covers.  Patterns never hold a line break (policy_add_rule()
+ * refuses them), so the text cannot be read as other rules.  Owned by p.
  */
 const char *policy_canonical_text(const struct policy *p);
 /* Lower-case hex SHA-256 of policy_canonical_text(), 64 chars + NUL. */
@@ -165,5 +167,13 @@ int policy_resolve(const struct policy *p, const char *path, bool is_dir,
  */
 int policy_resolve_child(const struct policy *p, const struct policy_decision *parent,
 			 const char *path, bool is_dir, struct policy_decision *out);
+
+/*
+ * Does rule I match PATH (or one of its ancestors), by its pattern alone?
+ * For explain --all, which shows every matching rule and not only the
+ * last one.  Returns 1, 0, or -EINVAL (bad path or I out of range),
+ * -ENOMEM, -ERANGE as policy_resolve().
+ */
+int policy_rule_matches(const struct policy *p, size_t i, const char *path, bool is_dir);
 
 #endif

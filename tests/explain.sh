@@ -101,12 +101,26 @@ read /nothere #1 read = ** (--rule) (not in the source; taken as a file)" "$out"
 out=$("$FENCEFS" explain --dir --rule 'read=**' --rule 'none=/build/' build | awk '{print $1}')
 check_eq "--dir" "none" "$out"
 
+# --all: every matching rule, in order, the deciding (last) one included.
+out=$("$FENCEFS" explain --all --rule 'read=**' --rule 'none=id_rsa*' --rule 'none=.ssh/' \
+	--rule 'write=/tmp/' /home/.ssh/id_rsa.pub /b | sed 's/  */ /g')
+check_eq "--all lists the matching rules" \
+	"none /home/.ssh/id_rsa.pub #3 none = .ssh/ (--rule) (hidden: ancestor /home/.ssh is none)
+ matches #1 read = ** (--rule)
+ #2 none = id_rsa* (--rule)
+ #3 none = .ssh/ (--rule)
+read /b #1 read = ** (--rule)
+ matches #1 read = ** (--rule)" "$out"
+
 # --json: one valid object per path.
 "$FENCEFS" explain --json --preset agent-safe /src/main.c /config/secrets/db.txt 'a"b' >"$T/json"
+"$FENCEFS" explain --json --all --preset agent-safe /home/.ssh/id_rsa >>"$T/json"
 check "--json is valid JSON with the decision" python3 - "$T/json" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert [r["level"] for r in rows] == ["read", "none", "read"], rows
+assert [r["level"] for r in rows] == ["read", "none", "read", "none"], rows
+assert rows[3]["matching"][0] == 1 and rows[3]["matching"][-1] == rows[3]["rule"]["number"]
+assert len(rows[3]["matching"]) == 3 and "matching" not in rows[0]
 assert rows[0]["rule"]["pattern"] == "**" and rows[0]["rule"]["number"] == 1
 assert rows[1]["hidden_by"] == "/config/secrets" and rows[1]["rule"]["pattern"] == "secrets/"
 assert rows[2]["path"] == '/a"b' and rows[2]["hidden_by"] is None

@@ -913,6 +913,24 @@ static void test_levels_and_bad_paths(void **state)
 	policy_free(p);
 }
 
+/* ---- policy_rule_matches: each rule on its own ---- */
+
+static void test_rule_matches(void **state)
+{
+	struct policy *p = load_rules("read = **\nnone = secrets/\nread = /secrets/public.key\n");
+
+	assert_int_equal(policy_rule_matches(p, 0, "/", true), 1);
+	assert_int_equal(policy_rule_matches(p, 1, "", true), 0);
+	assert_int_equal(policy_rule_matches(p, 1, "secrets/public.key", false), 1);
+	assert_int_equal(policy_rule_matches(p, 2, "secrets/public.key", false), 1);
+	assert_int_equal(policy_rule_matches(p, 2, "x/secrets/public.key", false), 0);
+	assert_int_equal(policy_rule_matches(p, 1, "secrets", false), 0);
+	assert_int_equal(policy_rule_matches(p, 1, "secrets", true), 1);
+	assert_int_equal(policy_rule_matches(p, 3, "a", false), -EINVAL);
+	assert_int_equal(policy_rule_matches(p, 0, "a//b", false), -EINVAL);
+	policy_free(p);
+}
+
 /* ---- policy_resolve and policy_resolve_child agree on a whole tree ---- */
 
 static void test_resolve_child_agrees(void **state)
@@ -1351,6 +1369,7 @@ int main(void)
 		{ "fuzz_regressions", test_fuzz_regressions },
 		{ "glob_differential", test_glob_differential },
 		{ "deep_path_globstars", test_deep_path_globstars },
+		{ "rule_matches", test_rule_matches },
 	};
 	size_t nglob = sizeof(glob_cases) / sizeof(glob_cases[0]);
 	size_t nperr = sizeof(pattern_errors) / sizeof(pattern_errors[0]);
