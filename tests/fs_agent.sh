@@ -149,6 +149,29 @@ expect "other secret dirs stay hidden" ENOENT stat "$M2/app/secrets"
 check "umount (relative)" sh -c "cd '$T' && timeout 20 '$FENCEFS' umount ./mnt2"
 check_eq "project unchanged" "" "$(manifest "$P" | diff "$T/before" - | head -5 | flat)"
 
+# --policy FILE (SPEC 5): a preset as the base, then the file's rules.
+cat >"$T/policy.ini" <<'EOF2'
+[policy]
+description = agent-safe, and the docs are writable
+preset = agent-safe
+[rules]
+write = docs/
+none = *.yaml
+EOF2
+M4=$T/mnt-policy
+mkdir -p "$M4"
+if fs_mount "$P" "$M4" --policy "$T/policy.ini"; then
+	ok "mount --policy"
+	check "--policy: docs/ writable" sh -c "echo more >>'$M4/docs/keys.txt'"
+	expect "--policy: src still read-only" EACCES open "$M4/src/main.c" wronly
+	expect "--policy: the file's none rule applies" ENOENT stat "$M4/config/settings.yaml"
+	expect "--policy: the preset's secrets stay hidden" ENOENT stat "$M4/.env"
+	fs_umount "$M4" || notok "--policy: umount"
+else
+	notok "mount --policy"
+fi
+check_eq "project unchanged after --policy" "" "$(manifest "$P" | diff "$T/before" - | head -5 | flat)"
+
 # The same for an unprivileged owner of the project, in both enforcement
 # modes (daemon checks, and --kernel-opens where the kernel checks opens
 # against the level-derived mode bits), as a sandboxed agent would be.
