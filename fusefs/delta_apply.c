@@ -337,19 +337,20 @@ static bool check_policy(struct delta_commit *k, size_t i)
 	return true;
 }
 
-/* Did every change beneath directory change I end as applied or unchanged? */
+/*
+ * Did every change beneath directory change I end as applied or unchanged?
+ * The changes are sorted by path, so those beneath it follow it, within
+ * the run of paths that start with its own.
+ */
 static bool children_ok(const struct delta_commit *k, size_t i)
 {
 	const char *dir = k->c->v[i].path;
 	size_t len = strlen(dir), j;
 
-	for (j = 0; j < k->c->n; j++) {
-		const char *p = k->c->v[j].path;
-
-		if (j != i && !strncmp(p, dir, len) && p[len] == '/' &&
-		    k->res[j] != RES_APPLIED && k->res[j] != RES_UNCHANGED)
+	for (j = i + 1; j < k->c->n && !strncmp(k->c->v[j].path, dir, len); j++)
+		if (k->c->v[j].path[len] == '/' && k->res[j] != RES_APPLIED &&
+		    k->res[j] != RES_UNCHANGED)
 			return false;
-	}
 	return true;
 }
 
@@ -396,6 +397,8 @@ static bool old_removed_early(const struct delta_commit *k, const char *path)
 {
 	size_t j;
 
+	if (!k->early_renames)
+		return false;
 	for (j = 0; j < k->c->n; j++)
 		if (k->c->v[j].status == DELTA_RENAMED && k->staged[j].old_removed &&
 		    !strcmp(k->c->v[j].old_path, path))
@@ -776,6 +779,7 @@ static void remove_rename_source_early(struct delta_commit *k, size_t i)
 		return set_result(k, i, RES_ERROR, "cannot remove '%s': %s", k->c->v[i].old_path,
 				  strerror(errno));
 	k->staged[i].old_removed = true;
+	k->early_renames++;
 }
 
 /*

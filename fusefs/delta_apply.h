@@ -56,6 +56,7 @@ struct delta_commit {
 	char **why;              /* per change: the reason, malloc'd, or NULL */
 	struct delta_staged *staged;
 	bool sync_failed;        /* the final syncfs(2) failed: nothing is known durable */
+	unsigned early_renames;  /* renames whose old name went in the first pass */
 	unsigned counts[RES_COUNT];
 };
 
