@@ -8,7 +8,9 @@
  * 2. Each input line as a --rule argument and as a raw pattern.
  * 3. If rules loaded: a fixed set of paths plus each input line as a path,
  *    resolved both ways; policy_resolve() and policy_resolve_child() must
- *    agree (abort() otherwise, which libFuzzer reports as a crash).
+ *    agree, and the deciding rule must be the last one for which
+ *    policy_rule_matches() says yes (abort() otherwise, which libFuzzer
+ *    reports as a crash).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -63,6 +65,20 @@ static void resolve_both(const struct policy *p, const char *path, int is_dir)
 		return;
 	if (full.level > POLICY_WRITE || (full.rule >= (int)policy_rule_count(p)))
 		abort();
+	/* Unless hidden by an ancestor, the rule is the last one that matches on its own. */
+	if (!full.hidden) {
+		int last = -1, r;
+
+		for (i = 0; i < policy_rule_count(p); i++) {
+			r = policy_rule_matches(p, i, path, is_dir || !path[strspn(path, "/")]);
+			if (r < 0)
+				return;
+			if (r)
+				last = (int)i;
+		}
+		if (last != full.rule)
+			abort();
+	}
 	memcpy(buf, path, len + 1);
 	policy_resolve_root(p, &step);
 	if (buf[0] == '/')
