@@ -125,6 +125,12 @@ table() {
 		# is a create of a none name: EACCES (the note under the table).
 		expect "$L: open O_WRONLY|O_CREAT (exists)" "${CREATE[$L]}" open "$f" wronly,creat
 		expect "$L: open O_TRUNC" "${WRITE[$L]}" open "$M/${L}_t.txt" wronly,trunc
+		# O_RDONLY|O_TRUNC truncates on Linux (open(2)): it is a write.
+		expect "$L: open O_RDONLY|O_TRUNC" "${WRITE[$L]}" open "$M/${L}_u.txt" rdonly,trunc
+		if [ "$L" = view ] || [ "$L" = read ]; then
+			check_eq "$L: O_RDONLY|O_TRUNC left the file whole" 7 \
+				"$(as_caller stat -c %s "$M/${L}_u.txt" 2>&1)"
+		fi
 		expect "$L: truncate" "${WRITE[$L]}" truncate "$M/${L}_t.txt" 3
 		expect "$L: ftruncate" "${WRITE[$L]}" ftruncate "$M/${L}_t.txt" 2
 		expect "$L: fallocate" "${WRITE[$L]}" fallocate "$M/${L}_t.txt" 0 4096
@@ -153,6 +159,7 @@ table() {
 			expect "$L: chmod $k" "${WRITE[$L]}" chmod "$p" 0750
 			expect "$L: chown $k" "${WRITE[$L]}" chown "$p" "$CU" "$CU"
 			expect "$L: utimensat $k" "${WRITE[$L]}" utimensat "$p" 1000000000 123456789
+			expect "$L: utimensat $k to now" "${WRITE[$L]}" utimensat "$p"
 			expect "$L: setxattr user.* $k" "${WRITE[$L]}" setxattr "$p" user.other x
 			# Row: getxattr, listxattr (after the set, whatever it did).
 			if [ "$L" = none ]; then
@@ -338,6 +345,10 @@ table() {
 	expect "symlink to a hidden file: lstat" OK lstat "$M/write_dir/to_hidden"
 	expect "symlink to a hidden file: following it" ENOENT stat "$M/write_dir/to_hidden"
 	expect "symlink to a hidden file: open" ENOENT open "$M/write_dir/to_hidden" rdonly
+	expect "symlink made inside to a hidden file" OK symlink ../none.txt "$M/write_dir/mine"
+	expect "symlink made inside: following it" ENOENT open "$M/write_dir/mine" rdonly
+	expect "symlink made inside to a hidden dir: following it" ENOENT \
+		stat "$M/write_dir/mine/../none_dir/inner.txt"
 
 	# renameat2 flags: NOREPLACE onto an existing name is EEXIST; EXCHANGE
 	# with a read file must not change it (EACCES, or EINVAL if the flag is
