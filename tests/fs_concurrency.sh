@@ -61,6 +61,18 @@ for i in $(seq 1 $N); do
 	timeout 60 bash -c 'for n in $(seq 1 20); do ls -f "$1/many" >/dev/null || exit 1; done' _ "$M" &
 	pids+=($!)
 done
+# Readers of the file being appended to: every complete line they see is
+# whole (the last one may still be on its way).
+for i in $(seq 1 4); do
+	timeout 60 bash -c '
+		for n in $(seq 1 30); do
+			[ -e "$1" ] || { sleep 0.05; continue; }
+			head -c -1 "$1" 2>/dev/null | sed "\$d" | grep -qvE "^appender [0-9]+ line [0-9]+\$" && exit 1
+		done
+		exit 0
+	' _ "$M/log.txt" &
+	pids+=($!)
+done
 # Readers of source files, checking every byte each time.
 for i in $(seq 1 $N); do
 	timeout 60 bash -c 'cd "$1/ro" && for n in 1 2 3 4 5; do sha256sum -c --quiet "$2" || exit 1; done' \
