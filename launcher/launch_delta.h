@@ -7,9 +7,14 @@
 #ifndef FENCE_LAUNCH_DELTA_H
 #define FENCE_LAUNCH_DELTA_H
 
-/* Creates $TMPDIR/fence-run-delta.XXXXXX (0700).  0 with *path malloc'd,
- * or -errno. */
+/* Creates $TMPDIR/fence-run.<uid>/delta.<pid>.XXXXXX (0700), after
+ * removing the deltas of fence-runs that died without cleaning up.
+ * 0 with *path malloc'd, or -errno. */
 int launch_delta_make_private(char **path);
+
+/* Moves a private delta out of reach of the stale-delta reaping (a
+ * refused --apply keeps it for the user), updating *PATH.  0 or -errno. */
+int launch_delta_keep(char **path);
 
 /* Removes DIR and everything below it, never following a symlink nor
  * crossing a mount; directories the sandbox made unwritable are made

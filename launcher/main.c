@@ -636,7 +636,7 @@ static void step_collect(struct run *r)
 
 static int step_apply(struct run *r)
 {
-	int ret;
+	int ret, kr;
 
 	if (!r->cfg.apply || r->res.exit_code != 0)
 		return 0;
@@ -647,6 +647,9 @@ static int step_apply(struct run *r)
 	if (ret == 0)
 		return 0;
 	r->keep_delta = true;
+	if (r->private_delta && (kr = launch_delta_keep(&r->delta)) < 0)
+		fprintf(stderr, "fence-run: cannot move the delta '%s' aside: %s\n", r->delta,
+			strerror(-kr));
 	r->res.exit_code = LAUNCH_EXIT_FAILURE;
 	if (ret < 0)
 		return fail(r, ret, "cannot run 'fencefs commit': %s", strerror(-ret));

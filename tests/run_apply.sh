@@ -25,7 +25,7 @@ fr() { "$FENCERUN" --codebase "$P" "$@"; }
 fr --result "$T/p.json" -- sh -c 'echo hi > output/x' 
 check_eq "private delta: exit 0" 0 $?
 check "private delta: codebase unchanged without --apply" same
-check_eq "private delta: removed afterwards" "" "$(ls "$T/tmpd")"
+check_eq "private delta: removed afterwards" "" "$(find "$T/tmpd" -mindepth 1 -maxdepth 2 -name "*delta.*")"
 check_eq "private delta: --result delta is null" null "$(json "$T/p.json" delta)"
 fr --delta "$T/kept" --result "$T/k.json" -- sh -c 'echo hi > output/x'
 check_eq "--delta: the write is in the kept delta" hi "$(cat "$T/kept/upper/output/x" 2>/dev/null)"
@@ -55,7 +55,7 @@ check_eq "--apply: secrets untouched" "SECRET=1" "$(cat "$P/.env")"
 check "--apply: the report is a JSON object in --result" \
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert isinstance(r["apply"], dict) and r["error"] is None' "$T/a.json"
 check "--apply: the report is on stderr too" grep -q 'output/n' "$T/a.err"
-check_eq "--apply: the private delta is removed after applying" "" "$(ls "$T/tmpd")"
+check_eq "--apply: the private delta is removed after applying" "" "$(find "$T/tmpd" -mindepth 1 -maxdepth 2 -name "*delta.*")"
 
 # --- a conflict ------------------------------------------------------------------
 snap=$(listing "$P" | sha256sum)
@@ -69,4 +69,6 @@ check_eq "--apply with a conflict: the source change survives" theirs "$(cat "$P
 kept=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["delta"] or "")' "$T/c.json")
 check "--apply with a conflict: the delta is kept and named ($kept)" test -d "$kept/upper"
 check "--apply with a conflict: says so" grep -q '^fence-run: --apply: conflicts' "$T/c.err"
+fr -- true
+check "--apply with a conflict: a later fence-run does not reap the kept delta" test -d "$kept/upper"
 rm -rf "$kept"

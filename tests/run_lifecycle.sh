@@ -87,6 +87,18 @@ else
 	notok "SIGKILL: the sandbox started"; kill -9 "$fp"; wait "$fp"
 fi
 
+# --- the private delta of a SIGKILLed fence-run is reaped by the next one --------
+mkdir -p "$T/tmpd"
+TMPDIR=$T/tmpd "$FENCERUN" --codebase "$T/code" -- sh -c 'echo started; sleep 30' >"$T/pd.out" 2>&1 &
+fp=$!
+wait_for 10 started pd.out
+kill -9 "$fp"; wait "$fp" 2>/dev/null
+sleep 0.3
+left=$(ls "$T/tmpd/fence-run.$(id -u)" 2>/dev/null | wc -l)
+check_eq "SIGKILL: the private delta is left behind at first" 1 "$left"
+TMPDIR=$T/tmpd "$FENCERUN" --codebase "$T/code" -- true
+check_eq "... and the next fence-run removes it" 0 "$(ls "$T/tmpd/fence-run.$(id -u)" | wc -l)"
+
 # --- the daemon dies under the sandbox -----------------------------------------
 "$FENCERUN" --codebase "$T/code" -- sh -c "echo started; while :; do ls >/dev/null 2>&1 || true; sleep 0.05; done; : $mark-dd" >"$T/d.out" 2>"$T/d.err" &
 fp=$!
