@@ -14,6 +14,8 @@ S=$T/src M=$T/mnt LOG=$T/audit.log
 mkdir -p "$S/w" "$S/r" "$M"
 echo secret >"$S/.env"
 echo code >"$S/r/code.c"
+printf '#!/bin/sh\nexit 0\n' >"$S/r/tool.sh"
+chmod 0755 "$S/r/tool.sh"
 echo old >"$S/w/old.txt"
 echo gone >"$S/w/gone.txt"
 
@@ -87,6 +89,11 @@ for p in /w/created.txt /w/old.txt /w/gone.txt /w/sub; do
 done
 check "write event for the rename names both paths" wait_for "$LOG" \
 	"e['event'] == 'write' and '/w/created.txt' in json.dumps(e) and '/w/renamed.txt' in json.dumps(e)" 2
+# exec events (SPEC 8) are not among the --audit-all extras: always on.
+r=$("$AP" exec "$M/r/tool.sh")
+check_eq "probe: exec of a read file" OK "$r"
+check "exec event for a file executed from the mount" wait_for "$LOG" \
+	"e['event'] == 'exec' and e['path'] == '/r/tool.sh' and e['pid'] > 0" 2
 check_eq "no write event for the refused operations" 0 \
 	"$(aq "$LOG" "e['event'] == 'write' and e.get('path', '').startswith('/r/')")"
 check_eq "no read or lookup events without --audit-all" 0 \
