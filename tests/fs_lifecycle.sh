@@ -90,6 +90,26 @@ for sig in TERM INT; do
 	gone_within 5 "$M"
 done
 
+# SIGTERM while a process holds a file open and another sits inside: the
+# mount still goes (detached) and so does the daemon, within seconds.
+fs_mount "$S" "$M" --rule 'read=**' || notok "mount (SIGTERM busy)"
+timeout 60 bash -c 'exec 3<"$1"; exec sleep 30' _ "$M/hello.txt" &
+h1=$!
+timeout 60 bash -c 'cd "$1" && exec sleep 30' _ "$M/dir" &
+h2=$!
+at_exit "kill $h1 $h2"
+sleep 0.5
+pids=$(fs_daemon_pids "$M")
+if [ -n "$pids" ]; then
+	kill -TERM $pids
+	check "SIGTERM while busy: no mount and no daemon within 5 s" gone_within 5 "$M"
+else
+	notok "SIGTERM while busy: daemon found"
+fi
+kill $h1 $h2 2>/dev/null
+wait $h1 $h2 2>/dev/null
+gone_within 5 "$M"
+
 # -f stays in the foreground until unmounted, then exits 0.
 timeout 60 "$FENCEFS" mount -f --rule 'read=**' "$S" "$M" 2>"$T/fg.err" &
 fg=$!
