@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ struct explain_config {
 	bool json;
 	bool all;           /* --all: every matching rule, not only the last */
 	bool all_dirs;      /* --dir: every PATH is a directory */
+	bool tree;          /* --tree: and everything beneath, from --source */
 	const char *source; /* --source DIR: ask the real tree */
 	char **paths;
 	int npaths;
@@ -37,7 +39,7 @@ static void explain_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fencefs explain [--preset NAME] [--policy FILE] [--rule LEVEL=PATTERN]...\n"
-		"                       [--dir | --source DIR] [--all] [--json] PATH...\n"
+		"                       [--dir | --source DIR [--tree]] [--all] [--json] PATH...\n"
 		"\n"
 		"Prints, for each PATH (relative to the codebase root), its level and the rule\n"
 		"that decided it.  A PATH ending in '/' is a directory; --dir says that every\n"
@@ -48,6 +50,8 @@ static void explain_usage(FILE *f)
 		"  --rule LEVEL=PATTERN  then one more rule (repeatable)\n"
 		"  --dir                 treat every PATH as a directory\n"
 		"  --source DIR          find out from DIR which PATHs are directories\n"
+		"  --tree                with --source: every entry beneath each PATH too\n"
+		"                        (PATH defaults to /); hidden ones are not entered\n"
 		"  --all                 also list every rule that matches (the last one wins)\n"
 		"  --json                one JSON object per line\n"
 		"  -h, --help            this help\n"
@@ -66,7 +70,7 @@ static int explain_parse_args(int argc, char **argv, struct explain_config *cfg)
 		{ "rule", required_argument, NULL, 'r' },   { "dir", no_argument, NULL, 'd' },
 		{ "source", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },         { "all", no_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 },
+		{ "tree", no_argument, NULL, 't' },         { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -108,6 +112,9 @@ static int explain_parse_args(int argc, char **argv, struct explain_config *cfg)
 		case 'a':
 			cfg->all = true;
 			break;
+		case 't':
+			cfg->tree = true;
+			break;
 		case 'h':
 			return 1;
 		default:
@@ -124,9 +131,13 @@ static int explain_parse_args(int argc, char **argv, struct explain_config *cfg)
 				"(see 'fencefs presets')\n");
 		return -EINVAL;
 	}
+	if (cfg->tree && !cfg->source) {
+		fprintf(stderr, "fencefs explain: --tree needs --source DIR\n");
+		return -EINVAL;
+	}
 	cfg->paths = argv + optind;
 	cfg->npaths = argc - optind;
-	if (cfg->npaths <= 0) {
+	if (cfg->npaths <= 0 && !cfg->tree) {
 		fprintf(stderr, "fencefs explain: no PATH given\n");
 		return -EINVAL;
 	}
@@ -294,83 +305,199 @@ static void explain_json(struct buf *b, const struct policy *p, const char *rel,
 	buf_free(&path);
 }
 
+/* State of one explain run: where output goes and whether anything failed. */
+struct explain_run {
+	const struct explain_config *cfg;
+	const struct policy *p;
+	int srcfd;       /* --source, or -1 */
+	int width;       /* path column */
+	struct buf out;  /* written out in pieces of about 64 KiB */
+	int ret;         /* exit status so far */
+};
+
+static void explain_flush(struct explain_run *x)
+{
+	if (x->out.oom) {
+		fprintf(stderr, "fencefs explain: out of memory\n");
+		x->ret = 2;
+	} else if (x->out.len && fwrite(x->out.data, 1, x->out.len, stdout) != x->out.len) {
+		x->ret = 2;
+	}
+	buf_reset(&x->out);
+}
+
+/* One output line (or object) for rel, plus --all's matching rules. */
+static void explain_print(struct explain_run *x, const char *rel, bool dir,
+			  const struct policy_decision *d, bool absent)
+{
+	int r = 0;
+
+	if (x->cfg->json)
+		explain_json(&x->out, x->p, rel, dir, d);
+	else
+		explain_text(&x->out, x->p, rel, dir, d, x->width, absent);
+	if (x->cfg->all)
+		r = add_matching(&x->out, x->p, rel, dir, x->cfg->json);
+	if (x->cfg->json)
+		buf_adds(&x->out, "}\n");
+	if (r < 0) {
+		fprintf(stderr, "fencefs explain: cannot match '/%s': %s\n", rel, strerror(-r));
+		x->ret = 2;
+	}
+	if (x->out.len > 65536)
+		explain_flush(x);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * --tree: every entry beneath the source directory rel (decision d), in
+ * name order, depth first.  A hidden entry is shown once, as none, and
+ * not entered: what it holds is hidden too.  Symlinks are not followed.
+ */
+static void explain_tree(struct explain_run *x, const char *rel, const struct policy_decision *d)
+{
+	_cleanup_closedir_ DIR *dir = NULL;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *e;
+	int fd;
+
+	fd = openat(x->srcfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		fprintf(stderr, "fencefs explain: cannot read '%s/%s': %s\n", x->cfg->source, rel,
+			strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		x->ret = 2;
+		return;
+	}
+	while ((e = readdir(dir))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*nn));
+
+			if (!nn)
+				break;
+			names = nn;
+		}
+		if (!(names[n] = strdup(e->d_name)))
+			break;
+		n++;
+	}
+	if (e) {
+		fprintf(stderr, "fencefs explain: out of memory\n");
+		x->ret = 2;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (i = 0; i < n; i++) {
+		_cleanup_free_ char *child = NULL;
+		struct policy_decision cd;
+		struct stat st;
+		bool is_dir;
+		int r;
+
+		if (asprintf(&child, "%s%s%s", rel, rel[0] ? "/" : "", names[i]) < 0) {
+			child = NULL;
+			x->out.oom = true;
+			break;
+		}
+		if (fstatat(dirfd(dir), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		is_dir = S_ISDIR(st.st_mode);
+		r = policy_resolve_child(x->p, d, child, is_dir, &cd);
+		if (r < 0) {
+			fprintf(stderr, "fencefs explain: cannot resolve '/%s': %s\n", child,
+				strerror(-r));
+			x->ret = 2;
+			continue;
+		}
+		explain_print(x, child, is_dir, &cd, false);
+		if (is_dir && cd.level != POLICY_NONE)
+			explain_tree(x, child, &cd);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The decision for rel, and whether it is a directory (--dir, --source, or a trailing '/'). */
+static int explain_resolve(struct explain_run *x, const char *rel, bool *dir, bool *absent,
+			   struct policy_decision *d)
+{
+	*absent = false;
+	if (x->cfg->all_dirs)
+		*dir = true;
+	else if (x->srcfd >= 0 && !*dir)
+		*dir = source_is_dir(x->srcfd, rel, absent);
+	if (!rel[0]) {
+		policy_resolve_root(x->p, d);
+		return 0;
+	}
+	return policy_resolve(x->p, rel, *dir, d);
+}
+
 static int explain_run(const struct explain_config *cfg, const struct policy *p)
 {
-	_cleanup_close_ int srcfd = -1;
-	struct buf out = { 0 };
-	int i, width = 0, ret = 0;
+	static char *const root[] = { "/" };
+	struct explain_run x = { .cfg = cfg, .p = p, .srcfd = -1 };
+	char *const *paths = cfg->npaths ? cfg->paths : root;
+	int i, npaths = cfg->npaths ? cfg->npaths : 1;
 
 	if (cfg->source) {
-		srcfd = open(cfg->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (srcfd < 0) {
+		x.srcfd = open(cfg->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (x.srcfd < 0) {
 			fprintf(stderr, "fencefs explain: cannot open '%s': %s\n", cfg->source,
 				strerror(errno));
 			return 2;
 		}
 	}
-	for (i = 0; i < cfg->npaths; i++) {
-		int n = (int)strlen(cfg->paths[i]) + 2;
+	for (i = 0; i < npaths; i++) {
+		int n = (int)strlen(paths[i]) + 2;
 
-		if (n > width)
-			width = n;
+		if (n > x.width)
+			x.width = n;
 	}
-	if (width > 40)
-		width = 40;
-	for (i = 0; i < cfg->npaths; i++) {
+	if (x.width > 40 || cfg->tree)
+		x.width = 40;
+	for (i = 0; i < npaths; i++) {
 		struct policy_decision d;
 		_cleanup_free_ char *rel = NULL;
-		bool dir, absent = false;
+		bool dir, absent;
 		int r;
 
-		r = normalise_path(cfg->paths[i], &rel, &dir);
+		r = normalise_path(paths[i], &rel, &dir);
 		if (r < 0) {
-			fprintf(stderr, "fencefs explain: invalid path '%s': %s\n", cfg->paths[i],
+			fprintf(stderr, "fencefs explain: invalid path '%s': %s\n", paths[i],
 				r == -EINVAL ? "'..' leaves the codebase" : strerror(-r));
-			ret = 2;
+			x.ret = 2;
 			continue;
 		}
-		if (cfg->all_dirs)
-			dir = true;
-		else if (srcfd >= 0 && !dir)
-			dir = source_is_dir(srcfd, rel, &absent);
-		if (!rel[0]) {
-			policy_resolve_root(p, &d);
-			r = 0;
-		} else {
-			r = policy_resolve(p, rel, dir, &d);
-		}
+		r = explain_resolve(&x, rel, &dir, &absent, &d);
 		if (r < 0) {
-			fprintf(stderr, "fencefs explain: cannot resolve '%s': %s\n", cfg->paths[i],
+			fprintf(stderr, "fencefs explain: cannot resolve '%s': %s\n", paths[i],
 				strerror(-r));
-			ret = 2;
+			x.ret = 2;
 			continue;
 		}
-		if (cfg->json)
-			explain_json(&out, p, rel, dir, &d);
-		else
-			explain_text(&out, p, rel, dir, &d, width, absent);
-		if (cfg->all)
-			r = add_matching(&out, p, rel, dir, cfg->json);
-		if (cfg->json)
-			buf_adds(&out, "}\n");
-		if (r < 0) {
-			fprintf(stderr, "fencefs explain: cannot match '%s': %s\n", cfg->paths[i],
-				strerror(-r));
-			ret = 2;
-		}
+		explain_print(&x, rel, dir, &d, absent);
+		if (cfg->tree && dir && !absent && d.level != POLICY_NONE)
+			explain_tree(&x, rel, &d);
 	}
-	if (out.oom) {
-		fprintf(stderr, "fencefs explain: out of memory\n");
-		ret = 2;
-	} else if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
-		ret = 2;
-	}
-	buf_free(&out);
+	explain_flush(&x);
+	buf_free(&x.out);
+	if (x.srcfd >= 0)
+		(void)close(x.srcfd);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "fencefs explain: cannot write output: %s\n", strerror(errno));
-		ret = 2;
+		x.ret = 2;
 	}
-	return ret;
+	return x.ret;
 }
 
 int cmd_explain(int argc, char **argv)

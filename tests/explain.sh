@@ -101,6 +101,28 @@ read /nothere #1 read = ** (--rule) (not in the source; taken as a file)" "$out"
 out=$("$FENCEFS" explain --dir --rule 'read=**' --rule 'none=/build/' build | awk '{print $1}')
 check_eq "--dir" "none" "$out"
 
+# --tree: the whole source tree as the sandbox would see it; hidden directories not entered.
+mkdir -p "$T/tree/src" "$T/tree/config/secrets" "$T/tree/node/.ssh"
+: >"$T/tree/src/main.c"; : >"$T/tree/.env"; : >"$T/tree/config/secrets/db.txt"
+: >"$T/tree/config/secrets/id.pub"; : >"$T/tree/node/.ssh/id_rsa"
+ln -s /etc/passwd "$T/tree/link"
+out=$("$FENCEFS" explain --source "$T/tree" --tree --rule 'read=**' --rule 'none=secrets/' \
+	--rule 'none=.ssh/' --rule 'none=.env' --rule 'read=/config/secrets/*.pub' | awk '{print $1, $2}')
+check_eq "--tree lists what the sandbox sees" \
+	"read /
+none /.env
+read /config/
+view /config/secrets/
+none /config/secrets/db.txt
+read /config/secrets/id.pub
+read /link
+read /node/
+none /node/.ssh/
+read /src/
+read /src/main.c" "$out"
+"$FENCEFS" explain --tree --rule 'read=**' >/dev/null 2>"$T/err"
+check "--tree without --source" test "$?" = 2 -a "$(cat "$T/err")" = "fencefs explain: --tree needs --source DIR"
+
 # --all: every matching rule, in order, the deciding (last) one included.
 out=$("$FENCEFS" explain --all --rule 'read=**' --rule 'none=id_rsa*' --rule 'none=.ssh/' \
 	--rule 'write=/tmp/' /home/.ssh/id_rsa.pub /b | sed 's/  */ /g')
