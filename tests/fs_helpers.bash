@@ -12,7 +12,7 @@
 #   is_mounted DIR             DIR is a mount point (from /proc/self/mountinfo)
 #   as_caller CMD...           CMD as root, or as uid/gid $FS_CALLER when set
 #   probe OP ARGS...           fsprobe as the caller, bounded by a timeout
-#   expect NAME WANT OP ARGS   one case: the probe's first word must be WANT
+#   expect NAME WANT OP ARGS   one case: the probe's output must be WANT
 #   manifest DIR               names, types, modes, sizes, mtimes, link targets,
 #                              user xattrs and sha256 of every file under DIR
 #   tree_manifest DIR          the same without times (to compare two views)
@@ -26,7 +26,6 @@ FSPROBE=$PROBES/fsprobe
 # Every call into the mount is bounded: a daemon that hangs must fail the
 # test, not the suite.
 FS_TIMEOUT=${FS_TIMEOUT:-20}
-_fs_mounts=()
 
 is_mounted() {
 	local d
