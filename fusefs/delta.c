@@ -463,6 +463,12 @@ int delta_copy_up(struct fs_session *s, struct fs_inode *i)
 		break;
 	case S_IFLNK:
 		r = copy_up_symlink(s, i, i->parent->upper_fd, i->name, &st);
+		if (r == 0) {
+			struct stat ust;
+
+			if (fstatat(i->upper_fd, "", &ust, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+				fs_inode_rekey(s, i, ust.st_dev, ust.st_ino);
+		}
 		break;
 	default:
 		r = copy_up_special(s, i, i->parent->upper_fd, i->name, &st);
@@ -606,6 +612,27 @@ static void choose_xattr_ns(struct fs_session *s)
 	} else {
 		snprintf(s->xattr_ns, sizeof(s->xattr_ns), "user.");
 	}
+}
+
+/*
+ * upper/ is the mount's root in the merged view (as in overlayfs, whose
+ * root shows the upper directory's attributes), so it takes the source
+ * root's mode, owner (as root) and times.
+ */
+static int mirror_root(struct fs_session *s)
+{
+	_cleanup_close_ int fd = openat(s->upper_root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	int r;
+
+	if (fd < 0 || fstatat(s->src_root, "", &st, AT_EMPTY_PATH) < 0)
+		return -errno;
+	r = copy_owner(fd, &st);
+	if (r == 0 && fchmod(fd, st.st_mode & 07777) < 0)
+		r = -errno;
+	if (r == 0 && futimens(fd, (struct timespec[2]){ st.st_atim, st.st_mtim }) < 0)
+		r = -errno;
+	return r;
 }
 
 static int write_meta(struct fs_session *s, const char *source_abs, const struct policy *policy)
@@ -760,7 +787,9 @@ int delta_setup(struct fs_session *s, const char *dir, const char *source_abs,
 	s->work_fd = r;
 	if (fresh) {
 		choose_xattr_ns(s);
-		r = write_meta(s, source_abs, policy);
+		r = mirror_root(s);
+		if (r == 0)
+			r = write_meta(s, source_abs, policy);
 		if (r < 0)
 			goto out_err;
 	} else {

@@ -42,11 +42,19 @@ struct fs_inode {
 	/* Immutable after creation. */
 	mode_t type;          /* S_IFMT bits */
 	enum policy_level level;
+	bool write_beneath;   /* a directory under write that may hold write names */
 	uint64_t report_ino;  /* st_ino shown to the sandbox: stable across copy-up */
 
 	/* Guarded by sess->table_lock. */
 	dev_t key_dev;        /* hash key: (key_dev, key_ino, level) */
 	ino_t key_ino;
+	/*
+	 * A source file with several hard links gets one inode per name
+	 * until its copy-up, as in overlayfs without index: a write through
+	 * one name copies up that name only, so the names must not share the
+	 * kernel's page cache.  The key then also holds (parent, name).
+	 */
+	bool per_name;
 	uint64_t nlookup;     /* the kernel's references */
 	uint64_t refs;        /* children whose ->parent is this inode */
 	struct fs_inode *hnext;
@@ -126,10 +134,10 @@ struct fs_inode *fs_inode_get(struct fs_session *s, fuse_ino_t ino);
 struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino, mode_t type,
 				      const struct policy_decision *dec, struct fs_inode *parent,
 				      const char *name, int src_fd, int upper_fd,
-				      uint64_t report_ino, bool opaque);
+				      uint64_t report_ino, bool opaque, bool per_name);
 /* Drops N kernel references; frees the inode (and maybe its parents) at 0. */
 void fs_inode_forget(struct fs_session *s, struct fs_inode *i, uint64_t n);
-/* Re-keys I under a new (dev, ino) after a copy-up. */
+/* Re-keys I under a new (dev, ino), one per object again, after a copy-up. */
 void fs_inode_rekey(struct fs_session *s, struct fs_inode *i, dev_t dev, ino_t ino);
 /* Calls fn for every inode in the table (table_lock held: fn must not lock it). */
 void fs_inode_foreach(struct fs_session *s, void (*fn)(struct fs_inode *i, void *ctx), void *ctx);
@@ -160,6 +168,12 @@ struct fs_object {
  * filled, -ENOENT when absent or deleted, other -errno.  ns_lock held.
  */
 int fs_find(struct fs_session *s, struct fs_inode *dir, const char *name, struct fs_object *o);
+/*
+ * Whether some path strictly beneath directory DIRPATH ("" for the root)
+ * could be at write level: some write rule could match there.  It may say
+ * yes when no such path exists, never no when one does.
+ */
+bool fs_write_possible_beneath(const struct policy *p, const char *dirpath);
 /* Mode bits as the level shows them (SPEC 1). */
 mode_t fs_level_mode(mode_t mode, enum policy_level level);
 /* Fills st for the sandbox: level mode bits, --owner, stable ino. */

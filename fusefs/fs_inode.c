@@ -42,6 +42,7 @@ int fs_table_init(struct fs_session *s)
 	r->nlookup = 1;
 	policy_resolve_root(s->policy, &r->dec);
 	r->level = r->dec.level;
+	r->write_beneath = r->level < POLICY_WRITE && fs_write_possible_beneath(s->policy, "");
 	r->src_fd = fcntl(s->src_root, F_DUPFD_CLOEXEC, 0);
 	r->upper_fd = fcntl(s->upper_root, F_DUPFD_CLOEXEC, 0);
 	if (r->src_fd < 0 || r->upper_fd < 0)
@@ -145,13 +146,14 @@ static void table_grow(struct fs_session *s)
 struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino, mode_t type,
 				      const struct policy_decision *dec, struct fs_inode *parent,
 				      const char *name, int src_fd, int upper_fd,
-				      uint64_t report_ino, bool opaque)
+				      uint64_t report_ino, bool opaque, bool per_name)
 {
 	struct fs_inode *i;
 
 	pthread_mutex_lock(&s->table_lock);
 	for (i = s->table[bucket(s, dev, ino, dec->level)]; i; i = i->hnext) {
-		if (i->key_dev == dev && i->key_ino == ino && i->level == dec->level) {
+		if (i->key_dev == dev && i->key_ino == ino && i->level == dec->level &&
+		    (!i->per_name || (per_name && i->parent == parent && !strcmp(i->name, name)))) {
 			i->nlookup++;
 			pthread_mutex_unlock(&s->table_lock);
 			if (src_fd >= 0)
@@ -179,6 +181,7 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 	i->report_ino = report_ino;
 	i->key_dev = dev;
 	i->key_ino = ino;
+	i->per_name = per_name;
 	i->nlookup = 1;
 	i->parent = parent;
 	parent->refs++;
@@ -226,6 +229,7 @@ void fs_inode_rekey(struct fs_session *s, struct fs_inode *i, dev_t dev, ino_t i
 	table_remove(s, i);
 	i->key_dev = dev;
 	i->key_ino = ino;
+	i->per_name = false;
 	table_insert(s, i);
 	pthread_mutex_unlock(&s->table_lock);
 }

@@ -24,6 +24,7 @@
 #include "cleanup.h"
 #include "commands.h"
 #include "delta.h"
+#include "delta_format.h"
 #include "fs.h"
 #include "fs_opts.h"
 #include "policy_load.h"
@@ -223,7 +224,7 @@ static void signal_ready(struct mount_run *m)
 static void write_pidfile(struct mount_run *m)
 {
 	_cleanup_close_ int fd = -1;
-	char line[PATH_MAX + 32];
+	char line[2 * PATH_MAX + 32];
 	int n;
 
 	if (m->fd_mount || pidfile_path(m->mountpoint, m->pidfile, sizeof(m->pidfile)) < 0) {
@@ -231,7 +232,9 @@ static void write_pidfile(struct mount_run *m)
 		return;
 	}
 	fd = open(m->pidfile, O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-	n = snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), m->mountpoint);
+	/* Line 3: a private delta, for umount to remove if the daemon was killed. */
+	n = snprintf(line, sizeof(line), "%d\n%s\n%s\n", (int)getpid(), m->mountpoint,
+		     m->private_delta ? m->delta : "");
 	if (fd < 0 || write(fd, line, (size_t)n) != n) {
 		fprintf(stderr, "fencefs: cannot write pid file '%s': %s\n", m->pidfile,
 			strerror(errno));
@@ -522,12 +525,14 @@ static bool is_fencefs_mount(const char *mp)
 	return false;
 }
 
-static pid_t read_pidfile(const char *mp, char *path, size_t len)
+/* The daemon's pid from MP's pid file (-1 if none), and its private delta ("" if none). */
+static pid_t read_pidfile(const char *mp, char *path, size_t len, char *delta, size_t dlen)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	char line[PATH_MAX + 2];
 	int pid;
 
+	delta[0] = '\0';
 	if (pidfile_path(mp, path, len) < 0)
 		return -1;
 	f = fopen(path, "re");
@@ -536,7 +541,58 @@ static pid_t read_pidfile(const char *mp, char *path, size_t len)
 	if (!fgets(line, sizeof(line), f))
 		return -1;
 	line[strcspn(line, "\n")] = '\0';
-	return strcmp(line, mp) ? -1 : pid;
+	if (strcmp(line, mp))
+		return -1;
+	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(delta, dlen, "%s", line);
+	}
+	return pid;
+}
+
+/*
+ * Whether PID is a running fencefs process: not a reused pid, and not a
+ * zombie that its (re)parent has yet to reap (proc(5): /proc/PID/stat is
+ * "PID (COMM) STATE ...").
+ */
+static bool is_our_daemon(pid_t pid)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64], line[256], *close_paren;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(line, sizeof(line), f))
+		return false;
+	close_paren = strrchr(line, ')');
+	if (!close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' ||
+	    close_paren[2] == 'X')
+		return false;
+	*close_paren = '\0';
+	return strstr(line, " (fencefs") != NULL;
+}
+
+/*
+ * A daemon killed outright cannot remove its private delta; the unmount is
+ * where it goes (SPEC 6), so umount does it -- only for a directory that
+ * is a fencefs delta made by mkdtemp ("fencefs-delta.XXXXXX").
+ */
+static void remove_orphan_delta(const char *delta)
+{
+	const char *base = strrchr(delta, '/');
+	char meta[PATH_MAX + 32];
+	struct stat st;
+	int r;
+
+	if (!delta[0] || !base || strncmp(base + 1, "fencefs-delta.", 14))
+		return;
+	snprintf(meta, sizeof(meta), "%s/%s", delta, DELTA_META_NAME);
+	if (lstat(meta, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	r = delta_remove_private(delta);
+	if (r < 0)
+		fprintf(stderr, "fencefs umount: cannot remove private delta '%s': %s\n", delta,
+			strerror(-r));
 }
 
 static int run_fusermount(const char *mp)
@@ -578,7 +634,8 @@ static bool wait_gone(pid_t pid, int seconds)
 int cmd_umount(int argc, char **argv)
 {
 	_cleanup_free_ char *mp = NULL;
-	char pidfile[PATH_MAX];
+	char pidfile[PATH_MAX], delta[PATH_MAX + 2];
+	bool alive;
 	pid_t pid;
 	int r;
 
@@ -599,7 +656,8 @@ int cmd_umount(int argc, char **argv)
 		fprintf(stderr, "fencefs umount: '%s' is not a fencefs mount\n", mp);
 		return 1;
 	}
-	pid = read_pidfile(mp, pidfile, sizeof(pidfile));
+	pid = read_pidfile(mp, pidfile, sizeof(pidfile), delta, sizeof(delta));
+	alive = pid > 0 && is_our_daemon(pid);
 	/* Lazy: files still open inside keep working; the daemon leaves when they close. */
 	if (geteuid() == 0)
 		r = umount2(mp, MNT_DETACH) < 0 ? -errno : 0;
@@ -614,8 +672,12 @@ int cmd_umount(int argc, char **argv)
 	 * with ENODEV).  One still serving files held open goes when they
 	 * are closed; the mount is gone already, so that is no failure.
 	 */
-	if (pid > 0 && !wait_gone(pid, 3))
+	if (alive && !wait_gone(pid, 3))
 		fprintf(stderr, "fencefs umount: '%s' is detached; the daemon (pid %d) exits "
 				"when the files still open there are closed\n", mp, (int)pid);
+	if (pid > 0 && !alive) {
+		remove_orphan_delta(delta);
+		(void)unlink(pidfile);
+	}
 	return 0;
 }

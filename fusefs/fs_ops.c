@@ -48,6 +48,38 @@ mode_t fs_level_mode(mode_t mode, enum policy_level level)
 	}
 }
 
+bool fs_write_possible_beneath(const struct policy *p, const char *dirpath)
+{
+	size_t k, n = policy_rule_count(p), dlen = strlen(dirpath);
+
+	for (k = 0; k < n; k++) {
+		const struct policy_rule_info *ri = policy_rule(p, k);
+		const char *pat = ri->pattern;
+		size_t plen, lit;
+
+		if (ri->level != POLICY_WRITE)
+			continue;
+		while (*pat == '/')
+			pat++;
+		plen = strlen(pat);
+		while (plen && pat[plen - 1] == '/')
+			plen--;
+		/* No '/' inside: it matches a name at any depth (SPEC 2). */
+		if (!memchr(pat, '/', plen) && pat == ri->pattern)
+			return true;
+		if (!dlen)
+			return true;
+		lit = strcspn(pat, "*?[{\\");
+		if (lit > plen)
+			lit = plen;
+		/* Anchored: its literal prefix and DIRPATH must lie on one line. */
+		if (lit > dlen ? !strncmp(pat, dirpath, dlen) && pat[dlen] == '/' :
+				 !strncmp(pat, dirpath, lit))
+			return true;
+	}
+	return false;
+}
+
 static int object_fd(const struct fs_inode *i)
 {
 	return i->upper_fd >= 0 ? i->upper_fd : i->src_fd;
@@ -63,7 +95,18 @@ static int stat_inode(struct fs_session *s, const struct fs_inode *i, struct sta
 
 void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *st)
 {
+	mode_t real = st->st_mode;
+
 	st->st_mode = fs_level_mode(st->st_mode, i->level);
+	/*
+	 * Kernel mode: default_permissions needs w on a directory before the
+	 * daemon ever sees a create or unlink in it, yet a name's own level
+	 * decides (SPEC 1: agent-safe's /output/ can be made in the read
+	 * root).  So a directory that may hold write names keeps its w bits;
+	 * the daemon still refuses every name that is not write.
+	 */
+	if (i->write_beneath && !s->daemon_opens)
+		st->st_mode |= real & 0222;
 	st->st_ino = i->report_ino;
 	/*
 	 * A directory's link count is 2 + its subdirectories, hidden ones
@@ -340,9 +383,13 @@ static int lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *di
 	if ((st.st_mode & S_IFMT) != (o.st.st_mode & S_IFMT))
 		return -EIO; /* changed under us */
 	i = fs_inode_find_or_add(s, key.st_dev, key.st_ino, st.st_mode & S_IFMT, &dec, dir, name,
-				 TAKE_FD(src), TAKE_FD(upper), key.st_ino, opaque);
+				 TAKE_FD(src), TAKE_FD(upper), key.st_ino, opaque,
+				 !o.in_upper && !is_dir && key.st_nlink > 1);
 	if (!i)
 		return -ENOMEM;
+	if (is_dir && dec.level < POLICY_WRITE && !i->write_beneath &&
+	    fs_write_possible_beneath(s->policy, path))
+		i->write_beneath = true; /* same answer for every caller: the path is fixed */
 	if (audit_wants_all(s->audit)) {
 		char p[PATH_MAX + 2];
 
@@ -537,11 +584,12 @@ static int set_times(struct fs_inode *i, const struct stat *attr, int to_set)
 	ts[1] = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? (struct timespec){ 0, UTIME_NOW } :
 		(to_set & FUSE_SET_ATTR_MTIME)     ? attr->st_mtim :
 						     (struct timespec){ 0, UTIME_OMIT };
-	if (i->type == S_IFLNK) {
-		if (utimensat(i->parent->upper_fd, i->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
+	/* On the object itself (a symlink's other name may be something else by now). */
+	if (utimensat(i->upper_fd, "", ts, AT_EMPTY_PATH) == 0)
 		return 0;
-	}
+	if (errno != EINVAL || i->type == S_IFLNK)
+		return -errno;
+	/* Kernels before AT_EMPTY_PATH support in utimensat(2). */
 	if (utimensat(AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)), ts, 0) < 0)
 		return -errno;
 	return 0;
@@ -753,7 +801,7 @@ static int new_node(struct fs_session *s, struct fs_inode *dir, const char *name
 		return r;
 	}
 	i = fs_inode_find_or_add(s, st.st_dev, st.st_ino, st.st_mode & S_IFMT, dec, dir, name, -1,
-				 fd, st.st_ino, false);
+				 fd, st.st_ino, false, false);
 	if (!i)
 		return -ENOMEM;
 	*attr = st;
@@ -769,6 +817,29 @@ static void restore_whiteout(struct fs_session *s, struct fs_inode *dir, const c
 {
 	if (was_whiteout)
 		(void)delta_make_whiteout(s, dir->upper_fd, name);
+}
+
+/*
+ * What a caller creates is the caller's, as on any filesystem: a root
+ * daemon serving several users (allow_other) hands new objects to their
+ * creator.  With --owner everything is shown as one user's anyway, and a
+ * daemon that is not root owns what it makes.  The group follows a setgid
+ * parent, as mkdir(2)/open(2) do.
+ */
+static int give_to_caller(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
+			  const char *name)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct stat pst;
+	gid_t gid = c->gid;
+
+	if (s->has_owner || geteuid() != 0)
+		return 0;
+	if (fstatat(dir->upper_fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+		gid = (gid_t)-1;
+	if (fchownat(dir->upper_fd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
 }
 
 enum make_kind { MAKE_FILE, MAKE_DIR, MAKE_NODE, MAKE_SYMLINK };
@@ -826,6 +897,13 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 		goto out_unlock;
 	}
 	delta_charge_anyway(s, delta_dir_size(dir->upper_fd) - dsize);
+	r = give_to_caller(s, req, dir, name);
+	if (r < 0) {
+		(void)unlinkat(dir->upper_fd, name, a->kind == MAKE_DIR ? AT_REMOVEDIR : 0);
+		delta_uncharge(s, cost);
+		restore_whiteout(s, dir, name, was_whiteout);
+		goto out_unlock;
+	}
 	r = new_node(s, dir, name, &dec, &i, &attr);
 	if (r == 0 && a->kind == MAKE_DIR && was_whiteout) {
 		/* rmdir of a source directory then mkdir: the new one hides the old. */
@@ -947,9 +1025,16 @@ static int do_link(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		goto out_unlock;
 	r = delta_copy_up(s, i);
 	if (r == 0) {
-		if (i->type == S_IFLNK)
+		/*
+		 * Link the object itself, not a name that may mean something
+		 * else by now.  AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH
+		 * (linkat(2)); without it, the /proc magic link does for
+		 * files, and a symlink goes by its recorded name.
+		 */
+		r = linkat(i->upper_fd, "", dir->upper_fd, name, AT_EMPTY_PATH);
+		if (r < 0 && errno == ENOENT && i->type == S_IFLNK)
 			r = linkat(i->parent->upper_fd, i->name, dir->upper_fd, name, 0);
-		else
+		else if (r < 0 && errno == ENOENT)
 			r = linkat(AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)),
 				   dir->upper_fd, name, AT_SYMLINK_FOLLOW);
 		r = r < 0 ? -errno : 0;
