@@ -17,11 +17,14 @@
  * `run` expects NATIVE and FENCE to hold the same tree (a copy of the
  * source, and a full-access fencefs mount of it).  Every operation (create,
  * write at an offset, truncate, rename, link, symlink, unlink, mkdir, rmdir,
- * chmod, utimens, fsync, plus read, stat, readdir and readlink to observe)
- * is applied to both through *at() calls relative to a dirfd of each root,
+ * chmod, utimens, fsync, setxattr, removexattr (user.*), fallocate,
+ * copy_file_range, rename with RENAME_NOREPLACE, plus read, stat, readdir,
+ * readlink, getxattr and listxattr to observe) is applied to both through *at() calls relative to a dirfd of each root,
  * and its return value and errno must be the same; every 250 operations and
  * at the end the two trees must match (names, types, contents, permission
- * bits, owners, link counts of non-directories, symlink targets).
+ * bits, owners, link counts of non-directories, symlink targets, user.*
+ * xattrs; listxattr must never show the delta's own overlay.* or fencefs.*
+ * markers).
  *
  * The one difference SPEC 1 prescribes: renaming a directory that existed
  * in the source answers EXDEV (as overlayfs does without redirect_dir).
@@ -51,6 +54,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define MAX_PATH_LEN 64
@@ -201,6 +205,26 @@ static bool same_contents(int ra, int rb, const char *path)
 	return same;
 }
 
+static const char *ra_name, *rb_name; /* root paths, for the xattr comparison */
+
+static long user_xattrs(const char *path, char *out, size_t size, bool values);
+
+static bool same_xattrs(const char *a, const char *b, const char *path)
+{
+	static char pa[8192], pb[8192], xa[2048], xb[2048];
+
+	snprintf(pa, sizeof(pa), "%s/%s", a, path);
+	snprintf(pb, sizeof(pb), "%s/%s", b, path);
+	if (user_xattrs(pa, xa, sizeof(xa), true) < 0)
+		strcpy(xa, "(error)");
+	if (user_xattrs(pb, xb, sizeof(xb), true) < 0)
+		strcpy(xb, "(error)");
+	if (!strcmp(xa, xb))
+		return true;
+	printf("DIFF %s: xattrs '%.200s' vs '%.200s'\n", path, xa, xb);
+	return false;
+}
+
 /* Compares the subtree DIR of both roots; prints the first difference. */
 static bool compare_tree(int ra, int rb, const char *dir)
 {
@@ -250,6 +274,8 @@ static bool compare_tree(int ra, int rb, const char *dir)
 			   (sa.st_size != sb.st_size || !same_contents(ra, rb, path))) {
 			printf("DIFF %s: contents differ (size %lld vs %lld)\n", path,
 			       (long long)sa.st_size, (long long)sb.st_size);
+			same = false;
+		} else if (!S_ISLNK(sa.st_mode) && ra_name && !same_xattrs(ra_name, rb_name, path)) {
 			same = false;
 		} else if (S_ISLNK(sa.st_mode)) {
 			xa = readlinkat(ra, path, la, sizeof(la) - 1);
@@ -317,8 +343,39 @@ static int cmd_init(const char *dir, uint64_t seed)
 
 struct side {
 	int root;
-	const char *name;
+	const char *name; /* the root's path, for the calls that have no *at() form */
 };
+
+/* NAME/PATH, for the xattr calls (l*xattr: the last component is not followed). */
+static const char *side_path(const struct side *s, const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", s->name, path);
+	return buf;
+}
+
+/* user.* names of PATH, sorted and joined, or -errno. */
+static long user_xattrs(const char *path, char *out, size_t size, bool values)
+{
+	char list[4096], *names[64], val[512];
+	size_t n = 0, i, len = 0;
+	ssize_t r = llistxattr(path, list, sizeof(list)), v;
+	char *p;
+
+	if (r < 0)
+		return -errno;
+	for (p = list; p < list + r && n < 64; p += strlen(p) + 1)
+		if (!strncmp(p, "user.", 5))
+			names[n++] = p;
+	qsort(names, n, sizeof(*names), cmp_names);
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		v = values ? lgetxattr(path, names[i], val, sizeof(val) - 1) : 0;
+		val[v > 0 ? v : 0] = '\0';
+		len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s=%s;", names[i],
+					v < 0 ? "?" : val);
+	}
+	return (long)n;
+}
 
 static struct side native, fence;
 static char src_dirs[MAX_DIRS][MAX_PATH_LEN];
@@ -489,14 +546,16 @@ struct op {
 enum {
 	OP_CREATE, OP_WRITE, OP_TRUNCATE, OP_RENAME, OP_LINK, OP_SYMLINK, OP_UNLINK, OP_MKDIR,
 	OP_RMDIR, OP_CHMOD, OP_UTIMENS, OP_FSYNC, OP_READ, OP_STAT, OP_READDIR, OP_READLINK,
-	OP_KINDS
+	OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_FALLOCATE, OP_COPY_RANGE,
+	OP_RENAME_NOREPLACE, OP_KINDS
 };
 
 static const unsigned op_weight[OP_KINDS] = {
 	[OP_CREATE] = 10, [OP_WRITE] = 14, [OP_TRUNCATE] = 5, [OP_RENAME] = 8, [OP_LINK] = 5,
 	[OP_SYMLINK] = 4, [OP_UNLINK] = 7, [OP_MKDIR] = 6, [OP_RMDIR] = 5, [OP_CHMOD] = 4,
 	[OP_UTIMENS] = 4, [OP_FSYNC] = 3, [OP_READ] = 10, [OP_STAT] = 8, [OP_READDIR] = 4,
-	[OP_READLINK] = 3,
+	[OP_READLINK] = 3, [OP_SETXATTR] = 4, [OP_GETXATTR] = 3, [OP_LISTXATTR] = 3,
+	[OP_REMOVEXATTR] = 2, [OP_FALLOCATE] = 3, [OP_COPY_RANGE] = 3, [OP_RENAME_NOREPLACE] = 3,
 };
 
 /* Observations an operation makes, compared after both sides ran. */
@@ -595,6 +654,55 @@ static long apply(const struct side *s, const struct op *op, struct seen *out)
 		if (r >= 0)
 			out->text[r] = '\0';
 		return r;
+	case OP_SETXATTR:
+		return res(lsetxattr(side_path(s, op->p1, out->text, sizeof(out->text)), op->p2,
+				     op->data, op->len, op->flags));
+	case OP_GETXATTR:
+		r = res(lgetxattr(side_path(s, op->p1, out->text, sizeof(out->text)), op->p2,
+				  out->data, op->len));
+		out->n = r;
+		return r;
+	case OP_LISTXATTR: {
+		char path[4096];
+
+		/* Only user.*: the delta's own markers must not show (compared too). */
+		r = user_xattrs(side_path(s, op->p1, path, sizeof(path)), out->text,
+				sizeof(out->text), false);
+		if (r >= 0 && llistxattr(path, out->data, sizeof(out->data)) > 0 &&
+		    (memmem(out->data, sizeof(out->data), "overlay.", 8) ||
+		     memmem(out->data, sizeof(out->data), "fencefs.", 8)))
+			strcat(out->text, "(delta marker listed)");
+		return r;
+	}
+	case OP_REMOVEXATTR:
+		return res(lremovexattr(side_path(s, op->p1, out->text, sizeof(out->text)), op->p2));
+	case OP_FALLOCATE:
+		fd = openat(s->root, op->p1, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = res(fallocate(fd, op->flags, op->off, (off_t)op->len));
+		(void)close(fd);
+		return r;
+	case OP_COPY_RANGE: {
+		int in = openat(s->root, op->p1, O_RDONLY | O_CLOEXEC);
+		off_t at = 0;
+		int outfd;
+
+		if (in < 0)
+			return -errno;
+		outfd = openat(s->root, op->p2, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (outfd < 0) {
+			r = -errno;
+			(void)close(in);
+			return r;
+		}
+		r = res(copy_file_range(in, NULL, outfd, &at, op->len, 0));
+		(void)close(in);
+		(void)close(outfd);
+		return r;
+	}
+	case OP_RENAME_NOREPLACE:
+		return res(renameat2(s->root, op->p1, s->root, op->p2, RENAME_NOREPLACE));
 	}
 	return -ENOSYS;
 }
@@ -688,12 +796,33 @@ static void make_op(struct op *op, char *data)
 		if (rnd_below(5) == 0)
 			op->p1[0] = '\0';
 		break;
+	case OP_SETXATTR:
+		snprintf(op->p2, sizeof(op->p2), "user.k%u", rnd_below(3));
+		op->len = rnd_below(100);
+		rnd_fill(data, op->len);
+		op->flags = rnd_below(3) == 0 ? XATTR_CREATE : rnd_below(2) ? XATTR_REPLACE : 0;
+		break;
+	case OP_GETXATTR:
+	case OP_REMOVEXATTR:
+		snprintf(op->p2, sizeof(op->p2), "user.k%u", rnd_below(3));
+		op->len = rnd_below(4) ? 512 : rnd_below(20);
+		break;
+	case OP_FALLOCATE:
+		op->flags = rnd_below(2) ? 0 : FALLOC_FL_KEEP_SIZE;
+		op->off = (off_t)rnd_below(70000);
+		op->len = 1 + rnd_below(20000);
+		break;
+	case OP_COPY_RANGE:
+		op->len = rnd_below(70000);
+		break;
 	}
 }
 
 static const char *const op_names[OP_KINDS] = {
 	"create", "write", "truncate", "rename", "link", "symlink", "unlink", "mkdir",
 	"rmdir", "chmod", "utimens", "fsync", "read", "stat", "readdir", "readlink",
+	"setxattr", "getxattr", "listxattr", "removexattr", "fallocate", "copy_file_range",
+	"rename-noreplace",
 };
 
 /* Records OP in the ring of recent operations (printed on a mismatch). */
@@ -706,7 +835,19 @@ static void describe(const struct op *op)
 	switch (op->kind) {
 	case OP_RENAME:
 	case OP_LINK:
-		snprintf(slot, size, "%s %s %s", name, op->p1, op->p2);
+	case OP_COPY_RANGE:
+	case OP_RENAME_NOREPLACE:
+		snprintf(slot, size, "%s %s %s len=%zu", name, op->p1, op->p2, op->len);
+		break;
+	case OP_SETXATTR:
+	case OP_GETXATTR:
+	case OP_REMOVEXATTR:
+		snprintf(slot, size, "%s %s %s len=%zu flags=%d", name, op->p1, op->p2, op->len,
+			 op->flags);
+		break;
+	case OP_FALLOCATE:
+		snprintf(slot, size, "fallocate %s off=%lld len=%zu mode=%d", op->p1,
+			 (long long)op->off, op->len, op->flags);
 		break;
 	case OP_SYMLINK:
 		snprintf(slot, size, "symlink %s -> %s", op->p1, op->p2);
@@ -768,8 +909,13 @@ static void compare_seen(const struct op *op, long r, const struct seen *a, cons
 			fail_op(what, r, r);
 		}
 		break;
+	case OP_GETXATTR:
+		if (memcmp(a->data, b->data, (size_t)r))
+			fail_op("getxattr returned different bytes", r, r);
+		break;
 	case OP_READDIR:
 	case OP_READLINK:
+	case OP_LISTXATTR:
 		if (strcmp(a->text, b->text)) {
 			snprintf(what, sizeof(what), "'%.100s' vs '%.100s'", a->text, b->text);
 			fail_op(what, r, r);
@@ -797,6 +943,8 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 	}
 	native.name = ndir;
 	fence.name = fdir;
+	ra_name = ndir;
+	rb_name = fdir;
 	if (!compare_tree(native.root, fence.root, "")) {
 		printf("MISMATCH before the first operation: the trees differ\n");
 		return 1;
@@ -811,7 +959,8 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		}
 		make_op(&op, data);
 		describe(&op);
-		if (exdev_rule && op.kind == OP_RENAME && strcmp(op.p1, op.p2) &&
+		if (exdev_rule && (op.kind == OP_RENAME || op.kind == OP_RENAME_NOREPLACE) &&
+		    strcmp(op.p1, op.p2) &&
 		    fstatat(native.root, op.p1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode) &&
 		    (is_src_dir(op.p1) || (exdev_shadowing && is_src_name(op.p1)))) {
@@ -841,8 +990,11 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 			errors++;
 		if (rn == 0 && op.kind == OP_RMDIR)
 			forget_src_dir(op.p1);
-		if (rn == 0 && op.kind == OP_RENAME)
+		/* A directory renamed onto a source directory replaced it (not onto itself). */
+		if (rn == 0 && op.kind == OP_RENAME && strcmp(op.p1, op.p2))
 			forget_src_dir(op.p2);
+		if (rn == 0 && op.kind == OP_RENAME_NOREPLACE)
+			forget_src_dir(op.p1);
 		if (op_no % CHECK_EVERY == 0 && !compare_tree(native.root, fence.root, ""))
 			fail_op("the trees differ after this operation", 0, 0);
 	}
@@ -886,6 +1038,8 @@ int main(int argc, char **argv)
 			usage();
 		a = open(argv[argc - 2], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		b = open(argv[argc - 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		ra_name = argv[argc - 2];
+		rb_name = argv[argc - 1];
 		if (a < 0 || b < 0) {
 			fprintf(stderr, "difftest: cannot open '%s' or '%s': %s\n", argv[argc - 2],
 				argv[argc - 1], strerror(errno));
