@@ -256,82 +256,139 @@ static int copy_owner(int fd, const struct stat *st)
 	return 0;
 }
 
-static int copy_up_file(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
-			const struct stat *st)
-{
-	_cleanup_close_ int in = -1, out = -1;
-	char tmp[64], p[32];
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	int r, upper;
+/* A file's copy staged in work/, not yet in upper/. */
+struct staged {
+	char tmp[64];
+	int fd;          /* read-write on the copy */
+	int64_t charged; /* budget taken for its data */
+};
 
-	r = delta_charge(s, st->st_size);
+static void staged_drop(struct fs_session *s, struct staged *c)
+{
+	if (c->fd >= 0) {
+		(void)unlinkat(s->work_fd, c->tmp, 0);
+		(void)close(c->fd);
+		c->fd = -1;
+	}
+	delta_uncharge(s, c->charged);
+	c->charged = 0;
+}
+
+/*
+ * Copies the first LEN bytes (all of them, at most) of the source file of I
+ * into a new file in work/, with the source's xattrs, owner, mode, times and
+ * an origin record.  Touches neither upper/ nor the inode, so it needs no
+ * lock: the source and work/ are the daemon's alone.
+ */
+static int stage_file(struct fs_session *s, struct fs_inode *i, const struct stat *st, off_t len,
+		      struct staged *c)
+{
+	_cleanup_close_ int in = -1;
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	char p[32];
+	int r;
+
+	if (len > st->st_size)
+		len = st->st_size;
+	c->fd = -1;
+	c->charged = 0;
+	r = delta_charge(s, len);
 	if (r < 0)
 		return r;
+	c->charged = len;
 	/* Reopening an O_PATH fd goes through its /proc magic link: no O_NOFOLLOW. */
 	in = open(delta_fd_path(i->src_fd, p, sizeof(p)), O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		r = -errno;
-		goto out_uncharge;
+		staged_drop(s, c);
+		return r;
 	}
-	tmp_name(s, tmp, sizeof(tmp));
-	out = openat(s->work_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
+	tmp_name(s, c->tmp, sizeof(c->tmp));
+	c->fd = openat(s->work_fd, c->tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+		       0600);
+	if (c->fd < 0) {
 		r = -errno;
-		goto out_uncharge;
+		staged_drop(s, c);
+		return r;
 	}
-	r = copy_data(in, out, st->st_size);
-	if (r == 0)
-		r = copy_xattrs(i->src_fd, out);
-	if (r == 0)
-		r = copy_owner(out, st);
-	if (r == 0 && fchmod(out, st->st_mode & 07777) < 0)
+	r = copy_data(in, c->fd, len);
+	/* FICLONE takes the whole file: cut it to LEN (a truncating copy-up). */
+	if (r == 0 && len < st->st_size && ftruncate(c->fd, len) < 0)
 		r = -errno;
 	if (r == 0)
-		r = set_origin(s, out, st);
-	if (r == 0 && futimens(out, ts) < 0)
+		r = copy_xattrs(i->src_fd, c->fd);
+	if (r == 0)
+		r = copy_owner(c->fd, st);
+	if (r == 0 && fchmod(c->fd, st->st_mode & 07777) < 0)
 		r = -errno;
-	if (r < 0) {
-		(void)unlinkat(s->work_fd, tmp, 0);
-		goto out_uncharge;
-	}
-	if (fstatat(upfd, name, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (r == 0)
+		r = set_origin(s, c->fd, st);
+	if (r == 0 && futimens(c->fd, ts) < 0)
+		r = -errno;
+	if (r < 0)
+		staged_drop(s, c);
+	return r;
+}
+
+/* Moves a staged copy to NAME in upper directory UPFD and onto inode I.  ns_lock held. */
+static int commit_file(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
+		       struct staged *c)
+{
+	struct stat ust;
+	int upper;
+
+	if (fstatat(upfd, name, &ust, AT_SYMLINK_NOFOLLOW) == 0) {
 		/*
 		 * The name was deleted (a whiteout) or replaced while this
 		 * file stayed open: the copy must not bring it back, so it
 		 * lives on unlinked, like the original would have.
 		 */
-		upper = openat(s->work_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (upper < 0 || unlinkat(s->work_fd, tmp, 0) < 0) {
-			r = -errno;
+		upper = openat(s->work_fd, c->tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (upper < 0 || unlinkat(s->work_fd, c->tmp, 0) < 0) {
+			int r = -errno;
+
 			if (upper >= 0)
 				(void)close(upper);
-			(void)unlinkat(s->work_fd, tmp, 0);
-			goto out_uncharge;
+			staged_drop(s, c);
+			return r;
 		}
 	} else {
 		/* The rename makes the complete copy appear at once. */
-		if (renameat(s->work_fd, tmp, upfd, name) < 0) {
-			r = -errno;
-			(void)unlinkat(s->work_fd, tmp, 0);
-			goto out_uncharge;
+		if (renameat(s->work_fd, c->tmp, upfd, name) < 0) {
+			int r = -errno;
+
+			staged_drop(s, c);
+			return r;
 		}
 		upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (upper < 0)
+		if (upper < 0) {
+			(void)close(c->fd);
+			c->fd = -1;
 			return -errno;
+		}
 	}
 	/* The read fd on the source gives way to a read-write fd on the copy. */
 	pthread_rwlock_wrlock(&i->io_lock);
 	if (i->data_fd >= 0)
 		(void)close(i->data_fd);
-	i->data_fd = TAKE_FD(out);
+	i->data_fd = c->fd;
 	i->data_rw = true;
 	i->upper_fd = upper;
 	pthread_rwlock_unlock(&i->io_lock);
+	c->fd = -1;
+	/* Same object, new home: later lookups find it in upper/. */
+	if (fstatat(upper, "", &ust, AT_EMPTY_PATH) == 0)
+		fs_inode_rekey(s, i, ust.st_dev, ust.st_ino);
 	return 0;
+}
 
-out_uncharge:
-	delta_uncharge(s, st->st_size);
-	return r;
+static int copy_up_file(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
+			const struct stat *st)
+{
+	struct staged c;
+	int r = stage_file(s, i, st, st->st_size, &c);
+
+	return r < 0 ? r : commit_file(s, i, upfd, name, &c);
 }
 
 static int copy_up_symlink(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
@@ -450,13 +507,6 @@ int delta_copy_up(struct fs_session *s, struct fs_inode *i)
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
 		r = copy_up_file(s, i, i->parent->upper_fd, i->name, &st);
-		if (r == 0) {
-			struct stat ust;
-
-			/* Same object, new home: later lookups find it in upper/. */
-			if (fstatat(i->upper_fd, "", &ust, AT_EMPTY_PATH) == 0)
-				fs_inode_rekey(s, i, ust.st_dev, ust.st_ino);
-		}
 		break;
 	case S_IFDIR:
 		r = copy_up_dir(s, i, i->parent->upper_fd, i->name, &st);
@@ -477,6 +527,46 @@ int delta_copy_up(struct fs_session *s, struct fs_inode *i)
 	if (r == 0)
 		fs_dir_invalidate(i->parent);
 	return r;
+}
+
+int delta_copy_up_data(struct fs_session *s, struct fs_inode *i, off_t len)
+{
+	struct staged c;
+	struct stat st;
+	int r;
+
+	if (i->type != S_IFREG) {
+		pthread_rwlock_wrlock(&s->ns_lock);
+		r = delta_copy_up(s, i);
+		pthread_rwlock_unlock(&s->ns_lock);
+		return r;
+	}
+	pthread_mutex_lock(&i->copy_lock);
+	pthread_rwlock_rdlock(&s->ns_lock);
+	r = i->upper_fd >= 0 ? 1 : i->src_fd < 0 ? -EIO : 0;
+	pthread_rwlock_unlock(&s->ns_lock);
+	/* src_fd never changes once the inode exists: the copy needs no lock. */
+	if (r == 0 && fstatat(i->src_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	if (r == 0)
+		r = stage_file(s, i, &st, len, &c);
+	if (r == 0) {
+		pthread_rwlock_wrlock(&s->ns_lock);
+		if (i->upper_fd >= 0) {
+			staged_drop(s, &c); /* copied meanwhile by a rename or link */
+		} else {
+			r = delta_copy_up(s, i->parent);
+			if (r == 0)
+				r = commit_file(s, i, i->parent->upper_fd, i->name, &c);
+			else
+				staged_drop(s, &c);
+			if (r == 0)
+				fs_dir_invalidate(i->parent);
+		}
+		pthread_rwlock_unlock(&s->ns_lock);
+	}
+	pthread_mutex_unlock(&i->copy_lock);
+	return r > 0 ? 0 : r;
 }
 
 /* --- set-up ------------------------------------------------------------- */

@@ -47,6 +47,16 @@ int delta_remove_private(const char *path);
  */
 int delta_copy_up(struct fs_session *s, struct fs_inode *i);
 
+/*
+ * Copy-up of I taken from a data path (WRITE, truncate, fallocate): called
+ * WITHOUT ns_lock.  A file's data is copied into work/ with no lock held,
+ * so a large copy does not stall the rest of the mount, and only its first
+ * LEN bytes when a truncate will drop the rest; the namespace lock is taken
+ * for the parent chain and the final rename.  Other types go through
+ * delta_copy_up().  0 or -errno.
+ */
+int delta_copy_up_data(struct fs_session *s, struct fs_inode *i, off_t len);
+
 /* Makes sure directory I exists in upper/ (copy_up for directories). */
 static inline int delta_ensure_dir(struct fs_session *s, struct fs_inode *i)
 {

@@ -72,6 +72,9 @@ struct fs_inode {
 	bool opaque;   /* upper dir hides the source dir */
 	atomic_bool audited_write; /* the first write through this inode was logged */
 
+	/* Serialises the lock-free data copy of a file's copy-up (delta_copy_up_data). */
+	pthread_mutex_t copy_lock;
+
 	/* Guarded by io_lock. */
 	pthread_rwlock_t io_lock;
 	int data_fd;   /* lazily opened: O_RDONLY on the source or O_RDWR on upper */

@@ -51,6 +51,7 @@ int fs_table_init(struct fs_session *s)
 	r->data_fd = -1;
 	pthread_rwlock_init(&r->io_lock, NULL);
 	pthread_mutex_init(&r->dir_lock, NULL);
+	pthread_mutex_init(&r->copy_lock, NULL);
 	return 0;
 }
 
@@ -65,6 +66,7 @@ static void inode_free(struct fs_inode *i)
 	fs_dirlist_put(i->dirlist);
 	pthread_rwlock_destroy(&i->io_lock);
 	pthread_mutex_destroy(&i->dir_lock);
+	pthread_mutex_destroy(&i->copy_lock);
 	free(i->name);
 	free(i);
 }
@@ -191,6 +193,7 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 	i->data_fd = -1;
 	pthread_rwlock_init(&i->io_lock, NULL);
 	pthread_mutex_init(&i->dir_lock, NULL);
+	pthread_mutex_init(&i->copy_lock, NULL);
 	if (s->table_count + 1 > s->table_size)
 		table_grow(s);
 	table_insert(s, i);

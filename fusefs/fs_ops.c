@@ -487,15 +487,10 @@ static int data_fd(struct fs_inode *i, bool rw, int *fd)
 	return data_fd(i, rw, fd);
 }
 
-/* Copy-up of I under the namespace lock, when it has no delta copy yet. */
+/* Copy-up of I when it has no delta copy yet (the data copied without ns_lock). */
 static int ensure_upper(struct fs_session *s, struct fs_inode *i)
 {
-	int r;
-
-	pthread_rwlock_wrlock(&s->ns_lock);
-	r = delta_copy_up(s, i);
-	pthread_rwlock_unlock(&s->ns_lock);
-	return r;
+	return delta_copy_up_data(s, i, INT64_MAX);
 }
 
 /* The first change through an inode is logged once (SPEC 8 "write"). */
@@ -641,6 +636,10 @@ static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 			return -EPERM;
 		to_set &= ~(FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
 	}
+	/* A truncating copy-up copies only what the new size keeps (O_TRUNC: nothing). */
+	r = delta_copy_up_data(s, i, (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size : INT64_MAX);
+	if (r < 0)
+		return r;
 	pthread_rwlock_wrlock(&s->ns_lock);
 	r = delta_copy_up(s, i);
 	if (r == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
