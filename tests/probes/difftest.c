@@ -10,9 +10,9 @@
  *                                   (--no-exdev: FENCE is native too, for
  *                                   testing this program itself;
  *                                   --exdev-shadowing: see below)
- *   difftest compare [--no-nlink] A B
+ *   difftest compare [--no-nlink] [--no-xattr] A B
  *                                   compare two trees; exit 1 if they differ
- *                                   (--no-nlink: link counts aside)
+ *                                   (leaving link counts or xattrs aside)
  *
  * `run` expects NATIVE and FENCE to hold the same tree (a copy of the
  * source, and a full-access fencefs mount of it).  Every operation (create,
@@ -67,6 +67,7 @@ static bool verbose;
 static bool exdev_rule = true;
 static bool exdev_shadowing;
 static bool compare_nlink = true;
+static bool compare_xattr = true;
 static unsigned long op_no;
 static uint64_t run_seed;
 
@@ -275,7 +276,8 @@ static bool compare_tree(int ra, int rb, const char *dir)
 			printf("DIFF %s: contents differ (size %lld vs %lld)\n", path,
 			       (long long)sa.st_size, (long long)sb.st_size);
 			same = false;
-		} else if (!S_ISLNK(sa.st_mode) && ra_name && !same_xattrs(ra_name, rb_name, path)) {
+		} else if (!S_ISLNK(sa.st_mode) && compare_xattr && ra_name &&
+			   !same_xattrs(ra_name, rb_name, path)) {
 			same = false;
 		} else if (S_ISLNK(sa.st_mode)) {
 			xa = readlinkat(ra, path, la, sizeof(la) - 1);
@@ -1018,7 +1020,7 @@ static void usage(void)
 	fprintf(stderr, "usage: difftest init DIR SEED\n"
 			"       difftest run [--seed N] [--ops N] [--no-exdev | --exdev-shadowing] [-v]"
 			" NATIVE FENCE\n"
-			"       difftest compare [--no-nlink] A B\n");
+			"       difftest compare [--no-nlink] [--no-xattr] A B\n");
 	exit(2);
 }
 
@@ -1032,10 +1034,14 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "init"))
 		return cmd_init(argv[2], strtoull(argv[3], NULL, 0));
 	if (argc >= 4 && !strcmp(argv[1], "compare")) {
-		if (argc == 5 && !strcmp(argv[2], "--no-nlink"))
-			compare_nlink = false;
-		else if (argc != 4)
-			usage();
+		for (i = 2; i < argc - 2; i++) {
+			if (!strcmp(argv[i], "--no-nlink"))
+				compare_nlink = false;
+			else if (!strcmp(argv[i], "--no-xattr"))
+				compare_xattr = false;
+			else
+				usage();
+		}
 		a = open(argv[argc - 2], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		b = open(argv[argc - 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		ra_name = argv[argc - 2];

@@ -96,18 +96,21 @@ else
 fi
 
 # same_tree WHAT NATIVE DIR: DIR equals the native tree in names, types,
-# contents, modes, owners and symlinks, and (separately) in link counts.
+# contents, modes, owners and symlinks, and (each on its own) in link
+# counts and in user.* xattrs.
 same_tree() {
-	if "$DT" compare --no-nlink "$2" "$3" >"$T/cmp.out" 2>&1; then
-		ok "$1 equals the native tree"
-	else
-		notok "$1 equals the native tree"; sed 's/^/#   /' "$T/cmp.out" | head -3
-	fi
-	if "$DT" compare "$2" "$3" >"$T/cmp.out" 2>&1; then
-		ok "$1 keeps the native tree's hard links"
-	else
-		notok "$1 keeps the native tree's hard links"; sed 's/^/#   /' "$T/cmp.out" | head -3
-	fi
+	local what opts
+	for what in "equals the native tree:--no-nlink --no-xattr" \
+		"keeps the native tree's hard links:--no-xattr" \
+		"keeps the native tree's user xattrs:--no-nlink"; do
+		opts=${what#*:}
+		# shellcheck disable=SC2086
+		if "$DT" compare $opts "$2" "$3" >"$T/cmp.out" 2>&1; then
+			ok "$1 ${what%%:*}"
+		else
+			notok "$1 ${what%%:*}"; sed 's/^/#   /' "$T/cmp.out" | cut -c1-200 | head -3
+		fi
+	done
 }
 
 for seed in $SEEDS; do
