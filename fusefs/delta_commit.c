@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,36 @@ static void report_json(const struct delta_commit *k, const char *source)
 		fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
 }
+/*
+ * Reports a failure before anything was applied: on stderr, and with
+ * --json also as the one report object, so a framework reading stdout
+ * (fence-run --apply does) always gets one.  Returns the exit status, 2.
+ */
+__attribute__((format(printf, 2, 3))) static int commit_fail(const struct delta_commit_opts *o,
+							      const char *fmt, ...)
+{
+	struct buf b = { 0 };
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "fencefs commit: %s\n", msg);
+	if (!o->json)
+		return 2;
+	buf_addf(&b, "{\"dry_run\":%s,\"force\":%s,\"delta\":", o->dry_run ? "true" : "false",
+		 o->force ? "true" : "false");
+	buf_add_json_str(&b, o->delta);
+	buf_adds(&b, ",\"exit\":2,\"error\":");
+	buf_add_json_str(&b, msg);
+	buf_adds(&b, "}\n");
+	if (!b.oom)
+		fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
+	return 2;
+}
+
 int cmd_commit(int argc, char **argv)
 {
 	struct delta_commit_opts o;
@@ -211,45 +242,42 @@ int cmd_commit(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 	r = delta_open(o.delta, &deltafd, &m, err, sizeof(err));
-	if (r) {
-		fprintf(stderr, "fencefs commit: '%s' is not a fencefs delta: %s\n", o.delta, err);
-		return 2;
-	}
+	if (r)
+		return commit_fail(&o, "'%s' is not a fencefs delta: %s", o.delta, err);
 	/* A delta still being written would be committed half-way. */
 	if (!o.dry_run && delta_in_use(deltafd, &user) > 0) {
-		fprintf(stderr, "fencefs commit: '%s' is in use by process %d (still mounted?); "
-				"unmount it first\n", o.delta, (int)user);
+		commit_fail(&o, "'%s' is in use by process %d (still mounted?); unmount it first",
+			    o.delta, (int)user);
 		goto out;
 	}
 	source = o.source ? o.source : m.source;
 	r = build_policy(&m, &k.policy, err, sizeof(err));
 	if (r) {
-		fprintf(stderr, "fencefs commit: cannot rebuild the delta's policy: %s\n", err);
+		commit_fail(&o, "cannot rebuild the delta's policy: %s", err);
 		goto out;
 	}
 	k.upperfd = openat(deltafd, DELTA_UPPER_NAME,
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (k.upperfd < 0) {
-		fprintf(stderr, "fencefs commit: cannot open '%s/%s': %s\n", o.delta,
-			DELTA_UPPER_NAME, strerror(errno));
+		commit_fail(&o, "cannot open '%s/%s': %s", o.delta, DELTA_UPPER_NAME,
+			    strerror(errno));
 		goto out;
 	}
 	k.srcfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (k.srcfd < 0) {
-		fprintf(stderr, "fencefs commit: cannot open source '%s': %s\n", source,
-			strerror(errno));
+		commit_fail(&o, "cannot open source '%s': %s", source, strerror(errno));
 		goto out;
 	}
 	r = delta_collect(k.upperfd, k.srcfd, m.xattr_ns, &c, err, sizeof(err));
 	if (r) {
-		fprintf(stderr, "fencefs commit: %s\n", err);
+		commit_fail(&o, "%s", err);
 		goto out;
 	}
 	k.res = calloc(c.n + 1, sizeof(*k.res));
 	k.why = calloc(c.n + 1, sizeof(*k.why));
 	k.staged = calloc(c.n + 1, sizeof(*k.staged));
 	if (!k.res || !k.why || !k.staged) {
-		fprintf(stderr, "fencefs commit: out of memory\n");
+		commit_fail(&o, "out of memory");
 		goto out;
 	}
 	/* Every change gets its own result; none may be left counted as applied. */

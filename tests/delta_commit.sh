@@ -289,4 +289,11 @@ check_eq "digest mismatch: nothing changed" "$before" "$(tree_state "$S")"
 echo '{"fencefs_delta":1,"source":"/x","xattr_ns":"trusted","rules":[["write","**"]],}' >"$D/fencefs-delta.json"
 "$FENCEFS" commit "$D" >/dev/null 2>"$T/err10b"
 check_eq "malformed metadata: exit 2" 2 $?
+"$FENCEFS" commit --json "$T" >"$T/out10j" 2>/dev/null
+check_eq "not a delta: exit 2" 2 $?
+check "not a delta, --json: still one report object, with the error" python3 -c "
+import json
+o = json.load(open('$T/out10j'))
+assert o['exit'] == 2 and 'not a fencefs delta' in o['error'], o
+"
 exit 0
