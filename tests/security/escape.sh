@@ -151,6 +151,28 @@ sec_scan "escape_levels: no canary anywhere" "$T/levels.out" "$T/levels.err" "$T
 sec_audit_valid "escape_levels: audit log is valid JSON Lines" "$T/levels.audit"
 check_eq "escape_levels: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
 
+# --- source directories swapped for symlinks while the sandbox runs --------------
+mkdir -p "$CODE/early" "$CODE/late" "$T/swapctl"
+echo early >"$CODE/early/file.txt"
+echo late >"$CODE/late/file.txt"
+"$FENCERUN" --codebase "$CODE" --preset agent-safe --timeout 60s \
+	--bind-ro "$SECPROBES:/probes" --bind-ro "$T/swapctl:/ctl" -- /probes/escape_fs swap \
+	>"$T/swap.out" 2>"$T/swap.err" &
+fr=$!
+at_exit "kill -9 $fr"
+for _ in $(seq 1 100); do grep -q '^swap:ready' "$T/swap.out" && break; sleep 0.1; done
+mv "$CODE/early" "$T/early.old" && ln -s "$T/outside" "$CODE/early"
+mv "$CODE/late" "$T/late.old" && ln -s "$T/outside" "$CODE/late"
+touch "$T/swapctl/swapped"
+wait "$fr"
+check_eq "escape_swap: fence-run exits with the probe's status" 0 "$?"
+sec_expect escape_swap "$HERE/escape_swap.expect" "$T/swap.out"
+sec_scan "escape_swap: no canary anywhere" "$T/swap.out" "$T/swap.err"
+rm "$CODE/early" "$CODE/late"
+mv "$T/early.old" "$CODE/early" && mv "$T/late.old" "$CODE/late"
+rm -rf "$CODE/early" "$CODE/late"
+check_eq "escape_swap: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
+
 # --- process vectors ---------------------------------------------------------
 mkdir -p "$T/ctl" "$T/suid"
 cp "$SECPROBES/escape_proc" "$T/suid/escape_proc_suid"

@@ -8,8 +8,9 @@
  * Run inside `fence-run --preset agent-safe` with /workspace as the cwd, on
  * the canary codebase that tests/security/lib.sh builds.  GROUP is paths,
  * names, meta or writes (or all, which adds the symlink, deep-path and
- * special-file vectors), or levels (view and pass-through, under the
- * policy escape.sh gives).  Each vector prints one line
+ * special-file vectors), levels (view and pass-through, under the policy
+ * escape.sh gives) or swap (source directories swapped for symlinks to the
+ * host while the sandbox runs).  Each vector prints one line
  *
  *   VECTOR RESULT [DETAIL]
  *
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -761,6 +763,22 @@ static void group_writes(void)
 	try_create("open-trunc:src/main.c", "src/main.c", O_WRONLY | O_TRUNC);
 	try_create("open-write:.env", ".env", O_WRONLY);
 	report("truncate:src/main.c", neg(truncate("src/main.c", 0)), NULL);
+	fd = open("src/main.c", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		report("mmap-shared-write:src/main.c", m == MAP_FAILED ? -errno : 0, NULL);
+		if (m != MAP_FAILED)
+			(void)munmap(m, 4096);
+		m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		report("mprotect-shared-write:src/main.c", m == MAP_FAILED ? -errno :
+		       neg(mprotect(m, 4096, PROT_READ | PROT_WRITE)), NULL);
+		if (m != MAP_FAILED)
+			(void)munmap(m, 4096);
+		snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
+		try_create("reopen-proc-fd-write:src/main.c", buf, O_WRONLY);
+		(void)close(fd);
+	}
 	report("truncate:.env", neg(truncate(".env", 0)), NULL);
 	report("chmod:src/main.c", neg(chmod("src/main.c", 0777)), NULL);
 	report("chmod:.env", neg(chmod(".env", 0777)), NULL);
@@ -976,6 +994,33 @@ static void group_levels(void)
 }
 
 /*
+ * The host swaps source directories for symlinks to a host directory while
+ * the sandbox runs (a checkout, or another user with write access to the
+ * source): early/ was looked up before the swap, late/ only after.  The
+ * daemon must show the symlinks as symlinks (resolved inside the sandbox,
+ * where the host path does not exist), never follow them itself.  The
+ * script writes /ctl/swapped once it has swapped.
+ */
+static void group_swap(void)
+{
+	struct stat st;
+	int i;
+
+	report("swap:early-before", neg(stat("early/file.txt", &st)), NULL);
+	printf("swap:ready OK\n");
+	fflush(stdout);
+	for (i = 0; i < 200 && access("/ctl/swapped", F_OK) < 0; i++)
+		usleep(50000);
+	report("swap:signal", neg(access("/ctl/swapped", F_OK)), NULL);
+	try_read("swap:early-read", "early/secret.txt");
+	try_read("swap:late-read", "late/secret.txt");
+	try_read("swap:early-old-file", "early/file.txt");
+	list_dir("swap:early-list", "early", 32768, false);
+	list_dir("swap:late-list", "late", 32768, false);
+	report("swap:late-lstat", neg(lstat("late", &st)), S_ISLNK(st.st_mode) ? "symlink" : NULL);
+}
+
+/*
  * Special files that sit in the source (escape.sh makes them): a unix
  * socket a host service listens on (a docker.sock in a repository), and a
  * character device node (a tarball unpacked as root).  Through the mount
@@ -1083,6 +1128,9 @@ int main(int argc, char **argv)
 			symlink_setattr();
 			deep_paths();
 			special_files();
+		} else if (!strcmp(argv[i], "swap")) {
+			group_swap();
+			done++;
 		} else if (!strcmp(argv[i], "levels")) {
 			group_levels();
 			done++;
@@ -1099,7 +1147,7 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "usage: escape_fs [--host-root DIR] [--host-src DIR] "
 					"[--host-delta DIR] [--host-file F] [--host-victim F] "
-					"paths|names|meta|writes|all|levels...\n");
+					"paths|names|meta|writes|all|levels|swap...\n");
 			return 2;
 		}
 	}

@@ -8,6 +8,9 @@
  *   hostile metafill DIR [MAX]     make MAX directories, each with an empty
  *                                  file carrying a 2 KiB xattr and a symlink
  *                                  with a 4000-byte target
+ *   hostile churn DIR SECONDS THREADS
+ *                                  race every namespace operation over a
+ *                                  dozen names in DIR from THREADS threads
  *   hostile heavywrite PATH        rewrite PATH in 1 MiB blocks forever,
  *                                  reporting the first error it meets
  *   hostile daemonize MARKER exit|stay
@@ -22,8 +25,10 @@
  * RESULT "OK", which the scripts treat as a failed containment.
  * Standalone, no sanitizers.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +186,121 @@ static int metafill(const char *dir, long max)
 	return 0;
 }
 
+/*
+ * Many threads racing every namespace operation over a few names in DIR,
+ * for SECONDS: the daemon's inode table, locks and delta bookkeeping under
+ * contention.  Errors are expected (the names collide on purpose); what
+ * must not happen is the daemon dying, which the probe sees as ENOTCONN or
+ * ECONNABORTED from every call afterwards.
+ */
+struct churn {
+	const char *dir;
+	time_t until;
+	unsigned seed;
+	long ops;
+	int dead;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *c = arg;
+	char a[256], b[256], buf[4096];
+	unsigned r = c->seed;
+	int fd;
+
+	memset(buf, 'c', sizeof(buf));
+	while (time(NULL) < c->until) {
+		long res = 0;
+
+		r = r * 1103515245 + 12345;
+		snprintf(a, sizeof(a), "%s/n%u", c->dir, (r >> 8) % 12);
+		snprintf(b, sizeof(b), "%s/n%u%s", c->dir, (r >> 12) % 12,
+			 (r >> 20) % 3 ? "" : "/n1");
+		switch ((r >> 16) % 14) {
+		case 0:
+			fd = open(a, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			res = fd;
+			if (fd >= 0) {
+				(void)!pwrite(fd, buf, (r >> 4) % sizeof(buf), (r >> 3) % 8192);
+				(void)close(fd);
+			}
+			break;
+		case 1: res = rename(a, b); break;
+		case 2: res = link(a, b); break;
+		case 3: res = unlink(a); break;
+		case 4: res = mkdir(a, 0755); break;
+		case 5: res = rmdir(a); break;
+		case 6: res = symlink("n3", a); break;
+		case 7: res = truncate(a, (r >> 5) % 10000); break;
+		case 8: {
+			struct stat st;
+
+			res = lstat(a, &st);
+			break;
+		}
+		case 9: {
+			DIR *d = opendir(c->dir);
+
+			if (d) {
+				while (readdir(d))
+					;
+				(void)closedir(d);
+			}
+			break;
+		}
+		case 10: res = setxattr(a, "user.c", "v", 1, 0); break;
+		case 11: res = (long)getxattr(a, "user.c", buf, sizeof(buf)); break;
+		case 12: res = utimensat(AT_FDCWD, a, NULL, AT_SYMLINK_NOFOLLOW); break;
+		case 13:
+			fd = open(a, O_RDONLY | O_CLOEXEC);
+			res = fd;
+			if (fd >= 0) {
+				(void)!read(fd, buf, sizeof(buf));
+				(void)close(fd);
+			}
+			break;
+		}
+		if (res < 0 && (errno == ENOTCONN || errno == ECONNABORTED)) {
+			c->dead = errno;
+			break;
+		}
+		c->ops++;
+	}
+	return NULL;
+}
+
+static int churn(const char *dir, int seconds, int threads)
+{
+	struct churn c[64];
+	pthread_t t[64];
+	struct stat st;
+	long ops = 0;
+	int i, dead = 0;
+
+	if (threads > 64)
+		threads = 64;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		say("churn", errno, "ops=%lld", 0);
+		return 0;
+	}
+	for (i = 0; i < threads; i++) {
+		c[i] = (struct churn){ dir, time(NULL) + seconds, (unsigned)i * 7919u + 1, 0, 0 };
+		if (pthread_create(&t[i], NULL, churn_thread, &c[i]) != 0)
+			return 1;
+	}
+	for (i = 0; i < threads; i++) {
+		(void)pthread_join(t[i], NULL);
+		ops += c[i].ops;
+		if (c[i].dead)
+			dead = c[i].dead;
+	}
+	/* The mount still answers: the daemon survived. */
+	if (!dead && stat(".", &st) < 0)
+		dead = errno;
+	say("churn", dead, "ops=%lld", ops);
+	return 0;
+}
+
 static int heavywrite(const char *path)
 {
 	static char block[1 << 20];
@@ -272,6 +392,8 @@ int main(int argc, char **argv)
 		return fill(argv[2], argc > 3 ? atol(argv[3]) : 1024);
 	if (argc >= 3 && !strcmp(argv[1], "metafill"))
 		return metafill(argv[2], argc > 3 ? atol(argv[3]) : 100000);
+	if (argc == 5 && !strcmp(argv[1], "churn"))
+		return churn(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "heavywrite"))
 		return heavywrite(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "sleeper"))
@@ -279,6 +401,6 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "daemonize"))
 		return daemonize(argv[0], argv[2], argv[3]);
 	fprintf(stderr, "usage: hostile forkbomb [MAX] | memhog [MAX_MIB] | fill PATH [MAX_MIB]"
-			" | metafill DIR [MAX] | heavywrite PATH | daemonize MARKER exit|stay | sleeper MARKER\n");
+			" | metafill DIR [MAX] | churn DIR SECONDS THREADS | heavywrite PATH | daemonize MARKER exit|stay | sleeper MARKER\n");
 	return 2;
 }
