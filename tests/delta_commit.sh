@@ -271,6 +271,33 @@ wait "$holder" 2>/dev/null
 "$FENCEFS" commit "$D" >/dev/null 2>&1
 check_eq "no longer in use: committed" 0 $?
 
+# 14. Hostile deltas: odd file types where files are expected; nothing hangs.
+fresh_source
+delta_new "$S" "$D" 'write=**'
+mkdir -p "$D/upper/src"
+mkfifo "$D/upper/src/fifo"
+mknod "$D/upper/src/dev" c 1 3
+echo ok >"$D/upper/src/fine.c"
+timeout 20 "$FENCEFS" commit "$D" >"$T/out14" 2>&1
+check_eq "special files in the delta: exit 1 (skipped), no hang" 1 $?
+check "special files: skipped, not created" \
+	every '[ ! -e "$S/src/fifo" ]' '[ ! -e "$S/src/dev" ]' '[ -f "$S/src/fine.c" ]' \
+	"grep -qx 'skipped   A src/dev: a special file is not committed' '$T/out14'"
+timeout 20 "$FENCEFS" diff --patch "$D" >/dev/null 2>"$T/err14"
+check "special files: diff --patch says it cannot show them" grep -q "special file cannot be shown" "$T/err14"
+D14=$T/fifo-meta
+delta_new "$S" "$D14" 'write=**'
+rm -f "$D14/fencefs-delta.json"
+mkfifo "$D14/fencefs-delta.json"
+timeout 20 "$FENCEFS" diff "$D14" >/dev/null 2>&1
+check_eq "metadata that is a FIFO: refused, no hang" 2 $?
+D15=$T/symlink-upper
+delta_new "$S" "$D15" 'write=**'
+rmdir "$D15/upper"
+ln -s "$S" "$D15/upper"
+timeout 20 "$FENCEFS" commit "$D15" >/dev/null 2>&1
+check_eq "upper that is a symlink: refused" 2 $?
+
 # 10. A delta whose metadata was tampered with is refused.
 fresh_source
 delta_new "$S" "$D" 'write=**'
