@@ -81,20 +81,7 @@ die() {
 log() { printf '[%s] %s\n' "$(date -u +%T)" "$*" >&2; }
 wants() { [[ $1 =~ $ONLY ]]; }
 
-[ "$(id -u)" = 0 ] || die "needs root (drop_caches, mount, overlayfs)"
-for c in hyperfine awk cc mountpoint; do
-	command -v "$c" >/dev/null 2>&1 || die "'$c' is missing; run scripts/deps.sh build bench"
-done
-
-mkdir -p "$RAW" || die "cannot create '$RAW'"
-rm -f "$RAW"/* 2>/dev/null
-exec 2> >(tee "$OUT/bench.log" >&2)
-T_START=$(date +%s)
-
-W=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/fence-bench.XXXXXX") || die "cannot create a work directory"
-SRC=$W/src
-MNTROOT=$W/mnt
-CTL=$W/ctl
+W=""
 TRACE_INST=""
 
 cleanup() {
@@ -114,8 +101,6 @@ cleanup() {
 		rm -rf "$W"
 	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # --- results -------------------------------------------------------------
 # RES[workload|setup] = median (seconds, MB/s, files/s or KiB, by workload)
@@ -267,14 +252,15 @@ setup_cmd_missing() {
 # daemon_pid MNT: the FUSE daemon serving MNT: a process naming MNT on its
 # command line that holds /dev/fuse open.
 daemon_pid() {
-	local p f
+	local p
+	# One find per process: a daemon with an O_PATH fd per inode holds
+	# thousands of fds after a grep, and a readlink per fd from the shell
+	# took minutes.
 	for p in $(pgrep -f -- "$1( |\$)"); do
-		for f in /proc/"$p"/fd/*; do
-			if [ "$(readlink "$f" 2>/dev/null)" = /dev/fuse ]; then
-				echo "$p"
-				return 0
-			fi
-		done
+		if [ -n "$(find "/proc/$p/fd" -lname /dev/fuse -print -quit 2>/dev/null)" ]; then
+			echo "$p"
+			return 0
+		fi
 	done
 	return 1
 }
@@ -391,7 +377,7 @@ count_fuse() {
 }
 
 # --- filesystem workloads -------------------------------------------------
-DROP='sync; echo 3 > /proc/sys/vm/drop_caches'
+DROP="" # set in main, once $W exists
 
 # measure_rw NAME KIND CMD_TEMPLATE [writable-only]: for each setup, a warm
 # or cold median of CMD (where @V@ is the setup's view of the data).
@@ -865,17 +851,45 @@ report() {
 }
 
 # --- main -----------------------------------------------------------------
-SF=$BDIR/bench/smallfiles
-mkdir -p "$BDIR/bench"
-cc -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -I"$ROOT/common" -o "$SF" "$ROOT/bench/smallfiles.c" ||
-	die "cannot build bench/smallfiles.c"
+# Everything runs from main(), called on the last line, so bash has read the
+# whole file before the first workload: editing this script while a run is
+# going (bash reads scripts as it executes them) cannot derail that run.
+main() {
+	[ "$(id -u)" = 0 ] || die "needs root (drop_caches, mount, overlayfs)"
+	for c in hyperfine awk cc mountpoint; do
+		command -v "$c" >/dev/null 2>&1 || die "'$c' is missing; run scripts/deps.sh build bench"
+	done
 
-log "bench: work directory $W, results in $OUT"
-make_data
-trace_init
-mount_all
-run_fs_workloads
-umount_all
-run_launch_workloads
-report | tee "$OUT/results.md"
-log "bench: done in $(($(date +%s) - T_START)) s; tables in $OUT/results.md"
+	mkdir -p "$RAW" || die "cannot create '$RAW'"
+	rm -f "$RAW"/* 2>/dev/null
+	exec 2> >(tee "$OUT/bench.log" >&2)
+	T_START=$(date +%s)
+
+	W=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/fence-bench.XXXXXX") || die "cannot create a work directory"
+	SRC=$W/src
+	MNTROOT=$W/mnt
+	CTL=$W/ctl
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	# syncfs of the data's filesystem only (sync -f): a plain sync(2) also waits
+	# for every other mount on the machine, FUSE mounts of other people's tests
+	# included (one run here spent 3 minutes in the untimed prepares of three
+	# cold runs while such tests were running).
+	DROP="sync -f '$W' && echo 3 > /proc/sys/vm/drop_caches"
+	SF=$BDIR/bench/smallfiles
+	mkdir -p "$BDIR/bench"
+	cc -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -I"$ROOT/common" -o "$SF" "$ROOT/bench/smallfiles.c" ||
+		die "cannot build bench/smallfiles.c"
+
+	log "bench: work directory $W, results in $OUT"
+	make_data
+	trace_init
+	mount_all
+	run_fs_workloads
+	umount_all
+	run_launch_workloads
+	report | tee "$OUT/results.md"
+	log "bench: done in $(($(date +%s) - T_START)) s; tables in $OUT/results.md"
+}
+
+main "$@"; exit
