@@ -2,8 +2,9 @@
 # resources.sh - resource attacks (issue 6, item 1, "resources"): a fork
 # bomb under --pids, a memory hog under --memory, disk fillers in /tmp
 # (--tmp-size) and in the delta (--max-delta, by data and by metadata),
-# and a double-forking
-# daemonizer that tries to outlive the command and the timeout.  Each must
+# a race of every namespace operation from many threads, and a
+# double-forking daemonizer that tries to outlive the command and the
+# timeout.  Each must
 # be contained, reported with the right exit status, and leave nothing
 # running on the host.
 . "$(dirname "$0")/../lib.sh"
@@ -82,6 +83,16 @@ if [ -n "$du" ] && [ "$du" -le $((1048576 + 262144)) ]; then ok "metafill: delta
 	notok "metafill: delta on disk within budget"
 	echo "#   du -sb: ${du:-none} after $(field "$T/metafill.out" metafill entries) entries"; fi
 
+# Sixteen threads racing every namespace operation over a dozen names for
+# three seconds: the daemon must come out alive (under make check it runs
+# with ASan and UBSan, which turn a memory error into a dead mount).
+run churn --delta "$T/delta-churn" --timeout 60s -- /probes/hostile churn output/churn 3 16
+check_eq "churn: fence-run exit status" 0 "$rc"
+check_eq "churn: the daemon survived (the mount still answers)" OK "$(result "$T/churn.out" churn)"
+o=$(field "$T/churn.out" churn ops)
+if [ -n "$o" ] && [ "$o" -gt 1000 ]; then ok "churn: the race ran ($o operations)"; else
+	notok "churn: the race ran"; echo "#   operations: ${o:-none}"; fi
+
 # --- daemonizers --------------------------------------------------------------
 # alive MARKER: host pids whose argv holds MARKER (unique to this run).
 alive() { sec_pgrep "$1" | tr '\n' ' '; }
@@ -105,5 +116,5 @@ sleep 1
 check_eq "daemonize (timeout): no process of it on the host 1 s later" "" "$(alive "$mark")"
 
 sec_scan "resources: no canary in any output or delta" "$T"/*.out "$T"/*.err "$T"/*.result \
-	"$T/delta-fill" "$T/delta-meta"
+	"$T/delta-fill" "$T/delta-meta" "$T/delta-churn"
 check_eq "resources: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
