@@ -4,9 +4,8 @@
 # (--tmp-size) and in the delta (--max-delta, by data and by metadata),
 # a race of every namespace operation from many threads, and a
 # double-forking daemonizer that tries to outlive the command and the
-# timeout.  Each must
-# be contained, reported with the right exit status, and leave nothing
-# running on the host.
+# timeout.  Each must be contained, reported with the right exit status,
+# and leave nothing running on the host.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 sec_need_fencerun
