@@ -16,6 +16,11 @@ sec_need_fencerun
 
 CODE=$T/code
 sec_canary_tree "$CODE"
+# Secret names that are not valid UTF-8 (a pattern matcher in UTF mode may
+# fail on them and fall through to the readable default).
+for f in $'keys/\xff\xfe.pem' $'.env.\xff' $'id_rsa\xff' $'deep/\xff/.env' $'x\xff/secrets/f'; do
+	sec_add_canary "$CODE/$f"
+done
 # Special files in the source: a host service's unix socket and a device
 # node (the host's /dev/zero, 1:5).
 mkdir -p "$CODE/run"

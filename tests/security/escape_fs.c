@@ -383,6 +383,12 @@ static void group_names(void)
 	try_read("slashes:./keys/./server.pem", "./keys/./server.pem");
 	try_read("nul:.env-with-suffix", ".env\0ignored");
 	try_read("utf8:overlong-dot-env", "\xc0\xae" "env");
+	/* Secret names that are not UTF-8 (escape.sh puts canaries there). */
+	try_read("utf8-secret:keys/FF-FE.pem", "keys/\xff\xfe.pem");
+	try_read("utf8-secret:.env.FF", ".env.\xff");
+	try_read("utf8-secret:id_rsaFF", "id_rsa\xff");
+	try_read("utf8-secret:deep/FF/.env", "deep/\xff/.env");
+	try_read("utf8-secret:xFF/secrets/f", "x\xff/secrets/f");
 	try_read("utf8:fullwidth-dot-env", "\xef\xbc\x8e" "env");
 
 	/* Very long names and paths. */
