@@ -417,6 +417,10 @@ static int step_start_daemon(struct run *r)
 	char err[512];
 	int fuse_fd = -1, ret;
 
+	/* The init's setup is local syscalls only, but never wait forever. */
+	if (poll(&(struct pollfd){ .fd = r->sock, .events = POLLIN }, 1, DAEMON_READY_MS) == 0)
+		return fail(r, -ETIMEDOUT, "the sandbox did not start within %d s",
+			    DAEMON_READY_MS / 1000);
 	ret = launch_msg_recv(r->sock, &m, &fuse_fd);
 	if (ret < 0 || m.type != LAUNCH_MSG_FUSE || fuse_fd < 0) {
 		if (ret == 0)
