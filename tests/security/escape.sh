@@ -135,6 +135,36 @@ sec_scan "fencefs commit of the hostile delta prints no canary" "$T/commit.out"
 check_eq "fencefs commit of the hostile delta: source tree unchanged" "$before" \
 	"$(sec_tree_sum "$CODE")"
 
+# --- the same attacks with --apply: what lands in the codebase ------------------
+# fence-run commits the delta itself after exit 0; only output/ and tmp/
+# (the writable paths) may change, and no secret may move or go.
+rest_sum() {
+	(cd "$1" && find . -mindepth 1 \( -path ./output -o -path ./tmp \) -prune -o \
+		-printf '%p %y %m %s %T@ %l\n' | sort &&
+		find . \( -path ./output -o -path ./tmp \) -prune -o -type f -print0 | sort -z |
+		xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
+}
+cp -a "$CODE" "$T/applied"
+rest_before=$(rest_sum "$T/applied")
+timeout -k 5 120 "$FENCERUN" --codebase "$T/applied" --preset agent-safe --apply --timeout 60s \
+	--bind-ro "$SECPROBES:/probes" -- \
+	/probes/escape_fs --host-root "$T" --host-src "$T/applied" --host-file "$T/outside/secret.txt" \
+	--host-victim "$T/victim.txt" all >"$T/apply.out" 2>"$T/apply.err"
+rc=$?
+# The probe leaves a FIFO in output/, which commit refuses (a special file):
+# 125 with the report and the delta kept is the honest answer, 0 if not.
+check "apply: fence-run exits 0, or 125 naming what --apply refused (exit $rc)" \
+	bash -c "[ $rc = 0 ] || { [ $rc = 125 ] && grep -q 'fence-run: --apply' '$T/apply.err'; }"
+check_eq "apply: nothing outside output/ and tmp/ changed" "$rest_before" "$(rest_sum "$T/applied")"
+lost=""
+for f in output/.env output/sub/.env output/only/id_rsa; do
+	cmp -s "$CODE/$f" "$T/applied/$f" || lost+="$f "
+done
+check_eq "apply: the secrets inside output/ are still there, unchanged" "" "$lost"
+check_eq "apply: the host file behind the delta's symlinks is untouched" "$victim_before" "$(victim)"
+check "apply: the writable place got the probe's files" test -f "$T/applied/output/victim"
+sec_scan "apply: no canary in the output" "$T/apply.out" "$T/apply.err"
+
 # --- view level and pass-through directory ------------------------------------
 # The contents of a view file are as secret as a hidden file's.
 sec_add_canary "$CODE/docs/manual.txt"
