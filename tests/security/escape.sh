@@ -153,6 +153,8 @@ timeout -k 5 120 "$FENCERUN" --codebase "$T/applied" --preset agent-safe --apply
 rc=$?
 # The probe leaves a FIFO in output/, which commit refuses (a special file):
 # 125 with the report and the delta kept is the honest answer, 0 if not.
+kept=$(sed -n "s/.*the delta is kept in '\(.*\)'$/\1/p" "$T/apply.err")
+[ -n "$kept" ] && at_exit "$FENCEFS discard '$kept'"
 check "apply: fence-run exits 0, or 125 naming what --apply refused (exit $rc)" \
 	bash -c "[ $rc = 0 ] || { [ $rc = 125 ] && grep -q 'fence-run: --apply' '$T/apply.err'; }"
 check_eq "apply: nothing outside output/ and tmp/ changed" "$rest_before" "$(rest_sum "$T/applied")"
