@@ -154,7 +154,7 @@ int fs_child_path(const struct fs_inode *dir, const char *name, char *buf, size_
 /* Drops the cached merged listing of directory I (after a change in it). */
 void fs_dir_invalidate(struct fs_inode *i);
 
-/* --- fs_ops.c --- */
+/* --- fs_ops.c (handlers also in fs_names.c, fs_data.c, fs_xattr.c) --- */
 extern const struct fuse_lowlevel_ops fs_ops;
 
 /* Shared by fs_ops.c and fs_dir.c. */
@@ -207,7 +207,6 @@ void fs_audit(struct fs_session *s, fuse_req_t req, const char *event, const cha
 	      const char *path, const char *path2, const char *level, int err);
 
 /* --- fs_dir.c --- */
-void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
 void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "fs.h"
+#include "fs_internal.h"
 
 struct fs_dirent {
 	char *name;

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * fs_data.c - opens and file data: open, access, opendir, read, write,
+ * fsync, fallocate, copy_file_range, statfs.  READ and WRITE come by node
+ * id and use a per-inode data fd, so they work without OPEN (kernel mode,
+ * where OPEN is answered ENOSYS once and never sent again).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "delta.h"
+#include "fs.h"
+#include "fs_internal.h"
+#include "util.h"
+
+
+/*
+ * The data fd of regular file I, with io_lock held for reading (the caller
+ * unlocks).  RW asks for a read-write fd on the delta copy (which must
+ * exist).  Opened lazily and kept for the inode's life: READ and WRITE
+ * come by node id, without a per-open handle (OPEN answers ENOSYS).
+ */
+int fs_data_fd(struct fs_inode *i, bool rw, int *fd)
+{
+	char p[32];
+
+	if (i->type != S_IFREG)
+		return -EINVAL;
+	/*
+	 * The fds are reopened through /proc/self/fd/N (the O_PATH fd's magic
+	 * link), which names the very object looked up: no path is walked
+	 * again, so O_NOFOLLOW is neither needed nor possible there.
+	 */
+	pthread_rwlock_rdlock(&i->io_lock);
+	if (i->data_fd >= 0 && (!rw || i->data_rw)) {
+		*fd = i->data_fd;
+		return 0;
+	}
+	pthread_rwlock_unlock(&i->io_lock);
+	pthread_rwlock_wrlock(&i->io_lock);
+	if (i->data_fd < 0 || (rw && !i->data_rw)) {
+		int nfd = -1;
+		bool nrw = false;
+
+		if (i->upper_fd >= 0) {
+			nfd = open(delta_fd_path(i->upper_fd, p, sizeof(p)),
+				   O_RDWR | O_CLOEXEC);
+			nrw = nfd >= 0;
+			if (nfd < 0 && !rw)
+				nfd = open(p, O_RDONLY | O_CLOEXEC);
+		} else if (!rw && i->src_fd >= 0) {
+			/* The source is only ever opened read-only (SPEC 6). */
+			nfd = open(delta_fd_path(i->src_fd, p, sizeof(p)),
+				   O_RDONLY | O_CLOEXEC);
+		} else {
+			errno = EIO;
+		}
+		if (nfd < 0) {
+			int r = -errno;
+
+			pthread_rwlock_unlock(&i->io_lock);
+			return r;
+		}
+		if (i->data_fd >= 0)
+			(void)close(i->data_fd);
+		i->data_fd = nfd;
+		i->data_rw = nrw;
+	}
+	*fd = i->data_fd;
+	/* Downgrade: holding the write lock for the I/O would serialise readers. */
+	pthread_rwlock_unlock(&i->io_lock);
+	return fs_data_fd(i, rw, fd);
+}
+
+/* Copy-up of I when it has no delta copy yet (the data copied without ns_lock). */
+int fs_ensure_upper(struct fs_session *s, struct fs_inode *i)
+{
+	return delta_copy_up_data(s, i, INT64_MAX);
+}
+
+/* The first change through an inode is logged once (SPEC 8 "write"). */
+void fs_wrote_once(struct fs_session *s, fuse_req_t req, struct fs_inode *i, const char *op)
+{
+	char path[PATH_MAX];
+
+	if (atomic_exchange(&i->audited_write, true))
+		return;
+	pthread_rwlock_rdlock(&s->ns_lock);
+	if (fs_inode_path(i, path, sizeof(path)) == 0)
+		fs_wrote(s, req, op, path, NULL);
+	pthread_rwlock_unlock(&s->ns_lock);
+}
+
+/* --- file data ---------------------------------------------------------- */
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_session *s = S(req);
+	struct fs_inode *i = fs_inode_get(s, ino);
+	int acc = fi->flags & O_ACCMODE, mask = 0;
+	bool exec = fi->flags & FS_FMODE_EXEC;
+	char path[PATH_MAX + 1] = "/";
+	int r;
+
+	/*
+	 * Zero-message opens: ENOSYS makes the kernel stop sending OPEN,
+	 * FLUSH and RELEASE for the whole connection (fs/fuse/file.c
+	 * fuse_file_open(), no_open) and keep page caches; levels are then
+	 * enforced by default_permissions on the mode bits and by READ/WRITE
+	 * below.  In daemon mode (root callers, audit) opens come here.
+	 */
+	if (!s->daemon_opens) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (acc != O_RDONLY || (fi->flags & O_TRUNC))
+		mask |= W_OK;
+	if (acc != O_WRONLY)
+		mask |= R_OK;
+	if (exec)
+		mask |= X_OK;
+	r = fs_check_access(s, req, i, mask, exec ? "exec" : "open");
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (s->audit && (exec || audit_wants_all(s->audit))) {
+		pthread_rwlock_rdlock(&s->ns_lock);
+		r = fs_inode_path(i, path + 1, sizeof(path) - 1);
+		pthread_rwlock_unlock(&s->ns_lock);
+		if (r == 0)
+			fs_audit(s, req, exec ? "exec" : "read", "open", path, NULL, NULL, 0);
+	}
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	fuse_reply_open(req, fi);
+}
+
+void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs_session *s = S(req);
+
+	fuse_reply_err(req, -fs_check_access(s, req, fs_inode_get(s, ino), mask, "access"));
+}
+
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_session *s = S(req);
+	int r;
+
+	/*
+	 * Listings are cached per inode, so no per-open state is needed:
+	 * in kernel mode ENOSYS makes the kernel stop sending OPENDIR and
+	 * RELEASEDIR and cache listings itself (FOPEN_CACHE_DIR).
+	 */
+	if (!s->daemon_opens) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	r = fs_check_access(s, req, fs_inode_get(s, ino), R_OK, "opendir");
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = 0;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct fs_session *s = S(req);
+	struct fs_inode *i = fs_inode_get(s, ino);
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	int r, fd;
+
+	r = fs_need_level_locked(s, req, i, POLICY_READ, "read");
+	if (r == 0)
+		r = fs_data_fd(i, false, &fd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	pthread_rwlock_unlock(&i->io_lock);
+}
+
+/* Charges the budget for writing LEN bytes at OFF into fd (growth only). */
+static int charge_growth(struct fs_session *s, int fd, off_t off, size_t len, int64_t *charged)
+{
+	struct stat st;
+	int64_t grow;
+
+	*charged = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	grow = (int64_t)off + (int64_t)len - st.st_size;
+	if (grow <= 0)
+		return 0;
+	*charged = grow;
+	return delta_charge(s, grow);
+}
+
+/* Write access for a data change: level, copy-up, then the read-write fd. */
+static int writable_fd(struct fs_session *s, fuse_req_t req, struct fs_inode *i, const char *op,
+		       int *fd)
+{
+	int r = fs_need_level_locked(s, req, i, POLICY_WRITE, op);
+
+	if (r == 0 && i->upper_fd < 0)
+		r = fs_ensure_upper(s, i);
+	if (r == 0)
+		r = fs_data_fd(i, true, fd);
+	return r;
+}
+
+void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+		  struct fuse_file_info *fi)
+{
+	struct fs_session *s = S(req);
+	struct fs_inode *i = fs_inode_get(s, ino);
+	size_t len = fuse_buf_size(in);
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(len);
+	int64_t charged;
+	ssize_t n;
+	int r, fd;
+
+	r = writable_fd(s, req, i, "write", &fd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	r = charge_growth(s, fd, off, len, &charged);
+	if (r < 0) {
+		pthread_rwlock_unlock(&i->io_lock);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = fd;
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	pthread_rwlock_unlock(&i->io_lock);
+	if (n < 0) {
+		delta_uncharge(s, charged);
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
+	fs_wrote_once(s, req, i, "write");
+	fuse_reply_write(req, (size_t)n);
+}
+
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_inode *i = fs_inode_get(S(req), ino);
+	int r = 0;
+
+	pthread_rwlock_rdlock(&i->io_lock);
+	if (i->data_fd >= 0 && i->data_rw &&
+	    (datasync ? fdatasync(i->data_fd) : fsync(i->data_fd)) < 0)
+		r = errno;
+	pthread_rwlock_unlock(&i->io_lock);
+	fuse_reply_err(req, r);
+}
+
+void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_session *s = S(req);
+	struct fs_inode *i = fs_inode_get(s, ino);
+	int r = 0;
+
+	pthread_rwlock_rdlock(&s->ns_lock);
+	if (i->upper_fd >= 0) {
+		_cleanup_close_ int fd = openat(i->upper_fd, ".", O_RDONLY | O_DIRECTORY |
+									 O_CLOEXEC);
+
+		if (fd < 0 || fsync(fd) < 0)
+			r = errno;
+	}
+	pthread_rwlock_unlock(&s->ns_lock);
+	fuse_reply_err(req, r);
+}
+
+void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		  struct fuse_file_info *fi)
+{
+	struct fs_session *s = S(req);
+	struct fs_inode *i = fs_inode_get(s, ino);
+	int64_t charged = 0;
+	int r, fd;
+
+	r = writable_fd(s, req, i, "fallocate", &fd);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (!(mode & FALLOC_FL_KEEP_SIZE))
+		r = charge_growth(s, fd, off, (size_t)len, &charged);
+	if (r == 0 && fallocate(fd, mode, off, len) < 0) {
+		r = -errno;
+		delta_uncharge(s, charged);
+	}
+	pthread_rwlock_unlock(&i->io_lock);
+	if (r == 0)
+		fs_wrote_once(s, req, i, "fallocate");
+	fuse_reply_err(req, -r);
+}
+
+void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct fs_session *s = S(req);
+	struct fs_inode *in = fs_inode_get(s, ino_in), *out = fs_inode_get(s, ino_out);
+	int64_t charged = 0;
+	int r, fdin = -1, fdout;
+	ssize_t n = 0;
+
+	r = fs_need_level_locked(s, req, in, POLICY_READ, "read");
+	if (r == 0)
+		r = writable_fd(s, req, out, "write", &fdout);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (in != out) {
+		r = fs_data_fd(in, false, &fdin);
+	} else {
+		fdin = fdout;
+	}
+	if (r == 0)
+		r = charge_growth(s, fdout, off_out, len, &charged);
+	if (r == 0) {
+		n = copy_file_range(fdin, &off_in, fdout, &off_out, len, (unsigned int)flags);
+		if (n < 0) {
+			r = -errno;
+			delta_uncharge(s, charged);
+		}
+	}
+	if (in != out && fdin >= 0)
+		pthread_rwlock_unlock(&in->io_lock);
+	pthread_rwlock_unlock(&out->io_lock);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fs_wrote_once(s, req, out, "write");
+	fuse_reply_write(req, (size_t)n);
+}
+
+void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_session *s = S(req);
+	struct statvfs sv;
+
+	if (fstatvfs(s->upper_root, &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if (s->max_delta) {
+		int64_t left = (int64_t)s->max_delta - atomic_load(&s->delta_bytes);
+		fsblkcnt_t blocks = left > 0 ? (fsblkcnt_t)left / sv.f_frsize : 0;
+
+		if (blocks < sv.f_bavail)
+			sv.f_bavail = blocks;
+		if (blocks < sv.f_bfree)
+			sv.f_bfree = blocks;
+	}
+	fuse_reply_statfs(req, &sv);
+}

@@ -1,0 +1,725 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * fs_names.c - the handlers that change names: create, mkdir, mknod,
+ * symlink, link, unlink, rmdir, rename.  The level of the name itself
+ * decides (SPEC 1); everything lands in the delta's upper/ directory, with
+ * whiteouts for deleted source names (delta.c).  All of them hold ns_lock
+ * for writing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "delta.h"
+#include "fs.h"
+#include "fs_internal.h"
+#include "util.h"
+
+
+/* --- creating names ----------------------------------------------------- */
+
+/*
+ * Common checks before creating NAME in DIR (ns_lock held for writing):
+ * the level of the new name must be write (EACCES otherwise, even for a
+ * hidden name, so the answer leaks nothing), the name must be free, the
+ * budget not spent; then the parent chain is copied up and a whiteout on
+ * the name removed (*was_whiteout: the source had the name).
+ */
+static int prepare_create(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
+			  const char *name, bool is_dir, const char *op,
+			  struct policy_decision *dec, bool *was_whiteout)
+{
+	char path[PATH_MAX];
+	struct fs_object o;
+	int r;
+
+	*was_whiteout = false;
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (fs_bad_name(name))
+		return -EEXIST;
+	r = fs_decide(s, dir, name, is_dir, path, sizeof(path), dec);
+	if (r < 0)
+		return r;
+	/* The new name's own level decides, not its parent's (SPEC 1). */
+	if (dec->level < POLICY_WRITE) {
+		fs_deny(s, req, op, path, dec->level, EACCES);
+		return -EACCES;
+	}
+	r = fs_find(s, dir, name, &o);
+	if (r == 0)
+		return -EEXIST;
+	if (r != -ENOENT)
+		return r;
+	if (s->max_delta && atomic_load(&s->delta_bytes) >= (int64_t)s->max_delta)
+		return -ENOSPC;
+	r = delta_ensure_dir(s, dir);
+	if (r < 0)
+		return r;
+	return delta_clear_whiteout(s, dir->upper_fd, name, was_whiteout);
+}
+
+/* Makes the inode for a name just created in DIR's upper directory. */
+static int new_node(struct fs_session *s, struct fs_inode *dir, const char *name,
+		    const struct policy_decision *dec, struct fs_inode **out, struct stat *attr)
+{
+	int fd = openat(dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	struct fs_inode *i;
+
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = -errno;
+
+		(void)close(fd);
+		return r;
+	}
+	i = fs_inode_find_or_add(s, st.st_dev, st.st_ino, st.st_mode & S_IFMT, dec, dir, name, -1,
+				 fd, st.st_ino, false, false);
+	if (!i)
+		return -ENOMEM;
+	*attr = st;
+	fs_fill_attr(s, i, attr);
+	*out = i;
+	fs_dir_invalidate(dir);
+	return 0;
+}
+
+/* Puts a whiteout back after a failed create over a deleted source name. */
+static void restore_whiteout(struct fs_session *s, struct fs_inode *dir, const char *name,
+			     bool was_whiteout)
+{
+	if (was_whiteout)
+		(void)delta_make_whiteout(s, dir->upper_fd, name);
+}
+
+/*
+ * What a caller creates is the caller's, as on any filesystem: a root
+ * daemon serving several users (allow_other) hands new objects to their
+ * creator.  With --owner everything is shown as one user's anyway, and a
+ * daemon that is not root owns what it makes.  The group follows a setgid
+ * parent, as mkdir(2)/open(2) do.
+ */
+static int give_to_caller(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
+			  const char *name)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct stat pst;
+	gid_t gid = c->gid;
+
+	if (s->has_owner || geteuid() != 0)
+		return 0;
+	if (fstatat(dir->upper_fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+		gid = (gid_t)-1;
+	if (fchownat(dir->upper_fd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+enum make_kind { MAKE_FILE, MAKE_DIR, MAKE_NODE, MAKE_SYMLINK };
+
+struct make_args {
+	enum make_kind kind;
+	mode_t mode;
+	const char *target; /* symlink */
+	int *fd_out;        /* MAKE_FILE: the open read-write fd */
+};
+
+static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, const char *name,
+		   const struct make_args *a, const char *op, struct fuse_entry_param *e)
+{
+	struct policy_decision dec;
+	struct fs_inode *i = NULL;
+	struct stat attr;
+	bool was_whiteout;
+	char path[PATH_MAX];
+	int64_t cost, dsize;
+	int r, fd = -1;
+
+	pthread_rwlock_wrlock(&s->ns_lock);
+	r = prepare_create(s, req, dir, name, a->kind == MAKE_DIR, op, &dec, &was_whiteout);
+	if (r < 0)
+		goto out_unlock;
+	/* Metadata costs disk too: charge it before making it. */
+	cost = a->kind == MAKE_DIR ? DELTA_DIR_COST :
+	       a->kind == MAKE_SYMLINK ? (int64_t)strlen(a->target) : 0;
+	r = delta_charge(s, cost);
+	if (r < 0) {
+		restore_whiteout(s, dir, name, was_whiteout);
+		goto out_unlock;
+	}
+	dsize = delta_dir_size(dir->upper_fd);
+	switch (a->kind) {
+	case MAKE_FILE:
+		fd = openat(dir->upper_fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			    a->mode & 07777);
+		r = fd < 0 ? -errno : 0;
+		break;
+	case MAKE_DIR:
+		r = mkdirat(dir->upper_fd, name, a->mode & 07777) < 0 ? -errno : 0;
+		break;
+	case MAKE_NODE:
+		r = mknodat(dir->upper_fd, name, a->mode, 0) < 0 ? -errno : 0;
+		break;
+	case MAKE_SYMLINK:
+		r = symlinkat(a->target, dir->upper_fd, name) < 0 ? -errno : 0;
+		break;
+	}
+	if (r < 0) {
+		delta_uncharge(s, cost);
+		restore_whiteout(s, dir, name, was_whiteout);
+		goto out_unlock;
+	}
+	delta_charge_anyway(s, delta_dir_size(dir->upper_fd) - dsize);
+	r = give_to_caller(s, req, dir, name);
+	if (r < 0) {
+		(void)unlinkat(dir->upper_fd, name, a->kind == MAKE_DIR ? AT_REMOVEDIR : 0);
+		delta_uncharge(s, cost);
+		restore_whiteout(s, dir, name, was_whiteout);
+		goto out_unlock;
+	}
+	r = new_node(s, dir, name, &dec, &i, &attr);
+	if (r == 0 && a->kind == MAKE_DIR && was_whiteout) {
+		/* rmdir of a source directory then mkdir: the new one hides the old. */
+		r = delta_set_opaque(s, i->upper_fd);
+		i->opaque = r == 0;
+	}
+	if (r < 0) {
+		if (i)
+			fs_inode_forget(s, i, 1);
+		goto out_unlock;
+	}
+	if (a->kind == MAKE_FILE) {
+		pthread_rwlock_wrlock(&i->io_lock);
+		if (i->data_fd < 0) {
+			i->data_fd = TAKE_FD(fd);
+			i->data_rw = true;
+		}
+		pthread_rwlock_unlock(&i->io_lock);
+	}
+	if (fs_child_path(dir, name, path, sizeof(path)) == 0)
+		fs_wrote(s, req, op, path, NULL);
+	fs_fill_entry(s, i, &attr, e);
+
+out_unlock:
+	pthread_rwlock_unlock(&s->ns_lock);
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+static void reply_make(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       const struct make_args *a, const char *op)
+{
+	struct fuse_entry_param e;
+	int r = do_make(S(req), req, fs_inode_get(S(req), parent), name, a, op, &e);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct make_args a = { .kind = MAKE_NODE, .mode = mode };
+
+	if (S_ISREG(mode)) {
+		a.kind = MAKE_FILE;
+	} else if (!S_ISFIFO(mode) && !S_ISSOCK(mode)) {
+		/* No device nodes, ever (SPEC 1). */
+		struct fs_session *s = S(req);
+		struct policy_decision dec;
+		char path[PATH_MAX];
+
+		pthread_rwlock_rdlock(&s->ns_lock);
+		if (fs_decide(s, fs_inode_get(s, parent), name, false, path, sizeof(path), &dec) == 0)
+			fs_deny(s, req, "mknod", path, dec.level, EPERM);
+		pthread_rwlock_unlock(&s->ns_lock);
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	reply_make(req, parent, name, &a, "mknod");
+}
+
+void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct make_args a = { .kind = MAKE_DIR, .mode = mode };
+
+	reply_make(req, parent, name, &a, "mkdir");
+}
+
+void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct make_args a = { .kind = MAKE_SYMLINK, .target = link };
+
+	reply_make(req, parent, name, &a, "symlink");
+}
+
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi)
+{
+	struct make_args a = { .kind = MAKE_FILE, .mode = mode };
+	struct fuse_entry_param e;
+	int r = do_make(S(req), req, fs_inode_get(S(req), parent), name, &a, "create", &e);
+
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	fuse_reply_create(req, &e, fi);
+}
+
+static int do_link(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
+		   struct fs_inode *dir, const char *name, struct fuse_entry_param *e)
+{
+	struct policy_decision dec;
+	struct fs_inode *ni = NULL;
+	struct stat attr;
+	bool was_whiteout;
+	char path[PATH_MAX], opath[PATH_MAX], p[32];
+	int r;
+
+	pthread_rwlock_wrlock(&s->ns_lock);
+	/*
+	 * The linked file must itself be writable: its delta copy is shared
+	 * by both names, so a link from a read or view file into a write
+	 * directory would let the sandbox change (or read) what the rules
+	 * protect.
+	 */
+	r = fs_need_level(s, req, i, POLICY_WRITE, "link");
+	if (r == 0 && i->type == S_IFDIR)
+		r = -EPERM;
+	if (r == 0)
+		r = prepare_create(s, req, dir, name, false, "link", &dec, &was_whiteout);
+	if (r < 0)
+		goto out_unlock;
+	r = delta_copy_up(s, i);
+	if (r == 0) {
+		/*
+		 * Link the object itself, not a name that may mean something
+		 * else by now.  AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH
+		 * (linkat(2)); without it, the /proc magic link does for
+		 * files, and a symlink goes by its recorded name.
+		 */
+		r = linkat(i->upper_fd, "", dir->upper_fd, name, AT_EMPTY_PATH);
+		if (r < 0 && errno == ENOENT && i->type == S_IFLNK)
+			r = linkat(i->parent->upper_fd, i->name, dir->upper_fd, name, 0);
+		else if (r < 0 && errno == ENOENT)
+			r = linkat(AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)),
+				   dir->upper_fd, name, AT_SYMLINK_FOLLOW);
+		r = r < 0 ? -errno : 0;
+	}
+	if (r < 0) {
+		restore_whiteout(s, dir, name, was_whiteout);
+		goto out_unlock;
+	}
+	r = new_node(s, dir, name, &dec, &ni, &attr);
+	if (r < 0)
+		goto out_unlock;
+	if (fs_inode_path(i, opath, sizeof(opath)) == 0 &&
+	    fs_child_path(dir, name, path, sizeof(path)) == 0)
+		fs_wrote(s, req, "link", opath, path);
+	fs_fill_entry(s, ni, &attr, e);
+out_unlock:
+	pthread_rwlock_unlock(&s->ns_lock);
+	return r;
+}
+
+void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fuse_entry_param e;
+	int r = do_link(S(req), req, fs_inode_get(S(req), ino), fs_inode_get(S(req), newparent),
+			newname, &e);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* --- removing and renaming names ---------------------------------------- */
+
+/*
+ * Checks that NAME in DIR may be removed or renamed away: it exists and is
+ * visible (ENOENT), and its level is write (EACCES).  Fills o and dec.
+ */
+static int check_removable(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
+			   const char *name, const char *op, struct fs_object *o,
+			   struct policy_decision *dec, char *path, size_t len)
+{
+	int r;
+
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	if (fs_bad_name(name))
+		return -EINVAL;
+	r = fs_find(s, dir, name, o);
+	if (r < 0)
+		return r;
+	r = fs_decide(s, dir, name, S_ISDIR(o->st.st_mode), path, len, dec);
+	if (r < 0)
+		return r;
+	if (dec->level < POLICY_WRITE) {
+		int err = dec->level == POLICY_NONE ? ENOENT : EACCES;
+
+		fs_deny(s, req, op, path, dec->level, err);
+		return -err;
+	}
+	return 0;
+}
+
+/* A stand-in inode for a directory that is not in the table (for counting). */
+static int open_dir_view(struct fs_session *s, struct fs_inode *dir, const char *name,
+			 const struct fs_object *o, struct fs_inode *tmp)
+{
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->type = S_IFDIR;
+	tmp->src_fd = tmp->upper_fd = tmp->data_fd = -1;
+	if (o->in_upper) {
+		tmp->upper_fd = openat(dir->upper_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+								    O_CLOEXEC);
+		if (tmp->upper_fd < 0)
+			return -errno;
+		tmp->opaque = delta_is_opaque(s, tmp->upper_fd);
+	}
+	if (o->in_source && !tmp->opaque && S_ISDIR(o->src_st.st_mode)) {
+		tmp->src_fd = openat(dir->src_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+								O_CLOEXEC);
+		if (tmp->src_fd < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void close_dir_view(struct fs_inode *tmp)
+{
+	if (tmp->upper_fd >= 0)
+		(void)close(tmp->upper_fd);
+	if (tmp->src_fd >= 0)
+		(void)close(tmp->src_fd);
+}
+
+/* ENOTEMPTY unless the merged directory, hidden entries included, is empty. */
+static int check_empty(struct fs_session *s, struct fs_inode *dir, const char *name,
+		       const struct fs_object *o)
+{
+	struct fs_inode tmp;
+	size_t n = 0;
+	int r = open_dir_view(s, dir, name, o, &tmp);
+
+	if (r == 0)
+		r = fs_dir_count(s, &tmp, &n);
+	close_dir_view(&tmp);
+	if (r < 0)
+		return r;
+	return n ? -ENOTEMPTY : 0;
+}
+
+/* Removes the whiteouts an otherwise empty upper directory still holds. */
+static int clear_upper_dir(int parent, const char *name)
+{
+	_cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+							      O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d)
+		return -errno;
+	fd = -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    unlinkat(dirfd(d), de->d_name, 0) < 0 && r == 0)
+			r = -errno;
+	(void)closedir(d);
+	return r;
+}
+
+static int do_remove(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, const char *name,
+		     bool rmdir_op)
+{
+	const char *op = rmdir_op ? "rmdir" : "unlink";
+	struct policy_decision dec;
+	struct fs_object o;
+	char path[PATH_MAX];
+	int r;
+
+	pthread_rwlock_wrlock(&s->ns_lock);
+	r = check_removable(s, req, dir, name, op, &o, &dec, path, sizeof(path));
+	if (r < 0)
+		goto out_unlock;
+	if (rmdir_op && !S_ISDIR(o.st.st_mode))
+		r = -ENOTDIR;
+	else if (!rmdir_op && S_ISDIR(o.st.st_mode))
+		r = -EISDIR;
+	else if (rmdir_op)
+		r = check_empty(s, dir, name, &o);
+	if (r < 0)
+		goto out_unlock;
+	if (o.in_upper) {
+		if (rmdir_op)
+			r = clear_upper_dir(dir->upper_fd, name);
+		if (r == 0 && unlinkat(dir->upper_fd, name, rmdir_op ? AT_REMOVEDIR : 0) < 0)
+			r = -errno;
+		if (r == 0 && (o.st.st_nlink == 1 || S_ISDIR(o.st.st_mode)))
+			delta_uncharge(s, o.st.st_size);
+	}
+	if (r == 0 && o.in_source) {
+		r = delta_ensure_dir(s, dir);
+		if (r == 0)
+			r = delta_make_whiteout(s, dir->upper_fd, name);
+	}
+	if (r < 0)
+		goto out_unlock;
+	fs_dir_invalidate(dir);
+	fs_wrote(s, req, op, path, NULL);
+out_unlock:
+	pthread_rwlock_unlock(&s->ns_lock);
+	return r;
+}
+
+void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -do_remove(S(req), req, fs_inode_get(S(req), parent), name, false));
+}
+
+void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -do_remove(S(req), req, fs_inode_get(S(req), parent), name, true));
+}
+
+/*
+ * A delta-only directory may move only if everything beneath it is
+ * writable at the new place: its rules travel with the path, not the
+ * files (EXDEV makes mv copy file by file, each under its own rule).
+ */
+static int check_tree_writable(struct fs_session *s, int fd, char *path, size_t len)
+{
+	_cleanup_close_ int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t base = strlen(path);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	while (r == 0 && (de = readdir(d))) {
+		struct policy_decision dec;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (fs_is_whiteout(&st))
+			continue;
+		if (base + 1 + strlen(de->d_name) + 1 > len) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		snprintf(path + base, len - base, "/%s", de->d_name);
+		r = policy_resolve(s->policy, path, S_ISDIR(st.st_mode), &dec);
+		if (r == 0 && dec.level < POLICY_WRITE)
+			r = -EXDEV;
+		if (r == 0 && S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int sub = openat(dirfd(d), de->d_name,
+							 O_PATH | O_DIRECTORY | O_NOFOLLOW |
+								 O_CLOEXEC);
+
+			r = sub < 0 ? -errno : check_tree_writable(s, sub, path, len);
+		}
+		path[base] = '\0';
+	}
+	(void)closedir(d);
+	return r;
+}
+
+struct redecide_ctx {
+	struct fs_session *s;
+	struct fs_inode *moved;
+};
+
+static bool is_beneath(const struct fs_inode *i, const struct fs_inode *anc)
+{
+	for (i = i->parent; i; i = i->parent)
+		if (i == anc)
+			return true;
+	return false;
+}
+
+/* After a directory moved: the decisions cached beneath it follow the new paths. */
+static void redecide(struct fs_inode *i, void *arg)
+{
+	struct redecide_ctx *c = arg;
+	char path[PATH_MAX];
+	struct policy_decision dec;
+
+	if (!is_beneath(i, c->moved) || fs_inode_path(i, path, sizeof(path)) < 0)
+		return;
+	if (policy_resolve(c->s->policy, path, i->type == S_IFDIR, &dec) == 0 &&
+	    dec.level == i->level)
+		i->dec = dec;
+}
+
+static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
+		     const char *name, struct fs_inode *ndir, const char *newname,
+		     unsigned int flags)
+{
+	struct policy_decision dec, ndec;
+	struct fs_object o, no;
+	char path[PATH_MAX], npath[PATH_MAX];
+	struct fs_inode *i = NULL;
+	struct stat attr;
+	bool is_dir, exists, was_whiteout;
+	char *nname = NULL;
+	int r;
+
+	/* RENAME_WHITEOUT would make a device node (SPEC 1: EPERM). */
+	if (flags & RENAME_WHITEOUT)
+		return -EPERM;
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL; /* RENAME_EXCHANGE is not offered */
+	if (strlen(newname) > NAME_MAX)
+		return -ENAMETOOLONG;
+	pthread_rwlock_wrlock(&s->ns_lock);
+	r = check_removable(s, req, dir, name, "rename", &o, &dec, path, sizeof(path));
+	if (r < 0)
+		goto out_unlock;
+	is_dir = S_ISDIR(o.st.st_mode);
+	r = fs_decide(s, ndir, newname, is_dir, npath, sizeof(npath), &ndec);
+	if (r == 0 && ndec.level < POLICY_WRITE) {
+		fs_deny(s, req, "rename", npath, ndec.level, EACCES);
+		r = -EACCES;
+	}
+	if (r < 0 || fs_bad_name(newname))
+		goto out_unlock_einval;
+	r = fs_find(s, ndir, newname, &no);
+	exists = r == 0;
+	if (r < 0 && r != -ENOENT)
+		goto out_unlock;
+	r = 0;
+	if (dir == ndir && !strcmp(name, newname))
+		goto out_unlock;
+	if (exists && (flags & RENAME_NOREPLACE))
+		r = -EEXIST;
+	else if (exists && is_dir && !S_ISDIR(no.st.st_mode))
+		r = -ENOTDIR;
+	else if (exists && !is_dir && S_ISDIR(no.st.st_mode))
+		r = -EISDIR;
+	else if (exists && is_dir)
+		r = check_empty(s, ndir, newname, &no);
+	if (r < 0)
+		goto out_unlock;
+	if (is_dir) {
+		_cleanup_close_ int fd = o.in_upper ? openat(dir->upper_fd, name,
+							     O_PATH | O_DIRECTORY | O_NOFOLLOW |
+								     O_CLOEXEC) : -1;
+		char walk[PATH_MAX];
+
+		/*
+		 * As overlayfs without redirect_dir: a directory that merges
+		 * a source directory does not move.  One made in the delta
+		 * over a deleted source name (opaque, or where the source had
+		 * a file) holds only delta content and may.
+		 */
+		if (o.in_source && S_ISDIR(o.src_st.st_mode) &&
+		    !(fd >= 0 && delta_is_opaque(s, fd))) {
+			r = -EXDEV;
+			goto out_unlock;
+		}
+		snprintf(walk, sizeof(walk), "%s", npath);
+		r = fd < 0 ? -errno : check_tree_writable(s, fd, walk, sizeof(walk));
+		if (r < 0)
+			goto out_unlock;
+	}
+	r = fs_lookup_node(s, req, dir, name, &i, &attr);
+	if (r == 0 && !i)
+		r = -ENOENT;
+	if (r == 0)
+		r = delta_copy_up(s, i);
+	if (r == 0)
+		r = delta_ensure_dir(s, ndir);
+	if (r == 0)
+		r = delta_clear_whiteout(s, ndir->upper_fd, newname, &was_whiteout);
+	if (r == 0 && exists && no.in_upper && is_dir)
+		r = clear_upper_dir(ndir->upper_fd, newname);
+	if (r == -EEXIST)
+		r = 0; /* a real entry in upper: the rename replaces it */
+	if (r < 0)
+		goto out_forget;
+	if (exists && no.in_upper && S_ISREG(no.st.st_mode) && no.st.st_nlink == 1)
+		delta_uncharge(s, no.st.st_size);
+	if (renameat(dir->upper_fd, name, ndir->upper_fd, newname) < 0) {
+		r = -errno;
+		restore_whiteout(s, ndir, newname, was_whiteout);
+		goto out_forget;
+	}
+	/* A directory landing where the source has the name must hide it. */
+	if (is_dir && (no.in_source || was_whiteout))
+		(void)delta_set_opaque(s, i->upper_fd);
+	if (o.in_source)
+		r = delta_make_whiteout(s, dir->upper_fd, name);
+	nname = strdup(newname);
+	if (nname) {
+		pthread_mutex_lock(&s->table_lock);
+		i->parent->refs--;
+		ndir->refs++;
+		i->parent = ndir;
+		pthread_mutex_unlock(&s->table_lock);
+		free(i->name);
+		i->name = nname;
+		i->dec = ndec;
+		if (is_dir) {
+			struct redecide_ctx c = { s, i };
+
+			i->opaque = i->opaque || no.in_source || was_whiteout;
+			fs_inode_foreach(s, redecide, &c);
+		}
+	}
+	fs_dir_invalidate(dir);
+	fs_dir_invalidate(ndir);
+	fs_wrote(s, req, "rename", path, npath);
+out_forget:
+	if (i)
+		fs_inode_forget(s, i, 1);
+out_unlock:
+	pthread_rwlock_unlock(&s->ns_lock);
+	return r;
+out_unlock_einval:
+	if (r == 0)
+		r = -EINVAL;
+	goto out_unlock;
+}
+
+void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+	       const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, -do_rename(S(req), req, fs_inode_get(S(req), parent), name,
+				       fs_inode_get(S(req), newparent), newname, flags));
+}
