@@ -59,9 +59,13 @@ check_eq "--apply: the private delta is removed after applying" "" "$(find "$T/t
 
 # --- a conflict ------------------------------------------------------------------
 snap=$(listing "$P" | sha256sum)
-fr --apply --result "$T/c.json" -- sh -c 'echo mine >> output/keep.txt; sleep 1.5' 2>"$T/c.err" &
+fr --apply --result "$T/c.json" -- sh -c 'echo mine >> output/keep.txt; sleep 2' 2>"$T/c.err" &
 fp=$!
-sleep 0.7
+# Change the source only once the sandbox's copy-up exists.
+for _ in $(seq 1 200); do
+	compgen -G "$T/tmpd/fence-run.$(id -u)/delta.*/upper/output/keep.txt" >/dev/null && break
+	sleep 0.05
+done
 echo theirs >"$P/output/keep.txt"
 wait "$fp"
 check_eq "--apply with a conflict: fence-run fails (125)" 125 $?
