@@ -50,6 +50,24 @@ check_eq "rootless: the environment is clean" "HOME LANG PATH" "$(fr -- env | cu
 check_eq "rootless: --result is written" 0 "$(fr --result "$RL/out/r.json" -- true; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["exit_code"])' "$RL/out/r.json")"
 check_eq "rootless: the private delta is removed" "" "$(find "$RL/tmp" -mindepth 1 -maxdepth 2 -name "*delta.*")"
 
+made=$(fr --pids 20 -- python3 -c '
+import os, sys, time
+made = 0
+for i in range(100):
+    try:
+        pid = os.fork()
+    except OSError:
+        continue
+    if pid == 0:
+        time.sleep(5)
+        os._exit(0)
+    made += 1
+print(made)
+sys.stdout.flush()
+os._exit(0)')
+check "rootless --unsafe-no-cgroup: --pids still holds through RLIMIT_NPROC (forked ${made:-?} of 100)" \
+	test "${made:-100}" -lt 20
+
 # --- what is missing, and how to fix it ------------------------------------------------
 as_nobody "$FENCERUN" --codebase "$RL/proj" -- true 2>"$RL/out/cg.err"
 check_eq "rootless without a cgroup: 125" 125 $?
