@@ -296,8 +296,9 @@ void launch_init_main(const struct launch_sandbox *sb)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
 	    (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		init_fail(sb, "cannot create a signalfd");
-	/* The daemon serves /workspace from here on, and the launcher has
-	 * moved us into the sandbox's cgroup. */
+	/* The daemon serves /workspace from here on, and we are in the
+	 * sandbox's cgroup (joined first thing on v1, moved by the launcher
+	 * before RUN on v2). */
 	step_wait_for(sb, LAUNCH_MSG_RUN);
 	step_new_cgroup_ns(sb);
 	cmd = fork();
