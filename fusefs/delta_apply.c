@@ -24,9 +24,10 @@
  *    (--force overrides).  A file with no origin (replaced, not edited in
  *    place, e.g. by `sed -i`) is a conflict when its ctime is newer than
  *    the delta's creation time.
- *  - only bytes and permission bits are copied: no xattr (so no
- *    trusted.overlay.* or *.fencefs.origin), no whiteout, and no set-id bit
- *    (a sandbox must not mint a set-uid file that root then commits).
+ *  - only bytes, permission bits and user.* xattrs are copied: no
+ *    trusted.* or security.* xattr, none of the delta format's
+ *    (delta_xattr.c), no whiteout, and no set-id bit (a sandbox must not
+ *    mint a set-uid file that root then commits).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,7 @@
 #include "delta_apply.h"
 #include "delta_read.h"
 #include "policy.h"
+#include "util.h"
 
 const char *const delta_result_names[RES_COUNT] = { "applied", "unchanged", "conflict",
 						    "skipped", "error", "staged" };
@@ -99,6 +101,34 @@ static int open_parent(const struct delta_commit *k, const char *path, const cha
 	if (!parent)
 		return -ENOMEM;
 	return delta_openat(k->srcfd, parent, O_PATH | O_DIRECTORY, 0);
+}
+
+/* The user.* attributes of the delta's entry at PATH, into OUT.  0 or -errno. */
+static int upper_xattrs(const struct delta_commit *k, const char *path, struct buf *out)
+{
+	size_t plen;
+	const char *base = delta_basename(path, &plen);
+	_cleanup_free_ char *parent = strndup(path, plen);
+	_cleanup_close_ int fd = -1;
+
+	if (!parent)
+		return -ENOMEM;
+	fd = delta_openat(k->upperfd, parent, O_PATH | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	return delta_user_xattrs(fd, base, out);
+}
+
+/* Do SOURCE's NAME in PFD and the delta's PATH carry the same user.* attributes? */
+static bool same_xattrs(const struct delta_commit *k, int pfd, const char *name, const char *path)
+{
+	struct buf a = { 0 }, b = { 0 };
+	bool same = !delta_user_xattrs(pfd, name, &a) && !upper_xattrs(k, path, &b) &&
+		    delta_xattrs_equal(&a, &b);
+
+	buf_free(&a);
+	buf_free(&b);
+	return same;
 }
 
 static bool ts_eq(const struct timespec *a, const struct timespec *b)
@@ -177,7 +207,8 @@ static bool source_matches(const struct delta_commit *k, int pfd, const char *na
 		return false;
 	a = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	b = delta_openat(k->upperfd, ch->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
-	return a >= 0 && b >= 0 && delta_same_content(a, b) == 1;
+	return a >= 0 && b >= 0 && delta_same_content(a, b) == 1 &&
+	       same_xattrs(k, pfd, name, ch->path);
 }
 
 /* ---- writing ---- */
@@ -288,6 +319,14 @@ static int stage_entry(const struct delta_commit *k, const struct delta_change *
 		/* After chown, which may clear mode bits; set-id bits are dropped. */
 		if (!r && fchmod(out, st.st_mode & 0777) < 0)
 			r = -errno;
+		if (!r) {
+			struct buf x = { 0 };
+
+			r = upper_xattrs(k, ch->path, &x);
+			if (!r)
+				r = delta_xattrs_apply(out, &x);
+			buf_free(&x);
+		}
 		if (!r && close(TAKE_FD(out)) < 0)
 			r = -errno;
 	}
@@ -296,17 +335,30 @@ static int stage_entry(const struct delta_commit *k, const struct delta_change *
 	return r;
 }
 
-static int make_dir(int pfd, const char *name, mode_t mode)
+/*
+ * Gives directory NAME in PFD the delta's mode and user.* attributes,
+ * creating it first when CREATE.  0 or -errno.
+ */
+static int make_dir(const struct delta_commit *k, const struct delta_change *ch, int pfd,
+		    const char *name, bool create)
 {
 	_cleanup_close_ int fd = -1;
+	struct buf x = { 0 };
+	int r;
 
-	if (mkdirat(pfd, name, 0700) < 0)
+	if (create && mkdirat(pfd, name, 0700) < 0)
 		return -errno;
 	/* mkdir's mode is masked by the umask; set the delta's bits exactly. */
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return fchmod(fd, mode & 01777) < 0 ? -errno : 0;
+	if (fchmod(fd, ch->new_mode & 01777) < 0)
+		return -errno;
+	r = upper_xattrs(k, ch->path, &x);
+	if (!r)
+		r = delta_xattrs_apply(fd, &x);
+	buf_free(&x);
+	return r;
 }
 
 /* ---- deciding and applying one change ---- */
@@ -578,7 +630,7 @@ static void apply_delete(struct delta_commit *k, size_t i)
 static void apply_dir(struct delta_commit *k, size_t i)
 {
 	const struct delta_change *ch = &k->c->v[i];
-	_cleanup_close_ int pfd = -1, fd = -1;
+	_cleanup_close_ int pfd = -1;
 	const char *name;
 	struct stat cur;
 	bool exists;
@@ -593,7 +645,7 @@ static void apply_dir(struct delta_commit *k, size_t i)
 			return set_result(k, i, RES_CONFLICT, "deleted from SOURCE meanwhile");
 		if (k->o->dry_run)
 			return set_result(k, i, RES_APPLIED, NULL);
-		r = make_dir(pfd, name, ch->new_mode);
+		r = make_dir(k, ch, pfd, name, true);
 		if (r)
 			return set_result(k, i, RES_ERROR, "cannot create: %s", strerror(-r));
 		return set_result(k, i, RES_APPLIED, NULL);
@@ -601,15 +653,17 @@ static void apply_dir(struct delta_commit *k, size_t i)
 	if (!S_ISDIR(cur.st_mode))
 		return set_result(k, i, RES_CONFLICT, "SOURCE has a %s here",
 				  S_ISLNK(cur.st_mode) ? "symlink" : "file");
-	if ((cur.st_mode & 01777) == (ch->new_mode & 01777))
+	if ((cur.st_mode & 01777) == (ch->new_mode & 01777) &&
+	    same_xattrs(k, pfd, name, ch->path))
 		return set_result(k, i, RES_UNCHANGED, NULL);
 	if (ch->status == DELTA_ADDED && !k->o->force)
 		return set_result(k, i, RES_CONFLICT, "added by the delta, but SOURCE has it");
 	if (k->o->dry_run)
 		return set_result(k, i, RES_APPLIED, NULL);
-	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fchmod(fd, ch->new_mode & 01777) < 0)
-		return set_result(k, i, RES_ERROR, "cannot chmod: %s", strerror(errno));
+	r = make_dir(k, ch, pfd, name, false);
+	if (r)
+		return set_result(k, i, RES_ERROR, "cannot set its mode or attributes: %s",
+				  strerror(-r));
 	set_result(k, i, RES_APPLIED, NULL);
 }
 

@@ -156,12 +156,12 @@ static void print_json(const struct delta_changes *c)
 			buf_addf(&b, ",\"old_mode\":\"%o\"", (unsigned)ch->old_mode);
 		if (ch->new_mode)
 			buf_addf(&b, ",\"new_mode\":\"%o\"", (unsigned)ch->new_mode);
-		buf_addf(&b, ",\"content_changed\":%s,\"mode_changed\":%s",
+		buf_addf(&b, ",\"content_changed\":%s,\"mode_changed\":%s,\"xattrs_changed\":%s",
 			 ch->content_changed || ch->status == DELTA_ADDED ||
 					 ch->status == DELTA_DELETED
 				 ? "true"
 				 : "false",
-			 ch->mode_changed ? "true" : "false");
+			 ch->mode_changed ? "true" : "false", ch->xattrs_changed ? "true" : "false");
 		if (ch->new_mode && !S_ISDIR(ch->new_mode))
 			buf_addf(&b, ",\"size\":%lld", (long long)ch->new_size);
 		buf_adds(&b, "}\n");

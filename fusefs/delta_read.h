@@ -111,6 +111,7 @@ struct delta_change {
 	mode_t new_mode;     /* delta st_mode; 0 when deleted */
 	bool content_changed;/* bytes or link target differ (M, R) */
 	bool mode_changed;   /* permission bits differ (M, R, dirs) */
+	bool xattrs_changed; /* user.* extended attributes differ (M, dirs) */
 	bool is_dir;         /* the entry is a directory (on the side that exists) */
 	bool shown;          /* listed by diff: dirs only when no file beneath is */
 	bool has_origin;     /* origin xattr present on the delta entry */
@@ -184,6 +185,40 @@ int delta_in_use(int deltafd, pid_t *pid);
  * `patch` read the name back.
  */
 void delta_print_path(FILE *f, const char *prefix, const char *path);
+
+/* ---- user extended attributes (delta_xattr.c) ---- */
+
+struct buf;
+
+/* Is NAME a user.* attribute a sandbox may set (not user.overlay.*, user.fencefs.*)? */
+bool delta_xattr_is_user(const char *name);
+
+/*
+ * The user.* extended attributes of NAME in DIRFD (never following NAME;
+ * "." is DIRFD itself) that delta_xattr_is_user() accepts, as a canonical
+ * blob in OUT: for each name in sorted order, the name and its NUL, the
+ * value's length (4 bytes, host order) and the value.  Equal blobs, equal
+ * attributes.  A filesystem without xattrs gives an empty blob.  0 or
+ * -errno.
+ */
+int delta_user_xattrs(int dirfd, const char *name, struct buf *out);
+
+struct delta_xattr {
+	const char *name, *value;
+	size_t len;
+};
+
+/* Steps through a blob from delta_user_xattrs(); *pos starts at 0.  False at the end. */
+bool delta_xattr_next(const struct buf *b, size_t *pos, struct delta_xattr *x);
+
+bool delta_xattrs_equal(const struct buf *a, const struct buf *b);
+
+/*
+ * Makes the user.* attributes (as delta_xattr_is_user() counts them) of
+ * the open file FD exactly those of WANT; other namespaces are left
+ * alone.  0 or -errno.
+ */
+int delta_xattrs_apply(int fd, const struct buf *want);
 
 /* git's blob id of LEN bytes (SHA-1 of "blob LEN\0" + bytes), 40 hex + NUL. */
 void delta_git_blob_id(const char *data, size_t len, char out[41]);

@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "delta_format.h"
+#include "util.h"
 
 struct walk {
 	const char *ns;
@@ -315,6 +316,21 @@ int delta_same_content(int a, int b)
 	}
 }
 
+/* Do upper and source entry NAME carry different user.* attributes?  0 or -errno. */
+static int xattrs_differ(int ufd, int sfd, const char *name, bool *differ)
+{
+	struct buf a = { 0 }, b = { 0 };
+	int r = delta_user_xattrs(ufd, name, &a);
+
+	if (!r)
+		r = delta_user_xattrs(sfd, name, &b);
+	if (!r)
+		*differ = !delta_xattrs_equal(&a, &b);
+	buf_free(&a);
+	buf_free(&b);
+	return r;
+}
+
 /* Do upper entry NAME and source entry NAME (same file type) differ?  0 or -errno. */
 static int compare_entry(struct walk *w, int ufd, int sfd, const char *name, const char *path,
 			 const struct stat *ust, const struct stat *sst, struct delta_change *ch)
@@ -353,6 +369,13 @@ static int compare_entry(struct walk *w, int ufd, int sfd, const char *name, con
 	}
 	if (!S_ISLNK(ust->st_mode))
 		ch->mode_changed = (ust->st_mode & 07777) != (sst->st_mode & 07777);
+	/* Symlinks cannot carry user.* attributes (xattr(7)). */
+	if (S_ISREG(ust->st_mode)) {
+		int r = xattrs_differ(ufd, sfd, name, &ch->xattrs_changed);
+
+		if (r)
+			return walk_fail(w, r, "read extended attributes of", path);
+	}
 	return 0;
 }
 
@@ -398,12 +421,18 @@ static int walk_entry(struct walk *w, int ufd, int sfd, const char *name, const 
 		if (usub < 0)
 			return walk_fail(w, -errno, "open delta directory", path);
 		if (have_src && S_ISDIR(sst.st_mode)) {
-			if ((ust.st_mode & 07777) != (sst.st_mode & 07777)) {
+			bool xattrs = false;
+
+			r = xattrs_differ(ufd, sfd, name, &xattrs);
+			if (r)
+				return walk_fail(w, r, "read extended attributes of", path);
+			if ((ust.st_mode & 07777) != (sst.st_mode & 07777) || xattrs) {
 				ch = change_add(w, DELTA_MODIFIED, path);
 				if (!ch)
 					return -ENOMEM;
 				ch->is_dir = true;
-				ch->mode_changed = true;
+				ch->mode_changed = (ust.st_mode & 07777) != (sst.st_mode & 07777);
+				ch->xattrs_changed = xattrs;
 				ch->old_mode = sst.st_mode;
 				ch->new_mode = ust.st_mode;
 				ch->src_st = sst;
@@ -452,7 +481,7 @@ static int walk_entry(struct walk *w, int ufd, int sfd, const char *name, const 
 			r = compare_entry(w, ufd, sfd, name, path, &ust, &sst, &tmp);
 			if (r)
 				return r;
-			if (!tmp.content_changed && !tmp.mode_changed)
+			if (!tmp.content_changed && !tmp.mode_changed && !tmp.xattrs_changed)
 				return 0; /* copied up, never changed */
 		}
 		ch = change_add(w, tmp.status, path);
@@ -460,6 +489,7 @@ static int walk_entry(struct walk *w, int ufd, int sfd, const char *name, const 
 			return -ENOMEM;
 		ch->content_changed = tmp.content_changed;
 		ch->mode_changed = tmp.mode_changed;
+		ch->xattrs_changed = tmp.xattrs_changed;
 		ch->old_mode = sst.st_mode;
 		ch->src_st = sst;
 	}

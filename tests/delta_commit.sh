@@ -52,7 +52,8 @@ check_eq "commit: SOURCE equals the merged view" "$want" "$(tree_state "$S")"
 check "commit: reports applied paths" grep -qx 'applied   R src/mv.c -> src/moved.c' "$T/out1"
 check "commit: summary on stderr" grep -Eqx 'fencefs commit: [0-9]+ applied, 0 unchanged, 0 conflicts, 0 skipped, 0 errors' "$T/err1"
 check "commit: no overlay or fencefs xattr copied into SOURCE" no_delta_xattrs "$S"
-check "commit: no user xattr copied either" bash -c "! getfattr -h -d -m - '$S/src/new.c' 2>/dev/null | grep -q user.note"
+check "commit: the sandbox's user xattr is copied" \
+	bash -c "getfattr -h -n user.note '$S/src/new.c' 2>/dev/null | grep -q 'user.note=\"x\"'"
 check "commit: no whiteout (char device) in SOURCE" bash -c "[ -z \"\$(find '$S' -type c)\" ]"
 check "commit: no temporary file left" bash -c "[ -z \"\$(find '$S' -name '.fencefs-commit-*')\" ]"
 check "commit: symlink created as a symlink, text as is" [ "$(readlink "$S/src/link")" = b.c ]
@@ -297,6 +298,24 @@ rmdir "$D15/upper"
 ln -s "$S" "$D15/upper"
 timeout 20 "$FENCEFS" commit "$D15" >/dev/null 2>&1
 check_eq "upper that is a symlink: refused" 2 $?
+
+# 15. Extended attributes: user.* is the sandbox's data and is committed,
+# also when it is the only change; trusted.* and the delta format's never.
+fresh_source
+delta_new "$S" "$D" 'write=**'
+ovl_run "$S" "$D" 'setfattr -n user.tag -v v1 src/b.c && setfattr -n user.dir -v d src &&
+	setfattr -n trusted.evil -v 1 src/c.c && echo more >>src/c.c &&
+	setfattr -n user.fencefs.fake -v 1 src/a.c && echo more >>src/a.c' || notok "overlayfs session"
+check_eq "xattrs: an xattr-only change is listed" "$(printf 'M src/\nM src/a.c\nM src/b.c\nM src/c.c')" \
+	"$("$FENCEFS" diff "$D")"
+check "xattrs: --json says which" bash -c "'$FENCEFS' diff --json '$D' | grep '\"path\":\"src/b.c\"' | grep -q '\"content_changed\":false,\"mode_changed\":false,\"xattrs_changed\":true'"
+"$FENCEFS" commit "$D" >"$T/out15" 2>&1
+check_eq "xattrs: commit exits 0" 0 $?
+check "xattrs: user.* on a file and a directory committed" \
+	every "getfattr -h -n user.tag '$S/src/b.c' 2>/dev/null | grep -q v1" \
+	"getfattr -h -n user.dir '$S/src' 2>/dev/null | grep -q d"
+check "xattrs: trusted.* and user.fencefs.* never committed" \
+	bash -c "! getfattr -R -h -d -m - '$S' 2>/dev/null | grep -Eq 'trusted|fencefs'"
 
 # 10. A delta whose metadata was tampered with is refused.
 fresh_source
