@@ -190,6 +190,43 @@ static void test_git_blob_id(void **state)
 	assert_string_equal(id, "ce013625030ba8dba906f756967f9e9ca394464a");
 }
 
+static void test_xattr_names_and_blobs(void **state)
+{
+	struct buf b = { 0 };
+	struct delta_xattr x;
+	uint32_t len = 2;
+	size_t pos = 0;
+
+	(void)state;
+	assert_true(delta_xattr_is_user("user.k1"));
+	assert_false(delta_xattr_is_user("user.overlay.opaque"));
+	assert_false(delta_xattr_is_user("user.fencefs.origin"));
+	assert_false(delta_xattr_is_user("trusted.overlay.opaque"));
+	assert_false(delta_xattr_is_user("security.capability"));
+	assert_false(delta_xattr_is_user("system.posix_acl_access"));
+	/* Two attributes, the second with an empty value. */
+	buf_add(&b, "user.a", 7);
+	buf_add(&b, &len, sizeof(len));
+	buf_add(&b, "xy", 2);
+	len = 0;
+	buf_add(&b, "user.b", 7);
+	buf_add(&b, &len, sizeof(len));
+	assert_true(delta_xattr_next(&b, &pos, &x));
+	assert_string_equal(x.name, "user.a");
+	assert_int_equal(x.len, 2);
+	assert_memory_equal(x.value, "xy", 2);
+	assert_true(delta_xattr_next(&b, &pos, &x));
+	assert_string_equal(x.name, "user.b");
+	assert_int_equal(x.len, 0);
+	assert_false(delta_xattr_next(&b, &pos, &x));
+	/* A length that runs past the end is not followed. */
+	len = 1000;
+	memcpy(b.data + 7, &len, sizeof(len));
+	pos = 0;
+	assert_false(delta_xattr_next(&b, &pos, &x));
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_meta_roundtrip_encoder),
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_git_blob_id),
+		cmocka_unit_test(test_xattr_names_and_blobs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
