@@ -74,8 +74,13 @@ table() {
 	manifest "$S" >"$T/$RUN/before"
 
 	# view for everything first, so the root and the view_* names are view;
-	# last match wins (SPEC 3).
-	fs_mount "$S" "$M" --rule 'view=**' --rule 'read=read*' --rule 'write=write*' \
+	# last match wins (SPEC 3).  The write rule is anchored at the root, as
+	# real policies' are (agent-safe's /output/): with --kernel-opens the
+	# daemon must show w bits on a view or read directory beneath which a
+	# write rule could match, or the kernel would refuse to create and
+	# delete write-level names there (fusefs/fs_ops.c), and that is only
+	# the root here, so the mode note can be checked on the other dirs.
+	fs_mount "$S" "$M" --rule 'view=**' --rule 'read=read*' --rule 'write=/write*' \
 		--rule 'none=none*' "$@" || { notok "mount"; return 1; }
 	ok "mount"
 
