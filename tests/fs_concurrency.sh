@@ -11,7 +11,8 @@ need_fuse
 . "$(dirname "$0")/fs_helpers.bash"
 
 S=$T/src M=$T/mnt N=8
-mkdir -p "$S/many" "$S/ro" "$M"
+mkdir -p "$S/many" "$S/ro" "$S/doomed" "$M"
+for i in $(seq 1 100); do echo "doomed $i" >"$S/doomed/d$i"; done
 head -c $((N * 65536)) /dev/zero >"$S/shared.bin"
 for i in $(seq 1 $N); do
 	head -c 200000 /dev/urandom >"$S/ro/r$i"
@@ -79,6 +80,15 @@ for i in $(seq 1 $N); do
 		_ "$M" "$T/ro.sums" &
 	pids+=($!)
 done
+# Deleters racing for the same source files (each file goes once, the
+# losers get ENOENT), and makers racing for the same new directories.
+for i in $(seq 1 $N); do
+	timeout 60 bash -c '
+		for n in $(seq 1 100); do rm -f "$1/doomed/d$n" || exit 1; done
+		mkdir -p "$1/made/a/b/c/d" || exit 1
+	' _ "$M" &
+	pids+=($!)
+done
 
 failed=0 hung=0
 for p in "${pids[@]}"; do
@@ -123,10 +133,14 @@ for i in $(seq 1 $N); do for n in 1 25 50; do
 done; done
 check_eq "many: contents" 0 "$bad"
 
+check_eq "racing deleters: every file gone" "" "$(ls -A "$M/doomed" 2>&1 | flat)"
+check "racing makers: the nested directory exists" test -d "$M/made/a/b/c/d"
+
 # The same, seen fresh after a remount (nothing lost in caches).
 fs_umount "$M" || notok "umount"
 fs_mount "$S" "$M" --rule 'write=**' --delta "$T/delta" || notok "remount"
 check_eq "after remount: log lines" $((N * 200)) "$(wc -l <"$M/log.txt" 2>&1)"
 check_eq "after remount: shared.bin" "$want" "$(sha256sum <"$M/shared.bin")"
+check_eq "after remount: deleted files stay deleted" "" "$(ls -A "$M/doomed" 2>&1 | flat)"
 fs_umount "$M" && ok "umount" || notok "umount"
 check_eq "source unchanged" "" "$(manifest "$S" | diff "$T/before" - | head -5 | flat)"

@@ -123,6 +123,10 @@ check_eq "big dir: listing count" 1700 "$(ls -f "$M/big" | grep -c _file_)"
 check_eq "no duplicate names in any listing" "" \
 	"$(cd "$M" && find . -type d | while read -r d; do ls -fA "$d" | sort | uniq -d | sed "s|^|$d/|"; done | flat)"
 check_eq "readdir order is stable" "$(ls -f "$M/big" | md5sum)" "$(ls -f "$M/big" | md5sum)"
+check_eq "copy-up by chmod keeps the mtime" "$(stat -c %.9Y "$S/modes/exec.sh")" \
+	"$(stat -c %.9Y "$M/modes/exec.sh" 2>&1)"
+check_eq "copy-up by chmod keeps user xattrs" source \
+	"$(getfattr --absolute-names --only-values -n user.note "$M/hello.txt" 2>&1)"
 check_eq "utimensat kept nanoseconds" "981173106.987654321" "$(stat -c %.9Y "$M/times.txt")"
 check_eq "hard link to a source file shares the write" "$(cat "$R/linkme.txt")" \
 	"$(cat "$M/linkme.txt" 2>&1)"
