@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,7 +65,11 @@ static bool own_dir(const char *tmp, char *out, size_t outlen)
 	return true;
 }
 
-/* Removes delta.<pid>.* entries of DIR whose fence-run no longer exists. */
+/*
+ * Removes delta.<pid>.* entries of DIR whose fence-run is gone: its pid
+ * does not exist, and no fencefs daemon holds the delta's lock (a pid
+ * alone could belong to another pid namespace sharing this /tmp).
+ */
 static void reap_stale(const char *dir)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
@@ -74,6 +79,7 @@ static void reap_stale(const char *dir)
 		return;
 	while ((e = readdir(d))) {
 		char path[4096 + 256 + 2], *end;
+		_cleanup_close_ int fd = -1;
 		long pid;
 
 		if (strncmp(e->d_name, "delta.", 6))
@@ -82,6 +88,9 @@ static void reap_stale(const char *dir)
 		if (*end != '.' || pid <= 0 || pid == getpid())
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		launch_delta_remove(path);
