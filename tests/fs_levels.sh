@@ -104,6 +104,12 @@ table() {
 		else
 			expect "$L: readlink" "OK $L.txt" readlink "$M/$L.lnk"
 		fi
+		if [ "$L" != none ]; then
+			# getattr tells the truth about size and times (view hides
+			# contents, not metadata: SECURITY.md).
+			check_eq "$L: stat size and mtime" "$(stat -c '%s %.9Y' "$S/$L.txt")" \
+				"$(as_caller stat -c '%s %.9Y' "$f" 2>&1)"
+		fi
 		# Row: shown in its parent's readdir.
 		n=$(as_caller ls -a "$M" | grep -cE "^$L(\.txt|_dir|\.lnk)\$")
 		if [ "$L" = none ]; then want=0; else want=3; fi
