@@ -60,6 +60,36 @@ struct delta_commit {
 	unsigned counts[RES_COUNT];
 };
 
+/* ---- delta_stage.c: writing ---- */
+
+struct buf;
+
+/* The user.* attributes of the delta's entry at PATH, into OUT.  0 or -errno. */
+int delta_upper_xattrs(const struct delta_commit *k, const char *path, struct buf *out);
+
+/* Do SOURCE's NAME in PFD and the delta's PATH carry the same user.* attributes? */
+bool delta_same_xattrs(const struct delta_commit *k, int pfd, const char *name, const char *path);
+
+/* A fresh temporary name, ".fencefs-commit-" and 16 random hex digits. */
+void delta_temp_name(char out[40]);
+
+/*
+ * Writes the delta's entry at CH->path (a regular file or a symlink) to a
+ * new temporary name in PFD, stored in TMP, with the delta's bytes,
+ * permission bits and user.* attributes.  OLD, when not NULL, is the entry
+ * it will replace: its owner is kept (as root).  Not synced.  0 or -errno
+ * (the temporary name is then removed).
+ */
+int delta_stage_entry(const struct delta_commit *k, const struct delta_change *ch, int pfd,
+		      const struct stat *old, char tmp[40]);
+
+/*
+ * Gives directory NAME in PFD the mode and user.* attributes of the
+ * delta's directory CH->path, creating it first when CREATE.  0 or -errno.
+ */
+int delta_make_dir(const struct delta_commit *k, const struct delta_change *ch, int pfd,
+		   const char *name, bool create);
+
 /*
  * Checks and applies every change of k->c (or only checks, with
  * o->dry_run), setting res[i] and why[i] for each and the counts.  Never
