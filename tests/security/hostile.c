@@ -47,11 +47,10 @@ static const char *errname(int e)
 	return n ? n : "EUNKNOWN";
 }
 
-static void say(const char *vector, int err, const char *fmt, long long v)
+/* "VECTOR RESULT KEY=V": RESULT is OK or the errno's name. */
+static void say(const char *vector, int err, const char *key, long long v)
 {
-	printf("%s %s ", vector, err ? errname(err) : "OK");
-	printf(fmt, v);
-	putchar('\n');
+	printf("%s %s %s=%lld\n", vector, err ? errname(err) : "OK", key, v);
 	fflush(stdout);
 }
 
@@ -77,7 +76,7 @@ static int forkbomb(long max)
 		}
 		kids[n++] = pid;
 	}
-	say("forkbomb", err, "children=%lld", n);
+	say("forkbomb", err, "children", n);
 	for (i = 0; i < n; i++)
 		(void)kill(kids[i], SIGKILL);
 	for (i = 0; i < n; i++)
@@ -94,14 +93,14 @@ static int memhog(long max_mib)
 		char *p = malloc(1 << 20);
 
 		if (!p) {
-			say("memhog", ENOMEM, "mib=%lld", mib);
+			say("memhog", ENOMEM, "mib", mib);
 			return 0;
 		}
 		memset(p, (int)mib | 1, 1 << 20);
 		if (mib % 16 == 0)
-			say("memhog:progress", 0, "mib=%lld", mib);
+			say("memhog:progress", 0, "mib", mib);
 	}
-	say("memhog", 0, "mib=%lld", mib);
+	say("memhog", 0, "mib", mib);
 	return 0;
 }
 
@@ -113,14 +112,14 @@ static int fill(const char *path, long max_mib)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
-		say("fill", errno, "bytes=%lld", 0);
+		say("fill", errno, "bytes", 0);
 		return 0;
 	}
 	memset(block, 'F', sizeof(block));
 	while (total < max_mib * 1048576LL) {
 		n = write(fd, block, sizeof(block));
 		if (n < 0) {
-			say("fill", errno, "bytes=%lld", total);
+			say("fill", errno, "bytes", total);
 			(void)close(fd);
 			return 0;
 		}
@@ -131,12 +130,12 @@ static int fill(const char *path, long max_mib)
 		}
 	}
 	if (fsync(fd) < 0) {
-		say("fill", errno, "bytes=%lld", total);
+		say("fill", errno, "bytes", total);
 	} else if (close(fd) < 0) {
-		say("fill", errno, "bytes=%lld", total);
+		say("fill", errno, "bytes", total);
 		return 0;
 	} else {
-		say("fill", 0, "bytes=%lld", total);
+		say("fill", 0, "bytes", total);
 		return 0;
 	}
 	(void)close(fd);
@@ -182,7 +181,7 @@ static int metafill(const char *dir, long max)
 		if (symlink(target, path) < 0)
 			err = errno;
 	}
-	say("metafill", err, "entries=%lld", n);
+	say("metafill", err, "entries", n);
 	return 0;
 }
 
@@ -280,7 +279,7 @@ static int churn(const char *dir, int seconds, int threads)
 	if (threads > 64)
 		threads = 64;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		say("churn", errno, "ops=%lld", 0);
+		say("churn", errno, "ops", 0);
 		return 0;
 	}
 	for (i = 0; i < threads; i++) {
@@ -297,7 +296,7 @@ static int churn(const char *dir, int seconds, int threads)
 	/* The mount still answers: the daemon survived. */
 	if (!dead && stat(".", &st) < 0)
 		dead = errno;
-	say("churn", dead, "ops=%lld", ops);
+	say("churn", dead, "ops", ops);
 	return 0;
 }
 
@@ -311,21 +310,21 @@ static int heavywrite(const char *path)
 	for (;;) {
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0) {
-			say("heavywrite", errno, "rounds=%lld", rounds);
+			say("heavywrite", errno, "rounds", rounds);
 			return 1;
 		}
 		for (int i = 0; i < 8; i++) {
 			if (write(fd, block, sizeof(block)) < 0) {
-				say("heavywrite", errno, "rounds=%lld", rounds);
+				say("heavywrite", errno, "rounds", rounds);
 				return 1;
 			}
 		}
 		if (close(fd) < 0) {
-			say("heavywrite", errno, "rounds=%lld", rounds);
+			say("heavywrite", errno, "rounds", rounds);
 			return 1;
 		}
 		if (++rounds == 1)
-			say("heavywrite:started", 0, "rounds=%lld", rounds);
+			say("heavywrite:started", 0, "rounds", rounds);
 	}
 }
 
@@ -349,7 +348,7 @@ static int daemonize(const char *self, const char *marker, const char *mode)
 	int status;
 
 	if (pid < 0) {
-		say("daemonize", errno, "stage=%lld", 1);
+		say("daemonize", errno, "stage", 1);
 		return 1;
 	}
 	if (pid == 0) {
@@ -373,7 +372,7 @@ static int daemonize(const char *self, const char *marker, const char *mode)
 	}
 	(void)waitpid(pid, &status, 0);
 	say("daemonize", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : ECHILD,
-	    "middle-status=%lld", status);
+	    "middle-status", status);
 	/* Give the grandchild time to exec before the caller looks for it. */
 	usleep(300000);
 	if (!strcmp(mode, "stay"))
