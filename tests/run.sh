@@ -16,7 +16,9 @@ export FENCE_ROOT=$PWD
 pass=0 fail=0 skip=0
 failed_names=()
 must=${FENCE_MUST_WORK:-0}
-logdir=$(mktemp -d /tmp/fence-tests.XXXXXX)
+# Logs live in the build directory, away from /tmp clean-ups.
+logdir=$PWD/$BUILD/test-logs
+rm -rf "$logdir" && mkdir -p "$logdir"
 
 count_skip() {
 	if [ "$must" = 1 ]; then
