@@ -60,8 +60,8 @@ int launch_cgroup_find(struct launch_cgroup *cg, const struct launch_cgroup_env 
 		       const struct launch_limits *lim, char *err, size_t errlen);
 
 /*
- * Creates the leaf NAME in each parent (0700 is not used: cgroupfs
- * ignores modes for root).  0 or -errno with ERR filled.
+ * Creates the leaf NAME in each parent and keeps an O_PATH fd to it.
+ * 0 or -errno with ERR filled (EEXIST: a leaf of that name exists).
  */
 int launch_cgroup_mkdir(struct launch_cgroup *cg, const char *name, char *err, size_t errlen);
 
