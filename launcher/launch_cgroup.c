@@ -534,9 +534,11 @@ void launch_cgroup_reap_stale(const struct launch_cgroup *cg)
 			if (strncmp(e->d_name, "fence-run.", 10))
 				continue;
 			pid = strtol(e->d_name + 10, &end, 10);
-			if (*end || pid <= 0 || pid == getpid())
+			if (*end || pid <= 0)
 				continue;
-			if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			/* Our own pid: a dead fence-run's leaf (pid reuse) that
+			 * would make our mkdir fail; we have made none yet. */
+			if (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 				continue;
 			/* Fails harmlessly (EBUSY) while tasks remain. */
 			(void)unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);

@@ -85,9 +85,10 @@ static void reap_stale(const char *dir)
 		if (strncmp(e->d_name, "delta.", 6))
 			continue;
 		pid = strtol(e->d_name + 6, &end, 10);
-		if (*end != '.' || pid <= 0 || pid == getpid())
+		if (*end != '.' || pid <= 0)
 			continue;
-		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		/* Our own pid is a dead fence-run's (pid reuse): ours comes later. */
+		if (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 			continue;
 		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)

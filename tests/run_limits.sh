@@ -110,6 +110,21 @@ fp=$!
 wait "$fp"
 check_eq "cgroups: an OOM-killed run's leaves are removed afterwards" "" "$(leaves "$fp")"
 
+# A stale leaf named after our own pid (a SIGKILLed fence-run, pid reused).
+parents=""
+"$FENCERUN" --codebase "$T/code" -- sleep 1 &
+fp=$!
+for _ in $(seq 1 40); do
+	parents=$(find /sys/fs/cgroup -maxdepth 5 -type d -name "fence-run.$fp" 2>/dev/null | xargs -r -n1 dirname)
+	[ -n "$parents" ] && break
+	sleep 0.05
+done
+wait "$fp"
+check "cgroups: found where the leaves go ($(echo $parents))" test -n "$parents"
+out=$(PARENTS="$parents" bash -c 'for d in $PARENTS; do mkdir "$d/fence-run.$$"; done
+	exec "$0" --codebase "$1" -- echo ran' "$FENCERUN" "$T/code" 2>&1)
+check_eq "cgroups: a stale leaf with our own pid (pid reuse) does not stop us" ran "$out"
+
 # --- without cgroup -------------------------------------------------------------
 check_eq "--unsafe-no-cgroup runs" "hi" "$(fr --unsafe-no-cgroup -- echo hi)"
 fr --unsafe-no-cgroup --memory 64M -- true 2>"$T/nc.err"
