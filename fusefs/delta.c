@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -875,6 +876,20 @@ int delta_setup(struct fs_session *s, const char *dir, const char *source_abs,
 	if (r < 0)
 		goto out_err;
 	s->work_fd = r;
+	/*
+	 * One daemon per delta: two would interleave copy-ups and whiteouts.
+	 * flock(2) on work/ (fence-run locks the delta directory itself for
+	 * its own bookkeeping); held for the daemon's life.
+	 */
+	s->delta_lock = openat(s->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->delta_lock < 0 || flock(s->delta_lock, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		if (r == -EWOULDBLOCK) {
+			snprintf(err, errlen, "delta '%s' is in use by another mount", dir);
+			return -EBUSY;
+		}
+		goto out_err;
+	}
 	if (fresh) {
 		choose_xattr_ns(s);
 		r = mirror_root(s);

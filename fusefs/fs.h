@@ -92,6 +92,7 @@ struct fs_session {
 
 	int src_root;              /* O_PATH on SOURCE */
 	int delta_fd;              /* O_PATH on DELTA */
+	int delta_lock;            /* DELTA opened for its flock(LOCK_EX): one daemon per delta */
 	int upper_root;            /* O_PATH on DELTA/upper */
 	int work_fd;               /* O_PATH on DELTA/work */
 	char xattr_ns[16];         /* "trusted." or "user." */

@@ -136,14 +136,14 @@ struct mount_run {
 static void session_init(struct fs_session *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->src_root = s->delta_fd = s->upper_root = s->work_fd = -1;
+	s->src_root = s->delta_fd = s->upper_root = s->work_fd = s->delta_lock = -1;
 	s->root.src_fd = s->root.upper_fd = s->root.data_fd = -1;
 	s->timeout = FS_CACHE_TIMEOUT;
 }
 
 static void session_close_fds(struct fs_session *s)
 {
-	int *fds[] = { &s->src_root, &s->delta_fd, &s->upper_root, &s->work_fd };
+	int *fds[] = { &s->src_root, &s->delta_fd, &s->upper_root, &s->work_fd, &s->delta_lock };
 	size_t k;
 
 	for (k = 0; k < ARRAY_SIZE(fds); k++)
@@ -333,7 +333,7 @@ static int prepare(struct mount_run *m)
 	r = delta_setup(&m->s, m->delta, m->source, m->policy, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "fencefs mount: %s\n", err);
-		return r == -EEXIST || r == -EXDEV ? 2 : 1;
+		return r == -EEXIST || r == -EXDEV || r == -EBUSY ? 2 : 1;
 	}
 	r = fs_table_init(&m->s);
 	if (r < 0) {
