@@ -11,7 +11,13 @@
 # from an earlier run.  Targets (issue 5 item 6) are printed beside the
 # figures as met/missed; they are goals, never assertions, so a missed target
 # does not change the exit status.  The exit status is non-zero only when
-# the harness itself could not run (not root, no data, a peer crashed).
+# the harness itself could not run (not root, a tool missing, no data); a
+# setup or workload that fails is reported in its table cell instead.
+#
+# The setups take turns round by round within each workload (see measure())
+# because this is a shared 2-core machine: load from elsewhere then lands on
+# every setup alike, and the ratios stay meaningful when the absolute
+# figures move.
 #
 # Setups (BENCH_SETUPS, in this order):
 #   native          the data directory itself
@@ -48,6 +54,7 @@
 #   BENCH_KEEP           1 keeps the work directory
 set -u
 set -o pipefail
+export LC_ALL=C # EPOCHREALTIME and awk print decimal points, never commas
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -82,10 +89,13 @@ log() { printf '[%s] %s\n' "$(date -u +%T)" "$*" >&2; }
 wants() { [[ $1 =~ $ONLY ]]; }
 
 W=""
+D=""
+LOOPDEV=""
 TRACE_INST=""
 
 cleanup() {
 	local m
+	[ -n "$W" ] || return 0
 	[ -n "$TRACE_INST" ] && [ -d "$TRACE_INST" ] && {
 		echo 0 >"$TRACE_INST/tracing_on"
 		echo 0 >"$TRACE_INST/events/fuse/fuse_request_send/enable"
@@ -95,6 +105,7 @@ cleanup() {
 	grep -o " $W/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
+	[ -n "$LOOPDEV" ] && losetup -d "$LOOPDEV" 2>/dev/null
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		log "work directory kept: $W"
 	else
@@ -142,8 +153,39 @@ short_err() {
 }
 
 # --- data -----------------------------------------------------------------
+# make_fs: a private ext4 for the data, deltas and upper directories: a
+# sparse image on a loop device with direct I/O (so "cold" reaches the disk
+# and the page cache holds each block once), made with mkfs's defaults.
+# The root filesystem of this VM is ext4 without a journal and mounted with
+# "discard", shared with everyone else's builds: there, unlinking 10,000
+# small files took 0.1 s or 17 s depending on whether someone else's sync
+# had allocated their blocks meanwhile (each freed extent is discarded
+# synchronously), and creates crawled after earlier deletes (see
+# small_files()).  BENCH_FS=host measures on BENCH_TMPDIR itself.
+make_fs() {
+	local size_mb=$((BIG_MB * 3 + 2048))
+	D=$W
+	if [ "${BENCH_FS:-loop}" != loop ]; then
+		INFO[fs]="the host filesystem (BENCH_FS=${BENCH_FS})"
+		return 0
+	fi
+	if ! command -v mkfs.ext4 >/dev/null || [ ! -e /dev/loop-control ]; then
+		INFO[fs]="the host filesystem (no mkfs.ext4 or no loop devices)"
+		return 0
+	fi
+	truncate -s "${size_mb}M" "$W/fs.img" &&
+		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$W/fs.img" >"$RAW/mkfs.log" 2>&1 &&
+		LOOPDEV=$(losetup --find --show --direct-io=on "$W/fs.img") &&
+		mkdir -p "$W/d" && mount "$LOOPDEV" "$W/d" ||
+		die "cannot make the private ext4 (set BENCH_FS=host to skip it): $(short_err "$RAW/mkfs.log")"
+	D=$W/d
+	INFO[fs]="a private ${size_mb} MiB ext4 (mkfs defaults, journal, no discard) on $LOOPDEV with direct I/O to a sparse file on $(df -T "$W" | awk 'NR == 2 { print $2 }')"
+}
+
 make_data() {
 	local i
+	make_fs
+	SRC=$D/src
 	mkdir -p "$SRC" "$MNTROOT" "$CTL" || die "cannot populate '$W'"
 	log "data: copying /usr/include"
 	cp -a /usr/include "$SRC/include" || die "cannot copy /usr/include"
@@ -151,12 +193,12 @@ make_data() {
 	# 64 MiB of random data repeated: incompressible enough for every layer
 	# here (none of them compresses or deduplicates) and 10x faster to make
 	# than reading the whole size from /dev/urandom.
-	head -c $((64 << 20)) /dev/urandom >"$W/chunk" || die "cannot read /dev/urandom"
+	head -c $((64 << 20)) /dev/urandom >"$D/chunk" || die "cannot read /dev/urandom"
 	{
-		for ((i = 0; i < BIG_MB / 64; i++)); do cat "$W/chunk"; done
-		head -c $(((BIG_MB % 64) << 20)) "$W/chunk"
+		for ((i = 0; i < BIG_MB / 64; i++)); do cat "$D/chunk"; done
+		head -c $(((BIG_MB % 64) << 20)) "$D/chunk"
 	} >"$SRC/big.bin" || die "cannot write the large file"
-	rm -f "$W/chunk"
+	rm -f "$D/chunk"
 	log "data: copying this project's sources"
 	mkdir -p "$SRC/proj"
 	# The committed tree, not the working tree: a file someone is editing
@@ -188,8 +230,8 @@ fencefs_args() {
 	case $1 in
 	fencefs-ro) echo "--preset read-only" ;;
 	fencefs-ro-ko) echo "--preset read-only --kernel-opens" ;;
-	fencefs-w) echo "--preset full-access --delta $W/delta-$1" ;;
-	fencefs-w-ko) echo "--preset full-access --delta $W/delta-$1 --kernel-opens" ;;
+	fencefs-w) echo "--preset full-access --delta $D/delta-$1" ;;
+	fencefs-w-ko) echo "--preset full-access --delta $D/delta-$1 --kernel-opens" ;;
 	esac
 }
 view_of() {
@@ -205,12 +247,12 @@ write_ctl() {
 	fencefs-*) mnt="'$FENCEFS' mount $(fencefs_args "$s") '$SRC' '$m'"
 		umnt="'$FENCEFS' umount '$m'" ;;
 	bindfs) mnt="bindfs '$SRC' '$m'" ;;
-	fuse-overlayfs) mkdir -p "$W/upper-fo" "$W/work-fo"
-		mnt="fuse-overlayfs -o lowerdir='$SRC',upperdir='$W/upper-fo',workdir='$W/work-fo' '$m'" ;;
-	overlayfs) mkdir -p "$W/upper-ov" "$W/work-ov"
-		mnt="mount -t overlay overlay -o lowerdir='$SRC',upperdir='$W/upper-ov',workdir='$W/work-ov' '$m'" ;;
-	unionfs) mkdir -p "$W/upper-un"
-		mnt="unionfs-fuse -o cow '$W/upper-un'=RW:'$SRC'=RO '$m'" ;;
+	fuse-overlayfs) mkdir -p "$D/upper-fo" "$D/work-fo"
+		mnt="fuse-overlayfs -o lowerdir='$SRC',upperdir='$D/upper-fo',workdir='$D/work-fo' '$m'" ;;
+	overlayfs) mkdir -p "$D/upper-ov" "$D/work-ov"
+		mnt="mount -t overlay overlay -o lowerdir='$SRC',upperdir='$D/upper-ov',workdir='$D/work-ov' '$m'" ;;
+	unionfs) mkdir -p "$D/upper-un"
+		mnt="unionfs-fuse -o cow '$D/upper-un'=RW:'$SRC'=RO '$m'" ;;
 	*) die "unknown setup '$s'" ;;
 	esac
 	# The mount must be usable when the script returns (mountpoint, then a
@@ -338,10 +380,11 @@ trace_init() {
 	echo 65536 >"$TRACE_INST/buffer_size_kb"
 }
 
-# count_fuse KEY SETUP CMD: run CMD once with request tracing on the
+# count_fuse KEY SETUP CMD...: run CMD once with request tracing on the
 # setup's connection; record the total and the busiest opcodes.
 count_fuse() {
-	local key=$1 s=$2 cmd=$3 ev dev conn lost
+	local key=$1 s=$2 ev dev conn lost
+	shift 2
 	[ -n "$TRACE_INST" ] && is_fuse "$s" || return 0
 	ev=$TRACE_INST/events/fuse/fuse_request_send
 	dev=$(mountpoint -d "$MNTROOT/$s") || return 0
@@ -351,7 +394,7 @@ count_fuse() {
 	echo "connection == $conn" >"$ev/filter"
 	echo 1 >"$ev/enable"
 	echo 1 >"$TRACE_INST/tracing_on"
-	sh -c "$cmd" >/dev/null 2>&1
+	"$@" >/dev/null 2>&1
 	echo 0 >"$TRACE_INST/tracing_on"
 	echo 0 >"$ev/enable"
 	lost=$(cat "$TRACE_INST"/per_cpu/cpu*/stats | awk '/^overrun/ { s += $2 } END { print s + 0 }')
@@ -379,139 +422,184 @@ count_fuse() {
 # --- filesystem workloads -------------------------------------------------
 DROP="" # set in main, once $W exists
 
-# measure_rw NAME KIND CMD_TEMPLATE [writable-only]: for each setup, a warm
-# or cold median of CMD (where @V@ is the setup's view of the data).
-# KIND is warm or cold.
+# The workloads.  Each takes the setup's view of the data and the setup's
+# name and runs without a shell in between, so the time is the workload's.
+# grep: a string that is nowhere in /usr/include, so every byte of every
+# file is read (GNU grep stops at the first match when its output is
+# /dev/null); exit 1 is "not found", the expected answer.
+wl_grep() {
+	grep -r -F "$GREP_NEEDLE" "$1/include"
+	[ $? -eq 1 ]
+}
+wl_find() { find "$1/include" -type f -size +1k; }
+wl_read() { dd if="$1/big.bin" of=/dev/null bs=1M status=none; }
+# Into the delta / upper / source directory; the page cache absorbs it (no
+# fsync), so this measures the layer, not the disk.
+wl_write() { dd if=/dev/zero of="$1/w-$2/big.out" bs=1M count="$BIG_MB" status=none; }
+wl_compile() { make -C "$1/proj" -B -j2 "BUILD=bb-$2" all; }
+# Untimed preparations, run before every timed run.
+prep_write() { rm -f "$1/w-$2/big.out" && sync -f "$D"; }
+# The written file goes at once, so that the setups taking turns never hold
+# more than one of them on the disk.
+post_wl_write() { rm -f "$1/w-$2/big.out"; }
+# A cold run starts from a fresh mount (a FUSE daemon with an empty inode
+# table, not only an empty page cache) and dropped caches.
+prep_cold() { sh "$CTL/umount-$2" && sh "$CTL/mount-$2" && eval "$DROP"; }
+
+# time_run KEY CMD...: run CMD once, append its wall time in microseconds
+# (bash's own clock, no fork to read it) to raw/KEY.us.  Fails if CMD did.
+time_run() {
+	local key=$1 t0 t1 rc
+	shift
+	t0=${EPOCHREALTIME/./}
+	"$@" >/dev/null 2>>"$RAW/$key.err"
+	rc=$?
+	t1=${EPOCHREALTIME/./}
+	[ "$rc" = 0 ] || return 1
+	echo $((t1 - t0)) >>"$RAW/$key.us"
+}
+
+# measure NAME RUNS WARMUP PREP FN [w]: RUNS timed runs of FN on every
+# available setup (only the writable ones with "w"), after WARMUP untimed
+# rounds, with PREP (a function, or "") before each run.  The setups take
+# turns round by round, starting one further each round, so a burst of load
+# from elsewhere on this shared machine lands on all of them alike instead
+# of on whichever setup was being measured at the time.  Then one more,
+# untimed and traced, run per FUSE setup counts its requests.
 measure() {
-	local name=$1 kind=$2 tmpl=$3 only_w=${4:-0} s v cmd prep t
+	local name=$1 runs=$2 warm=$3 prep=$4 fn=$5 only_w=${6:-} s v r i n list=()
 	for s in "${AVAILABLE[@]}"; do
-		[ "$only_w" = 1 ] && ! writable "$s" && continue
-		v=$(view_of "$s")
-		cmd=${tmpl//@V@/$v}
-		cmd=${cmd//@S@/$s}
-		if [ "$kind" = cold ]; then
-			prep="sh '$CTL/umount-$s' && sh '$CTL/mount-$s' && $DROP"
-			t=$(hf "$name.$s" "$COLD" 0 "$prep" "$cmd")
-		else
-			t=$(hf "$name.$s" "$WARM" 1 "" "$cmd")
-		fi
-		if [ -n "$t" ]; then
-			RES["$name|$s"]=$t
-			log "$name $s: median $t s"
-		else
-			NOTE["$name|$s"]="failed: $(short_err "$RAW/$name.$s.out")"
+		[ "$only_w" = w ] && ! writable "$s" && continue
+		list+=("$s")
+		rm -f "$RAW/$name.$s.us" "$RAW/$name.$s.err"
+	done
+	n=${#list[@]}
+	[ "$n" -gt 0 ] || return 0
+	log "$name: $warm warm-up and $runs timed rounds over ${list[*]}"
+	for ((r = 0; r < warm + runs; r++)); do
+		for ((i = 0; i < n; i++)); do
+			s=${list[$(((r + i) % n))]}
+			[ -n "${NOTE["$name|$s"]:-}" ] && continue
+			v=$(view_of "$s")
+			if [ -n "$prep" ] && ! "$prep" "$v" "$s" >>"$RAW/$name.$s.err" 2>&1; then
+				NOTE["$name|$s"]="failed: preparation: $(short_err "$RAW/$name.$s.err")"
+			elif [ "$r" -lt "$warm" ]; then
+				"$fn" "$v" "$s" >/dev/null 2>>"$RAW/$name.$s.err" ||
+					NOTE["$name|$s"]="failed: $(short_err "$RAW/$name.$s.err")"
+			else
+				time_run "$name.$s" "$fn" "$v" "$s" ||
+					NOTE["$name|$s"]="failed: $(short_err "$RAW/$name.$s.err")"
+			fi
+			# Untimed clean-up right after the run (post_FN, if any).
+			if declare -F "post_$fn" >/dev/null; then
+				"post_$fn" "$v" "$s" >>"$RAW/$name.$s.err" 2>&1
+			fi
+		done
+	done
+	for s in "${list[@]}"; do
+		if [ -n "${NOTE["$name|$s"]:-}" ]; then
 			log "$name $s: ${NOTE["$name|$s"]}"
 			continue
 		fi
+		RES["$name|$s"]=$(awk '{ print $1 / 1e6 }' "$RAW/$name.$s.us" | median)
+		log "$name $s: median ${RES["$name|$s"]} s of $(tr '\n' ' ' <"$RAW/$name.$s.us")us"
 		if [ "$COUNT" = 1 ] && is_fuse "$s"; then
-			[ "$kind" = cold ] && sh -c "$prep" >/dev/null 2>&1
-			count_fuse "$name|$s" "$s" "$cmd"
+			v=$(view_of "$s")
+			[ -n "$prep" ] && "$prep" "$v" "$s" >/dev/null 2>&1
+			count_fuse "$name|$s" "$s" "$fn" "$v" "$s"
+		fi
+	done
+}
+
+# small_files: the small-file workload (bench/smallfiles.c), rounds
+# interleaved like measure(); the median per phase.
+small_files() {
+	local s v r i n list=() phase
+	for s in "${AVAILABLE[@]}"; do
+		writable "$s" && list+=("$s") && : >"$RAW/small.$s.txt"
+	done
+	n=${#list[@]}
+	[ "$n" -gt 0 ] || return 0
+	log "small: $SMALL_RUNS rounds of $SMALL_FILES files over ${list[*]}"
+	for ((r = 0; r < SMALL_RUNS; r++)); do
+		for ((i = 0; i < n; i++)); do
+			s=${list[$(((r + i) % n))]}
+			[ -n "${NOTE["create|$s"]:-}" ] && continue
+			v=$(view_of "$s")
+			# Every run starts from written-back, dropped caches.  On
+			# ext4 without a journal (this VM's root: /proc/fs/jbd2 is
+			# empty; BENCH_FS=host) inode allocation skips inodes freed
+			# in the last 60-360 s while their inode-table block is
+			# cached (recently_deleted() in fs/ext4/ialloc.c): right
+			# after an earlier run unlinked 10,000 files, creates fell
+			# from ~40,000/s to ~1,400/s (perf: find_inode_bit ->
+			# recently_deleted).  The drop makes that start the same
+			# for every setup there, and costs nothing on the loop fs.
+			eval "$DROP" 2>/dev/null || sync
+			if ! "$SF" "$v/w-$s/sf$r" "$SMALL_FILES" "$SMALL_SIZE" >>"$RAW/small.$s.txt" \
+				2>"$RAW/small.$s.err"; then
+				NOTE["create|$s"]="failed: $(short_err "$RAW/small.$s.err")"
+				rm -rf "$v/w-$s/sf$r"
+			fi
+		done
+	done
+	for s in "${list[@]}"; do
+		if [ -n "${NOTE["create|$s"]:-}" ]; then
+			log "small $s: ${NOTE["create|$s"]}"
+			continue
+		fi
+		for phase in create stat read unlink; do
+			RES["$phase|$s"]=$(awk -v p=$phase '$1 == p { print $3 }' "$RAW/small.$s.txt" | median)
+		done
+		log "small $s: create ${RES["create|$s"]}/s unlink ${RES["unlink|$s"]}/s"
+		if is_fuse "$s" && [ "$COUNT" = 1 ]; then
+			v=$(view_of "$s")
+			eval "$DROP" 2>/dev/null
+			count_fuse "small|$s" "$s" "$SF" "$v/w-$s/sfc" "$SMALL_FILES" "$SMALL_SIZE"
+			rm -rf "$v/w-$s/sfc"
 		fi
 	done
 }
 
 run_fs_workloads() {
-	local s v t pid prep cmd i phase
+	local s pid
 	if ! (eval "$DROP") 2>/dev/null; then
 		INFO[cold]="cannot drop caches here: cold figures are missing"
 	fi
 	if wants grep; then
-		measure grep-warm warm "grep -r -F $GREP_NEEDLE '@V@/include'; test \$? -eq 1"
+		measure grep-warm "$WARM" 1 "" wl_grep
 		if wants mem; then
 			for s in "${AVAILABLE[@]}"; do
 				is_fuse "$s" || continue
 				pid=$(daemon_pid "$MNTROOT/$s") && RES["rss-grep|$s"]=$(rss_kib "$pid")
 			done
 		fi
-		[ -z "${INFO[cold]:-}" ] &&
-			measure grep-cold cold "grep -r -F $GREP_NEEDLE '@V@/include'; test \$? -eq 1"
+		[ -z "${INFO[cold]:-}" ] && measure grep-cold "$COLD" 0 prep_cold wl_grep
 	fi
 	if wants find; then
-		measure find-warm warm "find '@V@/include' -type f -size +1k >/dev/null"
-		[ -z "${INFO[cold]:-}" ] && measure find-cold cold "find '@V@/include' -type f -size +1k >/dev/null"
+		measure find-warm "$WARM" 1 "" wl_find
+		[ -z "${INFO[cold]:-}" ] && measure find-cold "$COLD" 0 prep_cold wl_find
 	fi
 	if wants read; then
-		measure read-warm warm "dd if='@V@/big.bin' of=/dev/null bs=1M status=none"
-		[ -z "${INFO[cold]:-}" ] && measure read-cold cold "dd if='@V@/big.bin' of=/dev/null bs=1M status=none"
+		measure read-warm "$WARM" 1 "" wl_read
+		[ -z "${INFO[cold]:-}" ] && measure read-cold "$COLD" 0 prep_cold wl_read
 	fi
 	if wants write; then
-		# Into the delta / upper / source directory; the page cache absorbs
-		# it (no fsync), so this measures the layer, not the disk.  The
-		# previous run's file is removed and synced outside the timing.
+		measure write "$WRITE_RUNS" 0 prep_write wl_write w
 		for s in "${AVAILABLE[@]}"; do
-			writable "$s" || continue
-			v=$(view_of "$s")
-			prep="rm -f '$v/w-$s/big.out' && sync"
-			cmd="dd if=/dev/zero of='$v/w-$s/big.out' bs=1M count=$BIG_MB status=none"
-			t=$(hf "write.$s" "$WRITE_RUNS" 0 "$prep" "$cmd")
-			if [ -n "$t" ]; then
-				RES["write|$s"]=$t
-				log "write $s: median $t s"
-				if is_fuse "$s" && [ "$COUNT" = 1 ]; then
-					sh -c "$prep"
-					count_fuse "write|$s" "$s" "$cmd"
-				fi
-			else
-				NOTE["write|$s"]="failed: $(short_err "$RAW/write.$s.out")"
-			fi
-			rm -f "$v/w-$s/big.out"
+			writable "$s" && rm -f "$(view_of "$s")/w-$s/big.out"
 		done
-		sync
+		sync -f "$D"
 	fi
-	if wants small; then
-		for s in "${AVAILABLE[@]}"; do
-			writable "$s" || continue
-			v=$(view_of "$s")
-			: >"$RAW/small.$s.txt"
-			for ((i = 1; i <= SMALL_RUNS; i++)); do
-				# ext4 without a journal (this VM: /proc/fs/jbd2 is empty)
-				# skips inodes freed in the last
-				# 60-360 s while their inode-table block is still cached
-				# (recently_deleted() in fs/ext4/ialloc.c), scanning past
-				# each one: right after an earlier run unlinked 10,000
-				# files, creates here fell from ~40,000/s to ~1,400/s
-				# (perf: find_inode_bit -> recently_deleted).  Writing
-				# back and dropping the cached blocks before every run
-				# gives each setup the same clean start.
-				eval "$DROP" 2>/dev/null || sync
-				if ! "$SF" "$v/w-$s/sf$i" "$SMALL_FILES" "$SMALL_SIZE" >>"$RAW/small.$s.txt" \
-					2>"$RAW/small.$s.err"; then
-					NOTE["create|$s"]="failed: $(short_err "$RAW/small.$s.err")"
-					rm -rf "$v/w-$s/sf$i"
-					break
-				fi
-			done
-			[ -n "${NOTE["create|$s"]:-}" ] && { log "small $s: ${NOTE["create|$s"]}"; continue; }
-			for phase in create stat read unlink; do
-				RES["$phase|$s"]=$(awk -v p=$phase '$1 == p { print $3 }' "$RAW/small.$s.txt" | median)
-			done
-			log "small $s: create ${RES["create|$s"]}/s unlink ${RES["unlink|$s"]}/s"
-			if is_fuse "$s" && [ "$COUNT" = 1 ]; then
-				eval "$DROP" 2>/dev/null
-				count_fuse "small|$s" "$s" "'$SF' '$v/w-$s/sfc' $SMALL_FILES $SMALL_SIZE"
-				rm -rf "$v/w-$s/sfc"
-			fi
-		done
-	fi
+	wants small && small_files
 	if wants compile; then
 		# One untimed build first so that the compiler, headers and
 		# pkg-config are in the page cache for whichever setup comes first.
 		(make -C "$SRC/proj" -B -j2 BUILD=bb-warmup all >/dev/null 2>&1)
 		rm -rf "$SRC/proj/bb-warmup"
+		measure compile "$COMPILE_RUNS" 0 "" wl_compile w
 		for s in "${AVAILABLE[@]}"; do
-			writable "$s" || continue
-			v=$(view_of "$s")
-			cmd="make -C '$v/proj' -B -j2 BUILD=bb-$s all >/dev/null 2>&1"
-			t=$(hf "compile.$s" "$COMPILE_RUNS" 0 "" "$cmd")
-			if [ -n "$t" ]; then
-				RES["compile|$s"]=$t
-				log "compile $s: median $t s"
-				[ "$COUNT" = 1 ] && count_fuse "compile|$s" "$s" "$cmd"
-			else
-				NOTE["compile|$s"]="failed: $(short_err "$RAW/compile.$s.out")"
-				log "compile $s: ${NOTE["compile|$s"]}"
-			fi
-			rm -rf "$v/proj/bb-$s"
+			writable "$s" && rm -rf "$(view_of "$s")/proj/bb-$s"
 		done
 	fi
 }
@@ -526,7 +614,7 @@ umount_all() {
 # --- launcher workloads ---------------------------------------------------
 # The codebase every sandbox sees: the project's own sources.
 run_launch_workloads() {
-	local cb=$W/cb m=$W/mnt-bwrap t cmd rc i fails=0 pid
+	local cb=$D/cb m=$W/mnt-bwrap t cmd rc i fails=0 pid
 	cp -a "$SRC/proj" "$cb" || die "cannot copy the codebase"
 	mkdir -p "$m"
 	if wants launch; then
@@ -625,26 +713,26 @@ concurrent() {
 		return
 	fi
 	before=$(cd "$cb" && find . -print0 | sort -z | xargs -0 stat -c '%n %s %Y %a' | md5sum)
-	mkdir -p "$W/conc"
+	mkdir -p "$D/conc"
 	log "concurrent: $SANDBOXES sandboxes"
 	t0=$(date +%s.%N)
 	for ((i = 1; i <= SANDBOXES; i++)); do
-		"$FENCERUN" --codebase "$cb" --preset full-access --delta "$W/conc/d$i" -- \
-			sh -c "echo sandbox-$i > out-$i.txt" >"$W/conc/log$i" 2>&1 &
+		"$FENCERUN" --codebase "$cb" --preset full-access --delta "$D/conc/d$i" -- \
+			sh -c "echo sandbox-$i > out-$i.txt" >"$D/conc/log$i" 2>&1 &
 		pids+=($!)
 	done
 	for ((i = 1; i <= SANDBOXES; i++)); do
 		wait "${pids[$((i - 1))]}" || {
 			bad=$((bad + 1))
-			[ -z "${NOTE[conc]:-}" ] && NOTE[conc]="sandbox $i failed: $(short_err "$W/conc/log$i")"
+			[ -z "${NOTE[conc]:-}" ] && NOTE[conc]="sandbox $i failed: $(short_err "$D/conc/log$i")"
 		}
 	done
 	t1=$(date +%s.%N)
 	RES[conc-time]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	for ((i = 1; i <= SANDBOXES; i++)); do
 		want="./out-$i.txt"
-		got=$(cd "$W/conc/d$i/upper" 2>/dev/null && find . -mindepth 1 | sort | tr '\n' ' ')
-		if [ "$got" != "$want " ] || [ "$(cat "$W/conc/d$i/upper/out-$i.txt" 2>/dev/null)" != "sandbox-$i" ]; then
+		got=$(cd "$D/conc/d$i/upper" 2>/dev/null && find . -mindepth 1 | sort | tr '\n' ' ')
+		if [ "$got" != "$want " ] || [ "$(cat "$D/conc/d$i/upper/out-$i.txt" 2>/dev/null)" != "sandbox-$i" ]; then
 			bad=$((bad + 1))
 			[ -z "${NOTE[conc-check]:-}" ] && NOTE[conc-check]="delta $i holds '${got% }', not '$want'"
 		fi
@@ -752,8 +840,8 @@ report() {
 	echo "# fencefs benchmark"
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel: $(uname -r); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x $(nproc); RAM: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
-	echo "- data: a copy of /usr/include (${INFO[files]:-?} files, ${INFO[size]:-?}) on $(df -T "$W" | awk 'NR == 2 { print $2 }'), a ${BIG_MB} MiB file, this project's sources (${INFO[projfiles]:-?} .c files)"
-	echo "- medians of $WARM warm runs (after 1 warm-up), $COLD cold runs (remount + sync + drop_caches before each), $WRITE_RUNS writes, $SMALL_RUNS small-file runs, $COMPILE_RUNS compiles, $LAUNCH_RUNS launches"
+	echo "- data: a copy of /usr/include (${INFO[files]:-?} files, ${INFO[size]:-?}), a ${BIG_MB} MiB file and this project's sources (${INFO[projfiles]:-?} .c files), on ${INFO[fs]:-?}"
+	echo "- medians of $WARM warm runs (after 1 warm-up), $COLD cold runs (remount + syncfs + drop_caches before each), $WRITE_RUNS writes, $SMALL_RUNS small-file runs, $COMPILE_RUNS compiles (setups taking turns round by round); $LAUNCH_RUNS launches (hyperfine, after 3 warm-ups)"
 	echo "- fencefs: $FENCEFS ($(git -C "$ROOT" log -1 --format='%h %cd' --date=format:'%H:%M' 2>/dev/null))"
 	for s in fencefs-ro fencefs-ro-ko fencefs-w fencefs-w-ko; do
 		[ -n "${INFO[mode-$s]:-}" ] && echo "- $s \`mount -v\`: ${INFO[mode-$s]}"
@@ -866,7 +954,6 @@ main() {
 	T_START=$(date +%s)
 
 	W=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/fence-bench.XXXXXX") || die "cannot create a work directory"
-	SRC=$W/src
 	MNTROOT=$W/mnt
 	CTL=$W/ctl
 	trap cleanup EXIT
@@ -875,14 +962,18 @@ main() {
 	# for every other mount on the machine, FUSE mounts of other people's tests
 	# included (one run here spent 3 minutes in the untimed prepares of three
 	# cold runs while such tests were running).
-	DROP="sync -f '$W' && echo 3 > /proc/sys/vm/drop_caches"
+	DROP="sync -f '$W' && echo 3 > /proc/sys/vm/drop_caches" # $D once it exists
 	SF=$BDIR/bench/smallfiles
 	mkdir -p "$BDIR/bench"
 	cc -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -I"$ROOT/common" -o "$SF" "$ROOT/bench/smallfiles.c" ||
 		die "cannot build bench/smallfiles.c"
 
+	# `make bench` runs us from make: its MAKEFLAGS (BUILD=..., -j) must not
+	# leak into the compile workload's own make.
+	unset MAKEFLAGS MAKELEVEL MFLAGS
 	log "bench: work directory $W, results in $OUT"
 	make_data
+	DROP="sync -f '$D' && echo 3 > /proc/sys/vm/drop_caches"
 	trace_init
 	mount_all
 	run_fs_workloads
