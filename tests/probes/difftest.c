@@ -18,8 +18,8 @@
  * source, and a full-access fencefs mount of it).  Every operation (create,
  * write at an offset, truncate, rename, link, symlink, unlink, mkdir, rmdir,
  * chmod, utimens, fsync, setxattr, removexattr (user.*), fallocate,
- * copy_file_range, rename with RENAME_NOREPLACE, plus read, stat, readdir,
- * readlink, getxattr and listxattr to observe) is applied to both through *at() calls relative to a dirfd of each root,
+ * copy_file_range, rename with RENAME_NOREPLACE, umask changes (from 0), plus
+ * read, stat, readdir, readlink, getxattr and listxattr to observe) is applied to both through *at() calls relative to a dirfd of each root,
  * and its return value and errno must be the same; every 250 operations and
  * at the end the two trees must match (names, types, contents, permission
  * bits, owners, link counts of non-directories, symlink targets, user.*
@@ -549,7 +549,7 @@ enum {
 	OP_CREATE, OP_WRITE, OP_TRUNCATE, OP_RENAME, OP_LINK, OP_SYMLINK, OP_UNLINK, OP_MKDIR,
 	OP_RMDIR, OP_CHMOD, OP_UTIMENS, OP_FSYNC, OP_READ, OP_STAT, OP_READDIR, OP_READLINK,
 	OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_FALLOCATE, OP_COPY_RANGE,
-	OP_RENAME_NOREPLACE, OP_KINDS
+	OP_RENAME_NOREPLACE, OP_UMASK, OP_KINDS
 };
 
 static const unsigned op_weight[OP_KINDS] = {
@@ -558,6 +558,7 @@ static const unsigned op_weight[OP_KINDS] = {
 	[OP_UTIMENS] = 4, [OP_FSYNC] = 3, [OP_READ] = 10, [OP_STAT] = 8, [OP_READDIR] = 4,
 	[OP_READLINK] = 3, [OP_SETXATTR] = 4, [OP_GETXATTR] = 3, [OP_LISTXATTR] = 3,
 	[OP_REMOVEXATTR] = 2, [OP_FALLOCATE] = 3, [OP_COPY_RANGE] = 3, [OP_RENAME_NOREPLACE] = 3,
+	[OP_UMASK] = 1,
 };
 
 /* Observations an operation makes, compared after both sides ran. */
@@ -705,6 +706,10 @@ static long apply(const struct side *s, const struct op *op, struct seen *out)
 	}
 	case OP_RENAME_NOREPLACE:
 		return res(renameat2(s->root, op->p1, s->root, op->p2, RENAME_NOREPLACE));
+	case OP_UMASK:
+		/* Process-wide: set for the native call, the same for the fencefs one. */
+		(void)umask(op->mode);
+		return 0;
 	}
 	return -ENOSYS;
 }
@@ -817,6 +822,12 @@ static void make_op(struct op *op, char *data)
 	case OP_COPY_RANGE:
 		op->len = rnd_below(70000);
 		break;
+	case OP_UMASK: {
+		static const mode_t masks[] = { 0, 022, 027, 077, 002 };
+
+		op->mode = masks[rnd_below(5)];
+		break;
+	}
 	}
 }
 
@@ -824,7 +835,7 @@ static const char *const op_names[OP_KINDS] = {
 	"create", "write", "truncate", "rename", "link", "symlink", "unlink", "mkdir",
 	"rmdir", "chmod", "utimens", "fsync", "read", "stat", "readdir", "readlink",
 	"setxattr", "getxattr", "listxattr", "removexattr", "fallocate", "copy_file_range",
-	"rename-noreplace",
+	"rename-noreplace", "umask",
 };
 
 /* Records OP in the ring of recent operations (printed on a mismatch). */
@@ -952,6 +963,11 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		return 1;
 	}
 	collect_src_dirs(fence.root, "");
+	/*
+	 * The caller's umask, not the daemon's, decides new modes: start from
+	 * 0 (so that 0666 stays 0666) and let OP_UMASK change it for both.
+	 */
+	umask(0);
 	rng_state = seed;
 	run_seed = seed;
 	for (op_no = 1; op_no <= ops; op_no++) {
