@@ -66,6 +66,8 @@ struct launch_sandbox {
 	/* cgroup v1: "tasks" files the init writes itself into, first thing
 	 * (launch_cgroup_open_tasks()); -1 when the launcher attaches it. */
 	int cg_tasks[LAUNCH_CG_NCTL];
+	/* cgroup v2: the leaf, for CLONE_INTO_CGROUP; -1 otherwise. */
+	int cg_v2_fd;
 };
 
 /* Sends / receives one message; FD (-1: none) travels with SCM_RIGHTS.
@@ -76,11 +78,20 @@ int launch_msg_recv(int sock, struct launch_msg *m, int *fd);
 void launch_msg_error(int sock, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * launch_ns.c: clone()s the init with new user, mount, pid, ipc, uts and
- * (unless NET_HOST) net namespaces; the child runs launch_init_main(SB)
- * and never returns.  Returns the child's pid or -errno.
+ * launch_ns.c: clone with fork() semantics and FLAGS (namespaces and the
+ * exit signal).  With CGROUP_FD >= 0 (a cgroup v2 directory) the child
+ * starts in that cgroup when the kernel can (*IN_CGROUP then true in the
+ * parent).  Returns the pid in the parent, 0 in the child, or -errno.
  */
-pid_t launch_clone_init(const struct launch_sandbox *sb);
+pid_t launch_clone(unsigned long flags, int cgroup_fd, bool *in_cgroup);
+
+/*
+ * Clones the init with new user, mount, pid, ipc, uts and (unless
+ * --net host) net namespaces, into sb->cg_v2_fd's cgroup when set; the
+ * child runs launch_init_main(SB) and never returns.  Returns the child's
+ * pid or -errno; *IN_CGROUP as for launch_clone().
+ */
+pid_t launch_clone_init(const struct launch_sandbox *sb, bool *in_cgroup);
 
 /*
  * Writes the child's uid_map and gid_map: the single id UID -> UID and

@@ -67,6 +67,7 @@ struct run {
 	int sock;              /* our end of the socket pair */
 	int sfd;               /* signalfd: SIGINT, SIGTERM, SIGHUP */
 	pid_t init;
+	bool init_in_cgroup;   /* cgroup v2: started there (CLONE_INTO_CGROUP) */
 	int init_pidfd;
 	struct launch_daemon daemon;
 	struct timespec started;
@@ -356,13 +357,16 @@ static int step_clone(struct run *r)
 	int ret;
 
 	/* cgroup v1: the init joins its leaves itself (much cheaper, see
-	 * launch_cgroup_open_tasks()); v2: we move it in step_start_daemon. */
+	 * launch_cgroup_open_tasks()); v2: it starts in its leaf
+	 * (CLONE_INTO_CGROUP), or we move it in step_start_daemon. */
 	if (r->cg.version == 1) {
 		ret = launch_cgroup_open_tasks(&r->cg, r->sb.cg_tasks);
 		if (ret < 0)
 			return fail(r, ret, "cannot open the sandbox's cgroup: %s", strerror(-ret));
 	}
-	r->init = launch_clone_init(&r->sb);
+	if (r->cg.version == 2)
+		r->sb.cg_v2_fd = r->cg.fd[0];
+	r->init = launch_clone_init(&r->sb, &r->init_in_cgroup);
 	for (int i = 0; i < LAUNCH_CG_NCTL; i++) {
 		if (r->sb.cg_tasks[i] >= 0)
 			(void)close(r->sb.cg_tasks[i]);
@@ -442,10 +446,11 @@ static int step_start_daemon(struct run *r)
 	 * daemon starts, because moving another process waits for an RCU
 	 * grace period (cgroup_threadgroup_rwsem is a percpu rwsem), often
 	 * several ms; the init only runs fence-run's own setup until RUN, and
-	 * creates its cgroup namespace after RUN.  (cgroup v1: the init
-	 * joined by itself, see step_clone.)
+	 * creates its cgroup namespace after RUN.  Only needed when the
+	 * kernel could not start it there (see step_clone); on cgroup v1 the
+	 * init joined by itself.
 	 */
-	if (r->cg.version == 2) {
+	if (r->cg.version == 2 && !r->init_in_cgroup) {
 		ret = launch_cgroup_attach(&r->cg, r->init);
 		if (ret < 0)
 			return fail(r, ret, "cannot move the sandbox into its cgroup: %s",
@@ -770,6 +775,7 @@ int main(int argc, char **argv)
 	int status;
 
 	r.sb.sock = -1;
+	r.sb.cg_v2_fd = -1;
 	for (int i = 0; i < LAUNCH_CG_NCTL; i++)
 		r.sb.cg_tasks[i] = -1;
 	r.daemon = (struct launch_daemon){ .pidfd = -1, .ready_fd = -1, .stats_fd = -1 };
