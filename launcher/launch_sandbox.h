@@ -9,12 +9,14 @@
  *
  *   launcher                                init (pid 1 of the new pid ns)
  *   clone(NEWUSER|NEWNS|NEWPID|...) ----->  cgroup v1: joins its cgroup
- *   writes uid_map/gid_map                  itself; waits for GO
+ *   (cgroup v2: CLONE_INTO_CGROUP)          itself; waits for GO
+ *   writes uid_map/gid_map
  *   GO --------------------------------->   opens /dev/fuse, drops to U:G,
  *                                           tmpfs root, mounts /workspace
  *   <------------------- FUSE + fd          (fd passed with SCM_RIGHTS)
  *   spawns fencefs on the fd,               builds the rest of the root,
- *   cgroup v2: moves the init into it,      pivot_root, waits for RUN
+ *   cgroup v2 without CLONE_INTO_CGROUP:    pivot_root, waits for RUN
+ *   moves the init into it
  *   waits for the daemon's "ready"
  *   RUN -------------------------------->   new cgroup ns, forks the
  *                                           command, reaps
