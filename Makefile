@@ -100,8 +100,10 @@ $(FENCERUN): $(LAUNCH_OBJ) $(LIBCOMMON) $(LIBPOLICY)
 # tests/unit/test_fs*.c the daemon's (both without their main.o).
 $(BUILD)/tests/test_launch%: TEST_EXTRA_OBJ = $(filter-out %/main.o,$(LAUNCH_OBJ))
 $(BUILD)/tests/test_fs%: TEST_EXTRA_OBJ = $(filter-out %/main.o,$(FUSEFS_OBJ))
-$(BUILD)/tests/test_launch%: $(filter-out %/main.o,$(LAUNCH_OBJ))
-$(BUILD)/tests/test_fs%: $(filter-out %/main.o,$(FUSEFS_OBJ))
+# Explicit (not pattern) prerequisite lines: a pattern rule without a
+# recipe would cancel the rule below instead of adding to it.
+$(filter $(BUILD)/tests/test_launch%,$(UNIT_BIN)): $(filter-out %/main.o,$(LAUNCH_OBJ))
+$(filter $(BUILD)/tests/test_fs%,$(UNIT_BIN)): $(filter-out %/main.o,$(FUSEFS_OBJ))
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBCOMMON) $(LIBPOLICY)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ilauncher -Ifusefs $(call pc_cflags,cmocka libpcre2-8 inih fuse3) \
