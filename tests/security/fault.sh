@@ -52,8 +52,8 @@ if [ -n "$daemon" ]; then
 	fi
 	check_eq "kill daemon: fence-run exits 125" 125 "$rc"
 	check "kill daemon: fence-run says the daemon died" grep -q '^fence-run: .*daemon' "$T/kd.err"
-	check "kill daemon: the command saw an error from the dead mount" \
-		grep -q '^heavywrite E' "$T/kd.out"
+	# The command then sees ECONNABORTED or ENOTCONN, unless fence-run
+	# killed it first: both are fine, what matters is that it is gone.
 	sleep 0.5
 	check_eq "kill daemon: no process of the sandbox remains" "" "$(alive "$mark")"
 	check_eq "kill daemon: no mount remains" "" "$(host_mounts)"
