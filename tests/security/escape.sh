@@ -9,6 +9,13 @@
 # (nor half of one) may appear in stdout, stderr, the audit log, the result
 # JSON or the delta; the source must be unchanged; the delta must hold no
 # forged overlay marker, which `mount -t overlay` over source+delta checks.
+#
+# The runs, in order: escape_fs (all groups) with a kept delta, then the
+# host tools (diff, commit) over that hostile delta; the same probe with
+# --apply on a copy (only output/ and tmp/ may change); escape_fs levels
+# under a view/pass-through policy (escape_levels.expect); escape_fs swap
+# while the host swaps source directories for symlinks (escape_swap.expect);
+# escape_proc with the host pids of fence-run and its daemon.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
