@@ -147,6 +147,17 @@ refused "policy with binary garbage" --policy "$T/binary.ini"
 refused "rule without a level" --rule '=**'
 refused "rule with an unknown level" --rule 'wirte=**'
 
+# --- delta directories that must be refused -------------------------------------------
+mkdir -p "$T/notadelta"
+echo keep >"$T/notadelta/file"
+refused "--delta is a non-empty directory that is not a delta" --delta "$T/notadelta"
+check_eq "--delta not a delta: its contents are untouched" "file:keep" \
+	"$(cd "$T/notadelta" && grep -H . ./* | sed 's|^\./||')"
+refused "--delta inside the codebase" --delta "$CODE/output/newdelta"
+refused "--delta is the codebase" --delta "$CODE"
+refused "--delta contains the codebase" --delta "$T"
+check_eq "refused deltas: source tree unchanged" "$before" "$(sec_tree_sum "$CODE")"
+
 # --- the source removed or replaced under a live fencefs mount ------------------------
 if "$FENCEFS" mount --help 2>&1 | grep -q 'not implemented'; then
 	skip "source replaced while mounted: fencefs mount is a placeholder"
