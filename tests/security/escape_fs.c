@@ -783,8 +783,20 @@ static void group_writes(void)
 			(void)munmap(m, 4096);
 		snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
 		try_create("reopen-proc-fd-write:src/main.c", buf, O_WRONLY);
+		/*
+		 * Attribute changes through a read-only descriptor: the kernel lets
+		 * the owner (the sandbox's user owns what it sees) ask for them, so
+		 * only the daemon's level check stands in the way.
+		 */
+		report("futimens:src/main.c", neg(futimens(fd, ts)), NULL);
+		report("futimens-now:src/main.c", neg(futimens(fd, NULL)), NULL);
+		report("fchmod:src/main.c", neg(fchmod(fd, 0666)), NULL);
+		report("fchown:src/main.c", neg(fchown(fd, getuid(), getgid())), NULL);
+		report("fsetxattr:src/main.c", neg(fsetxattr(fd, "user.x", "1", 1, 0)), NULL);
+		report("fremovexattr:src/main.c", neg(fremovexattr(fd, "user.x")), NULL);
 		(void)close(fd);
 	}
+	report("utimens-now:src/main.c", neg(utimensat(AT_FDCWD, "src/main.c", NULL, 0)), NULL);
 	report("truncate:.env", neg(truncate(".env", 0)), NULL);
 	report("chmod:src/main.c", neg(chmod("src/main.c", 0777)), NULL);
 	report("chmod:.env", neg(chmod(".env", 0777)), NULL);
