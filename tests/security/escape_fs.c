@@ -975,6 +975,12 @@ static void group_levels(void)
 		       NULL);
 		report("view:linkat-empty-path-into-output",
 		       neg(linkat(pfd, "", AT_FDCWD, "output/view_link2", AT_EMPTY_PATH)), NULL);
+		/* Attribute changes through the O_PATH descriptor itself. */
+		report("view:utimensat-empty-path", neg(utimensat(pfd, "", NULL, AT_EMPTY_PATH)),
+		       NULL);
+		report("view:fchownat-empty-path",
+		       neg(fchownat(pfd, "", getuid(), getgid(), AT_EMPTY_PATH)), NULL);
+		report("view:chmod-proc-fd", neg(chmod(path, 0644)), NULL);
 		(void)close(pfd);
 	}
 	report("view:link-into-output", neg(link(view, "output/view_link3")), NULL);
