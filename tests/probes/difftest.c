@@ -4,12 +4,15 @@
  * (issue 6, item 3).
  *
  *   difftest init DIR SEED          make the starting tree (seeded) in DIR
- *   difftest run [--seed N] [--ops N] [--no-exdev | --exdev-shadowing] [-v]
- *                NATIVE FENCE       apply one seeded random sequence of
+ *   difftest run [--seed N] [--ops N] [--no-exdev | --exdev-shadowing]
+ *                [--umask-022] [-v] NATIVE FENCE
+ *                                   apply one seeded random sequence of
  *                                   operations to both directories
  *                                   (--no-exdev: FENCE is native too, for
  *                                   testing this program itself;
- *                                   --exdev-shadowing: see below)
+ *                                   --exdev-shadowing: see below;
+ *                                   --umask-022: keep the usual umask, to
+ *                                   look past a umask bug)
  *   difftest compare [--no-nlink] [--no-xattr] A B
  *                                   compare two trees; exit 1 if they differ
  *                                   (leaving link counts or xattrs aside)
@@ -67,6 +70,7 @@ static bool verbose;
 static bool exdev_rule = true;
 static bool exdev_shadowing;
 static bool compare_nlink = true;
+static bool vary_umask = true;
 static bool compare_xattr = true;
 static unsigned long op_no;
 static uint64_t run_seed;
@@ -708,7 +712,8 @@ static long apply(const struct side *s, const struct op *op, struct seen *out)
 		return res(renameat2(s->root, op->p1, s->root, op->p2, RENAME_NOREPLACE));
 	case OP_UMASK:
 		/* Process-wide: set for the native call, the same for the fencefs one. */
-		(void)umask(op->mode);
+		if (vary_umask)
+			(void)umask(op->mode);
 		return 0;
 	}
 	return -ENOSYS;
@@ -967,7 +972,7 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 	 * The caller's umask, not the daemon's, decides new modes: start from
 	 * 0 (so that 0666 stays 0666) and let OP_UMASK change it for both.
 	 */
-	umask(0);
+	umask(vary_umask ? 0 : 022);
 	rng_state = seed;
 	run_seed = seed;
 	for (op_no = 1; op_no <= ops; op_no++) {
@@ -1034,8 +1039,8 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 static void usage(void)
 {
 	fprintf(stderr, "usage: difftest init DIR SEED\n"
-			"       difftest run [--seed N] [--ops N] [--no-exdev | --exdev-shadowing] [-v]"
-			" NATIVE FENCE\n"
+			"       difftest run [--seed N] [--ops N] [--no-exdev | --exdev-shadowing]"
+			" [--umask-022] [-v] NATIVE FENCE\n"
 			"       difftest compare [--no-nlink] [--no-xattr] A B\n");
 	exit(2);
 }
@@ -1082,6 +1087,8 @@ int main(int argc, char **argv)
 			exdev_rule = false;
 		else if (!strcmp(argv[i], "--exdev-shadowing"))
 			exdev_shadowing = true;
+		else if (!strcmp(argv[i], "--umask-022"))
+			vary_umask = false;
 		else
 			usage();
 	}
