@@ -172,10 +172,17 @@ static struct fuse_session *new_session(struct mount_run *m)
 
 	buf_adds(&opts, "fsname=");
 	add_escaped(&opts, m->source);
-	buf_adds(&opts, ",subtype=fencefs");
-	/* Kernel mode: the kernel checks the level-derived mode bits (fs_ops.c). */
-	if (!m->s.daemon_opens)
-		buf_adds(&opts, ",default_permissions");
+	/*
+	 * default_permissions in both modes: the kernel does the Unix DAC
+	 * check (search permission on every directory of a path, w on the
+	 * parent, the sticky bit, ownership) on the level-derived mode bits,
+	 * on every access, cached or not.  Without it a root mount
+	 * (allow_other) would let local users past the host's own
+	 * permissions wherever the kernel answers from its caches.  What the
+	 * mode bits cannot stop -- root, who passes them -- the daemon stops
+	 * at OPEN in daemon mode (fs_mount.c prepare()).
+	 */
+	buf_adds(&opts, ",subtype=fencefs,default_permissions");
 	/* Root mounts for everyone; mode bits (from the levels) decide access. */
 	if (geteuid() == 0)
 		buf_adds(&opts, ",allow_other");
@@ -350,15 +357,16 @@ static int prepare(struct mount_run *m)
 		return 1;
 	}
 	/*
-	 * Who checks permissions at open.  The kernel can, with zero messages
-	 * per open (default_permissions on the level-derived mode bits), but
-	 * a caller with CAP_DAC_OVERRIDE (root) passes any mode bits, so a
-	 * write-open of a read file would only fail at the first write.  So
-	 * the kernel checks only when every caller is known to lack that
-	 * capability -- fence-run's sandbox (--owner, or a /dev/fd mount with
-	 * fence-run's own default_permissions) -- or when --kernel-opens asks
-	 * for speed over exact errnos for root.  exec and read audit events
-	 * need OPEN too.
+	 * Whether OPEN and OPENDIR come to the daemon.  The kernel checks
+	 * every open against the level-derived mode bits (default_permissions)
+	 * with zero messages, but a caller with CAP_DAC_OVERRIDE (root)
+	 * passes any mode bits, so its write-open of a read file would only
+	 * fail at the first write.  So opens stay in the kernel only when
+	 * every caller is known to lack that capability -- fence-run's
+	 * sandbox (--owner, or a /dev/fd mount) -- or when --kernel-opens
+	 * asks for speed over exact errnos for root.  exec and read audit
+	 * events need OPEN too.  access(2) is the kernel's in both modes
+	 * (default_permissions): root's access(W_OK) on a read file says yes.
 	 */
 	m->s.daemon_opens = m->s.audit != NULL ||
 			    !(m->o.has_owner || m->fd_mount || m->o.kernel_opens);

@@ -98,13 +98,14 @@ void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *s
 
 	st->st_mode = fs_level_mode(st->st_mode, i->level);
 	/*
-	 * Kernel mode: default_permissions needs w on a directory before the
-	 * daemon ever sees a create or unlink in it, yet a name's own level
-	 * decides (SPEC 1: agent-safe's /output/ can be made in the read
-	 * root).  So a directory that may hold write names keeps its w bits;
-	 * the daemon still refuses every name that is not write.
+	 * default_permissions needs w on a directory before the daemon ever
+	 * sees a create or unlink in it, yet a name's own level decides
+	 * (SPEC 1: agent-safe's /output/ can be made in the read root).  So a
+	 * directory that may hold write names keeps its own w bits (whoever
+	 * they let write, as natively); the daemon refuses every name that
+	 * is not write.
 	 */
-	if (i->write_beneath && !s->daemon_opens)
+	if (i->write_beneath)
 		st->st_mode |= real & 0222;
 	st->st_ino = i->report_ino;
 	/*
