@@ -6,7 +6,8 @@
 # the same seeded random operations to the copy and to the mount, comparing
 # every result and errno and the trees.  Then the source must be unchanged,
 # and `fencefs commit` of the delta (onto a copy with --force, and onto the
-# recorded source itself) must produce exactly the native tree.
+# recorded source itself) must produce exactly the native tree.  Last, one
+# seed again inside fence-run, against the sandbox's own /tmp.
 #
 # FENCE_DIFFTEST_SEEDS and FENCE_DIFFTEST_OPS override the seeds and the
 # number of operations (the long mode: FENCE_DIFFTEST_OPS=100000).
@@ -155,3 +156,27 @@ for seed in $SEEDS; do
 	check_eq "difftest seed $seed: fencefs commit onto the recorded source" 0 "$?"
 	same_tree "difftest seed $seed: the committed source" "$D/native" "$D/src"
 done
+
+# The same inside fence-run, where the agent works: the sandbox's user owns
+# what it sees, the kernel checks opens, the native side is the sandbox's
+# /tmp.  The tree sits in the writable output/ of an agent-safe codebase.
+seed=${SEEDS%% *}
+R=$T/fencerun
+mkdir -p "$R/code/output"
+"$DT" init "$R/code/output/tree" "$seed"
+if "$FENCERUN" --codebase "$R/code" -- /bin/true >"$R/smoke.log" 2>&1; then
+	timeout -k 5 180 "$FENCERUN" --codebase "$R/code" --preset agent-safe --tmp-size 256M \
+		--timeout 150s --bind-ro "$PROBES:/probes" -- sh -c \
+		"cp -a output/tree /tmp/native && /probes/difftest run --seed $seed --ops $OPS /tmp/native /workspace/output/tree" \
+		>"$R/run.log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		ok "difftest inside fence-run (seed $seed): $OPS operations agree with the sandbox's /tmp"
+	else
+		notok "difftest inside fence-run (seed $seed): $OPS operations agree with the sandbox's /tmp (exit $rc)"
+		grep -A1 -E '^MISMATCH|^DIFF' "$R/run.log" | head -4 | sed 's/^/#   /'
+		tail -1 "$R/run.log" | sed 's/^/#   /'
+	fi
+else
+	notok "difftest inside fence-run: fence-run runs"; sed 's/^/#   /' "$R/smoke.log" | head -3
+fi
