@@ -199,6 +199,11 @@ table() {
 	as_caller mkdir "$M/write_dir/owned_dir" 2>/dev/null
 	check_eq "a new directory belongs to its creator" "$CU:$CU" \
 		"$(as_caller stat -c %u:%g "$M/write_dir/owned_dir" 2>&1)"
+	# ...with the mode the caller asked for: the kernel has applied the
+	# caller's umask already, the daemon's own must not apply again.
+	as_caller sh -c 'umask 0; : >"$1/um_file"; mkdir "$1/um_dir"' _ "$M/write_dir" 2>/dev/null
+	check_eq "a new file has the caller's mode (umask 0)" "666 777" \
+		"$(as_caller stat -c %a "$M/write_dir/um_file" "$M/write_dir/um_dir" 2>&1 | flat)"
 	declare -A NEWDIR=([none]=$M/write_dir/none_new [view]=$M/view_dir/new [read]=$M/read_dir/new
 		[write]=$M/write_dir/new)
 	for L in none view read write; do
