@@ -96,6 +96,44 @@ else
 	notok "hard links: fencefs mount"; sed 's/^/#   /' "$H/mount.log" | head -3
 fi
 
+# The caller's umask decides the mode of what it creates, as natively.
+# Checked on its own; while it fails, the random runs keep umask 022
+# (--umask-022) so that they still guard everything else; once it passes
+# they vary the umask too.
+U=$T/umask
+mkdir -p "$U/src" "$U/native" "$U/mnt"
+if timeout 20 "$FENCEFS" mount --preset full-access --delta "$U/delta" "$U/src" "$U/mnt" \
+	>"$U/mount.log" 2>&1; then
+	at_exit "$FENCEFS umount $U/mnt"
+	modes() {
+		python3 - "$1" <<'PYEOF2'
+import os, stat, sys
+d = sys.argv[1]
+out = []
+for mask in (0o000, 0o027, 0o002):
+    os.umask(mask)
+    p = os.path.join(d, 'f%o' % mask)
+    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o666))
+    os.mkdir(p + 'd', 0o777)
+    os.mkfifo(p + 'p', 0o666)
+    os.close(os.open(p + 'x', os.O_CREAT | os.O_WRONLY, 0o755))
+    for q in (p, p + 'd', p + 'p', p + 'x'):
+        out.append('%s=%o' % (os.path.basename(q), stat.S_IMODE(os.lstat(q).st_mode)))
+print(' '.join(out))
+PYEOF2
+	}
+	native_modes=$(modes "$U/native")
+	mount_modes=$(modes "$U/mnt")
+	check_eq "umask: new files, directories and FIFOs get the caller's umask" \
+		"$native_modes" "$mount_modes"
+	UMASK_OPT=
+	[ "$native_modes" = "$mount_modes" ] || UMASK_OPT=--umask-022
+	timeout 20 "$FENCEFS" umount "$U/mnt" >/dev/null 2>&1
+else
+	notok "umask: fencefs mount"; sed 's/^/#   /' "$U/mount.log" | head -3
+	UMASK_OPT=--umask-022
+fi
+
 # same_tree WHAT NATIVE DIR: DIR equals the native tree in names, types,
 # contents, modes, owners and symlinks, and (each on its own) in link
 # counts and in user.* xattrs.
@@ -129,7 +167,8 @@ for seed in $SEEDS; do
 	fi
 	at_exit "$FENCEFS umount $D/mnt"
 	start=$(date +%s%N)
-	timeout -k 5 120 "$DT" run --seed "$seed" --ops "$OPS" "$D/native" "$D/mnt" >"$D/run.log" 2>&1
+	timeout -k 5 120 "$DT" run $UMASK_OPT --seed "$seed" --ops "$OPS" "$D/native" "$D/mnt" \
+		>"$D/run.log" 2>&1
 	rc=$?
 	ms=$((($(date +%s%N) - start) / 1000000))
 	if [ "$rc" = 0 ]; then
@@ -167,7 +206,7 @@ mkdir -p "$R/code/output"
 if "$FENCERUN" --codebase "$R/code" -- /bin/true >"$R/smoke.log" 2>&1; then
 	timeout -k 5 180 "$FENCERUN" --codebase "$R/code" --preset agent-safe --tmp-size 256M \
 		--timeout 150s --bind-ro "$PROBES:/probes" -- sh -c \
-		"cp -a output/tree /tmp/native && /probes/difftest run --seed $seed --ops $OPS /tmp/native /workspace/output/tree" \
+		"cp -a output/tree /tmp/native && /probes/difftest run $UMASK_OPT --seed $seed --ops $OPS /tmp/native /workspace/output/tree" \
 		>"$R/run.log" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ]; then
