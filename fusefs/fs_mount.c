@@ -368,6 +368,13 @@ static int prepare(struct mount_run *m)
 	 * events need OPEN too.  access(2) is the kernel's in both modes
 	 * (default_permissions): root's access(W_OK) on a read file says yes.
 	 */
+	/*
+	 * The kernel has applied the caller's umask to the modes of CREATE,
+	 * MKDIR and MKNOD already (no FUSE_CAP_DONT_MASK): the daemon's own
+	 * must not be applied on top.  Everything else it makes has an
+	 * explicit mode.
+	 */
+	(void)umask(0);
 	m->s.daemon_opens = m->s.audit != NULL ||
 			    !(m->o.has_owner || m->fd_mount || m->o.kernel_opens);
 	return 0;

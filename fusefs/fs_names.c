@@ -603,8 +603,8 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	/* RENAME_WHITEOUT would make a device node (SPEC 1: EPERM). */
 	if (flags & RENAME_WHITEOUT)
 		return -EPERM;
-	if (flags & ~RENAME_NOREPLACE)
-		return -EINVAL; /* RENAME_EXCHANGE is not offered */
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
 	if (strlen(newname) > NAME_MAX)
 		return -ENAMETOOLONG;
 	pthread_rwlock_wrlock(&s->ns_lock);
@@ -619,6 +619,23 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	}
 	if (r < 0 || fs_bad_name(newname))
 		goto out_unlock_einval;
+	/*
+	 * RENAME_EXCHANGE is not offered (EINVAL), but only once both names
+	 * were found writable: an exchange with a read file is refused as
+	 * any change to it is.
+	 */
+	if (flags & RENAME_EXCHANGE) {
+		r = fs_find(s, ndir, newname, &no);
+		if (r == 0 && fs_decide(s, ndir, newname, S_ISDIR(no.st.st_mode), npath,
+					sizeof(npath), &ndec) == 0 &&
+		    ndec.level < POLICY_WRITE) {
+			r = ndec.level == POLICY_NONE ? -ENOENT : -EACCES;
+			fs_deny(s, req, "rename", npath, ndec.level, -r);
+		} else {
+			r = r == 0 ? -EINVAL : r;
+		}
+		goto out_unlock;
+	}
 	r = fs_find(s, ndir, newname, &no);
 	exists = r == 0;
 	if (r < 0 && r != -ENOENT)

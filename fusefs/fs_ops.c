@@ -103,9 +103,11 @@ void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *s
 	 * (SPEC 1: agent-safe's /output/ can be made in the read root).  So a
 	 * directory that may hold write names keeps its own w bits (whoever
 	 * they let write, as natively); the daemon refuses every name that
-	 * is not write.
+	 * is not write.  With an audit log every directory does, so that each
+	 * refused create, unlink or rename reaches the daemon and is logged
+	 * (SPEC 8: every refused operation) instead of dying in the kernel.
 	 */
-	if (i->write_beneath)
+	if (i->write_beneath || (s->audit && S_ISDIR(real)))
 		st->st_mode |= real & 0222;
 	st->st_ino = i->report_ino;
 	/*
