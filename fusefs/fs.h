@@ -79,6 +79,7 @@ struct fs_inode {
 	pthread_rwlock_t io_lock;
 	int data_fd;   /* lazily opened: O_RDONLY on the source or O_RDWR on upper */
 	bool data_rw;
+	bool data_counted; /* data_fd counts in sess->read_fds */
 
 	/* Guarded by dir_lock. */
 	pthread_mutex_t dir_lock;
@@ -106,6 +107,13 @@ struct fs_session {
 	_Atomic pid_t sandbox_init; /* host pid of that namespace's init, 0 unknown */
 	double timeout;            /* entry/attr timeout, seconds */
 
+	/*
+	 * Read fds kept open on source files (fs_data.c): past the budget,
+	 * READ opens and closes one per request, so that the fd limit goes to
+	 * the O_PATH fds every known inode needs.
+	 */
+	_Atomic int64_t read_fds;
+	int64_t read_fd_budget;
 	uint64_t max_delta;        /* 0: no budget */
 	_Atomic int64_t delta_bytes;
 	_Atomic uint64_t denied;

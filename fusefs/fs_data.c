@@ -31,7 +31,7 @@
  * exist).  Opened lazily and kept for the inode's life: READ and WRITE
  * come by node id, without a per-open handle (OPEN answers ENOSYS).
  */
-int fs_data_fd(struct fs_inode *i, bool rw, int *fd)
+int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd)
 {
 	char p[32];
 
@@ -74,13 +74,18 @@ int fs_data_fd(struct fs_inode *i, bool rw, int *fd)
 		}
 		if (i->data_fd >= 0)
 			(void)close(i->data_fd);
+		if (i->data_counted)
+			atomic_fetch_sub(&s->read_fds, 1);
 		i->data_fd = nfd;
 		i->data_rw = nrw;
+		i->data_counted = !nrw;
+		if (!nrw)
+			atomic_fetch_add(&s->read_fds, 1);
 	}
 	*fd = i->data_fd;
 	/* Downgrade: holding the write lock for the I/O would serialise readers. */
 	pthread_rwlock_unlock(&i->io_lock);
-	return fs_data_fd(i, rw, fd);
+	return fs_data_fd(s, i, rw, fd);
 }
 
 /* Copy-up of I when it has no delta copy yet (the data copied without ns_lock). */
@@ -194,8 +199,25 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int r, fd;
 
 	r = fs_need_level_locked(s, req, i, POLICY_READ, "read");
+	if (r == 0 && i->data_fd < 0 && i->upper_fd < 0 &&
+	    atomic_load(&s->read_fds) >= s->read_fd_budget) {
+		/* Over the budget: a one-off fd, not kept (see fs.h read_fds). */
+		char p[32];
+		int once = open(delta_fd_path(i->src_fd, p, sizeof(p)), O_RDONLY | O_CLOEXEC);
+
+		if (once < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = once;
+		buf.buf[0].pos = off;
+		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+		(void)close(once);
+		return;
+	}
 	if (r == 0)
-		r = fs_data_fd(i, false, &fd);
+		r = fs_data_fd(s, i, false, &fd);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -232,7 +254,7 @@ static int writable_fd(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	if (r == 0 && i->upper_fd < 0)
 		r = fs_ensure_upper(s, i);
 	if (r == 0)
-		r = fs_data_fd(i, true, fd);
+		r = fs_data_fd(s, i, true, fd);
 	return r;
 }
 
@@ -346,7 +368,7 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		return;
 	}
 	if (in != out) {
-		r = fs_data_fd(in, false, &fdin);
+		r = fs_data_fd(s, in, false, &fdin);
 	} else {
 		fdin = fdout;
 	}

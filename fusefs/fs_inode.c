@@ -55,8 +55,10 @@ int fs_table_init(struct fs_session *s)
 	return 0;
 }
 
-static void inode_free(struct fs_inode *i)
+static void inode_free(struct fs_session *s, struct fs_inode *i)
 {
+	if (i->data_counted)
+		atomic_fetch_sub(&s->read_fds, 1);
 	if (i->src_fd >= 0)
 		(void)close(i->src_fd);
 	if (i->upper_fd >= 0)
@@ -81,7 +83,7 @@ void fs_table_destroy(struct fs_session *s)
 		while (i) {
 			struct fs_inode *next = i->hnext;
 
-			inode_free(i);
+			inode_free(s, i);
 			i = next;
 		}
 	}
@@ -216,7 +218,7 @@ void fs_inode_forget(struct fs_session *s, struct fs_inode *i, uint64_t n)
 
 		table_remove(s, i);
 		s->table_count--;
-		inode_free(i);
+		inode_free(s, i);
 		if (parent)
 			parent->refs--;
 		i = parent;

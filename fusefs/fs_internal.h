@@ -59,7 +59,7 @@ void fs_fill_entry(struct fs_session *s, struct fs_inode *i, const struct stat *
  * (the caller unlocks).  RW asks for a read-write fd on the delta copy,
  * which must exist.
  */
-int fs_data_fd(struct fs_inode *i, bool rw, int *fd);
+int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd);
 /* Copy-up of I for a data change (without ns_lock held). */
 int fs_ensure_upper(struct fs_session *s, struct fs_inode *i);
 /* Logs the first change through I (SPEC 8 "write"), once. */

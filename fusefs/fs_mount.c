@@ -274,6 +274,16 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* A quarter of the fd limit for cached read fds, the rest for the inodes' O_PATH fds. */
+static int64_t read_fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1 << 18;
+	return (int64_t)rl.rlim_cur / 4;
+}
+
 /* Everything before the session: source, delta, policy, audit.  Exit status or 0. */
 static int prepare(struct mount_run *m)
 {
@@ -375,6 +385,7 @@ static int prepare(struct mount_run *m)
 	 * explicit mode.
 	 */
 	(void)umask(0);
+	m->s.read_fd_budget = read_fd_budget();
 	m->s.daemon_opens = m->s.audit != NULL ||
 			    !(m->o.has_owner || m->fd_mount || m->o.kernel_opens);
 	return 0;

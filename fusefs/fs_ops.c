@@ -589,7 +589,7 @@ static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 
 		if (i->type != S_IFREG)
 			return i->type == S_IFDIR ? -EISDIR : -EINVAL;
-		r = fs_data_fd(i, true, &fd);
+		r = fs_data_fd(s, i, true, &fd);
 		if (r < 0)
 			return r;
 		if (fstat(fd, &cur) < 0) {
