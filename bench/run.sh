@@ -823,7 +823,8 @@ target_row() {
 	else
 		verdict="missed"
 	fi
-	echo "| $name | $fig$unit | $( [ "$cmp" = le ] && echo "≤" || echo "≥") $goal$unit | $verdict |"
+	[ "$fig" = "–" ] && unit=""
+	echo "| $name | $fig$unit | $( [ "$cmp" = le ] && echo "≤" || echo "≥") $goal${5} | $verdict |"
 }
 
 best_fuse_peer() {
