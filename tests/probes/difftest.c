@@ -942,6 +942,19 @@ static void compare_seen(const struct op *op, long r, const struct seen *a, cons
 	}
 }
 
+/*
+ * Whether P (on the native side, symlinks in its parents followed) names
+ * the object ST describes: renaming a directory onto itself is the
+ * kernel's no-op, before any filesystem rule such as EXDEV.
+ */
+static bool same_object(const struct stat *st, const char *p)
+{
+	struct stat st2;
+
+	return fstatat(native.root, p, &st2, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st2.st_dev == st->st_dev && st2.st_ino == st->st_ino;
+}
+
 static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned long ops)
 {
 	static struct seen sn, sf;
@@ -983,9 +996,8 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		make_op(&op, data);
 		describe(&op);
 		if (exdev_rule && (op.kind == OP_RENAME || op.kind == OP_RENAME_NOREPLACE) &&
-		    strcmp(op.p1, op.p2) &&
 		    fstatat(native.root, op.p1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode) &&
+		    S_ISDIR(st.st_mode) && !same_object(&st, op.p2) &&
 		    (is_src_dir(op.p1) || (exdev_shadowing && is_src_name(op.p1)))) {
 			/* SPEC 1: EXDEV, or an error the kernel finds first. */
 			rf = apply(&fence, &op, &sf);
