@@ -206,8 +206,9 @@ int main(int argc, char **argv)
 			int err = sf_phases[p].fn(&r, i);
 
 			if (err) {
-				fprintf(stderr, "smallfiles: %s of file %lu in '%s' failed: %s\n",
-					sf_phases[p].name, i, argv[1], strerror(-err));
+				/* errno before the path: the harness shows the line's start. */
+				fprintf(stderr, "smallfiles: %s of file %lu failed: %s (in '%s')\n",
+					sf_phases[p].name, i, strerror(-err), argv[1]);
 				return 1;
 			}
 		}
