@@ -45,8 +45,9 @@ need_fuse
 # answer EXDEV.  (difftest --exdev-shadowing tolerates EXDEV for the first
 # two, should this ever regress and a long run need to go on past it.)
 E=$T/exdev
-mkdir -p "$E/src/srcdir" "$E/src/gone" "$E/mnt"
+mkdir -p "$E/src/srcdir" "$E/src/gone" "$E/src/emptied" "$E/mnt"
 echo f >"$E/src/file"
+echo x >"$E/src/emptied/x"
 if timeout 20 "$FENCEFS" mount --preset full-access --delta "$E/delta" "$E/src" "$E/mnt" \
 	>"$E/mount.log" 2>&1; then
 	at_exit "$FENCEFS umount $E/mnt"
@@ -58,6 +59,11 @@ if timeout 20 "$FENCEFS" mount --preset full-access --delta "$E/delta" "$E/src" 
 	rmdir "$E/mnt/gone" && mkdir "$E/mnt/gone"
 	check_eq "exdev: a new directory where a source directory was removed moves" OK \
 		"$("$PROBES/fsprobe" rename "$E/mnt/gone" "$E/mnt/gone-moved")"
+	# A source directory whose entries were all deleted is empty: a new
+	# directory may replace it (rmdir could remove it, too).
+	rm "$E/mnt/emptied/x" && mkdir "$E/mnt/newdir"
+	check_eq "exdev: a new directory replaces an emptied source directory" OK \
+		"$("$PROBES/fsprobe" rename "$E/mnt/newdir" "$E/mnt/emptied")"
 	timeout 20 "$FENCEFS" umount "$E/mnt" >/dev/null 2>&1
 else
 	notok "exdev: fencefs mount"; sed 's/^/#   /' "$E/mount.log" | head -3
