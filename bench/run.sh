@@ -705,6 +705,16 @@ fence_run_rss() {
 	wait "$pid" && RES["rss-tree|fence-run"]=$peak
 }
 
+# tree_digest DIR: one digest of every name, type, size, mode, mtime and
+# file content under DIR.
+tree_digest() {
+	(
+		cd "$1" || exit 1
+		find . -printf '%p %y %s %m %T@\n' | sort
+		find . -type f -print0 | sort -z | xargs -0 md5sum
+	) | md5sum
+}
+
 # concurrent CODEBASE: BENCH_SANDBOXES fence-runs at once on one codebase,
 # each writing its own file into its own delta; then check that every delta
 # holds exactly its own file and that the codebase did not change.
@@ -714,7 +724,7 @@ concurrent() {
 		NOTE["conc"]="not available ($FENCERUN not built)"
 		return
 	fi
-	before=$(cd "$cb" && find . -print0 | sort -z | xargs -0 stat -c '%n %s %Y %a' | md5sum)
+	before=$(tree_digest "$cb")
 	mkdir -p "$D/conc"
 	log "concurrent: $SANDBOXES sandboxes"
 	t0=$(date +%s.%N)
@@ -739,7 +749,7 @@ concurrent() {
 			[ -z "${NOTE[conc-check]:-}" ] && NOTE[conc-check]="delta $i holds '${got% }', not '$want'"
 		fi
 	done
-	after=$(cd "$cb" && find . -print0 | sort -z | xargs -0 stat -c '%n %s %Y %a' | md5sum)
+	after=$(tree_digest "$cb")
 	[ "$before" = "$after" ] || { bad=$((bad + 1)); NOTE[conc-check]="the codebase changed"; }
 	RES[conc-bad]=$bad
 	log "concurrent: ${RES[conc-time]} s, $bad problems"
@@ -869,7 +879,7 @@ report() {
 	echo
 	table kib "idle, after mount | after grep -r warm" rss-idle rss-grep
 	echo
-	echo "## FUSE requests per workload (one extra untimed run, kernel tracepoint fuse_request_send)"
+	echo "## FUSE requests per workload (one extra untimed run per cell, counted by the kernel's fuse_request_send tracepoint, the same way for every FUSE setup)"
 	echo
 	if [ -n "${INFO[count]:-}" ] || [ "$COUNT" != 1 ]; then
 		echo "${INFO[count]:-not counted (BENCH_COUNT=$COUNT)}"
