@@ -750,7 +750,10 @@ concurrent() {
 		fi
 	done
 	after=$(tree_digest "$cb")
-	[ "$before" = "$after" ] || { bad=$((bad + 1)); NOTE[conc-check]="the codebase changed"; }
+	[ "$before" = "$after" ] || {
+		bad=$((bad + 1))
+		NOTE[conc-check]="${NOTE[conc-check]:+${NOTE[conc-check]}; }the codebase changed"
+	}
 	RES[conc-bad]=$bad
 	log "concurrent: ${RES[conc-time]} s, $bad problems"
 }
