@@ -858,6 +858,7 @@ report() {
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel: $(uname -r); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x $(nproc); RAM: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 	echo "- data: a copy of /usr/include (${INFO[files]:-?} files, ${INFO[size]:-?}), a ${BIG_MB} MiB file and this project's sources (${INFO[projfiles]:-?} .c files), on ${INFO[fs]:-?}"
 	echo "- medians of $WARM warm runs (after 1 warm-up), $COLD cold runs (remount + syncfs + drop_caches before each), $WRITE_RUNS writes, $SMALL_RUNS small-file runs, $COMPILE_RUNS compiles (setups taking turns round by round); $LAUNCH_RUNS launches (hyperfine, after 3 warm-ups)"
+	echo "- load average (1, 5, 15 min) at the start: ${INFO[load0]:-?}; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared)"
 	echo "- fencefs: $FENCEFS ($(git -C "$ROOT" log -1 --format='%h %cd' --date=format:'%H:%M' 2>/dev/null))"
 	for s in fencefs-ro fencefs-ro-ko fencefs-w fencefs-w-ko; do
 		[ -n "${INFO[mode-$s]:-}" ] && echo "- $s \`mount -v\`: ${INFO[mode-$s]}"
@@ -968,6 +969,7 @@ main() {
 	rm -f "$RAW"/* 2>/dev/null
 	exec 2> >(tee "$OUT/bench.log" >&2)
 	T_START=$(date +%s)
+	INFO[load0]=$(cut -d' ' -f1-3 /proc/loadavg)
 
 	W=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/fence-bench.XXXXXX") || die "cannot create a work directory"
 	MNTROOT=$W/mnt
