@@ -515,43 +515,21 @@ static int set_times(struct fs_inode *i, const struct stat *attr, int to_set)
 	return 0;
 }
 
-/* Daemon mode, non-root caller: chmod(2)/chown(2)/utimensat(2)/truncate(2) rules. */
-static int setattr_allowed(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
-			   const struct stat *attr, int to_set)
-{
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	struct stat st;
-	int r;
-
-	pthread_rwlock_rdlock(&s->ns_lock);
-	r = fs_stat_inode(s, i, &st);
-	pthread_rwlock_unlock(&s->ns_lock);
-	if (r < 0)
-		return r;
-	if ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != st.st_uid)
-		return -EPERM;
-	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-		       FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) &&
-	    !(to_set & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) && c->uid != st.st_uid)
-		return -EPERM;
-	if ((to_set & FUSE_SET_ATTR_GID) && !fs_caller_in_group(req, attr->st_gid))
-		return -EPERM;
-	if ((to_set & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) && c->uid != st.st_uid)
-		return fs_caller_may(s, req, &st, W_OK);
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		return fs_caller_may(s, req, &st, W_OK);
-	return 0;
-}
-
 static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		      const struct stat *attr, int to_set)
 {
 	char p[32];
 	int r, fd;
 
+	/*
+	 * The Unix rules (owner for chmod, write permission for truncate,
+	 * the kernel clearing set-ID bits on a write by another user, an
+	 * ftruncate through the descriptor that created a mode-0 file) are
+	 * the kernel's: with default_permissions it runs setattr_prepare()
+	 * before sending SETATTR (fs/fuse/dir.c fuse_do_setattr()).  Only
+	 * the level is the daemon's.
+	 */
 	r = fs_need_level_locked(s, req, i, POLICY_WRITE, "setattr");
-	if (r == 0 && s->daemon_opens && fuse_req_ctx(req)->uid != 0)
-		r = setattr_allowed(s, req, i, attr, to_set);
 	if (r < 0)
 		return r;
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) && s->has_owner) {
