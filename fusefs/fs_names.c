@@ -682,12 +682,14 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		r = delta_copy_up(s, i);
 	if (r == 0)
 		r = delta_ensure_dir(s, ndir);
-	if (r == 0)
+	if (r == 0) {
 		r = delta_clear_whiteout(s, ndir->upper_fd, newname, &was_whiteout);
+		if (r == -EEXIST)
+			r = 0; /* a real entry in upper: the rename replaces it */
+	}
+	/* An (emptied) directory there may still hold whiteouts: rename(2) wants it empty. */
 	if (r == 0 && exists && no.in_upper && is_dir)
 		r = clear_upper_dir(ndir->upper_fd, newname);
-	if (r == -EEXIST)
-		r = 0; /* a real entry in upper: the rename replaces it */
 	if (r < 0)
 		goto out_forget;
 	if (exists && no.in_upper && S_ISREG(no.st.st_mode) && no.st.st_nlink == 1)
