@@ -153,6 +153,11 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/*
+ * ACCESS only comes without default_permissions (fs/fuse/dir.c
+ * fuse_permission()), i.e. for a /dev/fd mount its maker set up without
+ * it; then access(2) gets the level's answer, root's included.
+ */
 void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct fs_session *s = S(req);

@@ -188,10 +188,12 @@ int fs_need_level_locked(struct fs_session *s, fuse_req_t req, const struct fs_i
 }
 
 /*
- * In daemon mode (no default_permissions: see fs_mount.c) the daemon also
- * does the kernel's DAC check (generic_permission(), fs/namei.c) on the
- * attributes it shows, which carry the level in their mode bits.  Root
- * passes, except that executing needs some x bit, as in the kernel.
+ * In daemon mode the daemon repeats the kernel's DAC check
+ * (generic_permission(), fs/namei.c) on the attributes it shows, which
+ * carry the level in their mode bits.  The kernel has made it already
+ * wherever default_permissions is on (every mount fencefs makes; fence-run
+ * sets it too), so this is a second line for a mount made without it.
+ * Root passes, except that executing needs some x bit, as in the kernel.
  */
 bool fs_caller_in_group(fuse_req_t req, gid_t gid)
 {
