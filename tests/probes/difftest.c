@@ -384,17 +384,23 @@ static long user_xattrs(const char *path, char *out, size_t size, bool values)
 }
 
 static struct side native, fence;
-static char src_dirs[MAX_DIRS][MAX_PATH_LEN];
+/*
+ * The source directories, by the inode number of their native copy: a path
+ * can reach one through a symlinked parent, and a directory keeps its
+ * inode when it moves (natively; on the fencefs side it cannot move).
+ */
+static ino_t src_dirs[MAX_DIRS];
 static size_t n_src_dirs;
 /* Every path the source had at the start, whatever its type. */
 static char src_names[MAX_DIRS][MAX_PATH_LEN];
 static size_t n_src_names;
 
+/* Walks the fencefs side's tree at the start; DIRS get their native inode. */
 static void collect_src_dirs(int root, const char *dir)
 {
 	char **names, path[MAX_PATH_LEN * 2];
 	size_t n = 0, i;
-	struct stat st;
+	struct stat st, nst;
 
 	names = list_names(root, dir, &n);
 	for (i = 0; names && i < n; i++) {
@@ -403,20 +409,21 @@ static void collect_src_dirs(int root, const char *dir)
 			continue;
 		if (n_src_names < MAX_DIRS)
 			memcpy(src_names[n_src_names++], path, strlen(path) + 1);
-		if (S_ISDIR(st.st_mode) && n_src_dirs < MAX_DIRS) {
-			memcpy(src_dirs[n_src_dirs++], path, strlen(path) + 1);
+		if (S_ISDIR(st.st_mode) && n_src_dirs < MAX_DIRS &&
+		    fstatat(native.root, path, &nst, AT_SYMLINK_NOFOLLOW) == 0) {
+			src_dirs[n_src_dirs++] = nst.st_ino;
 			collect_src_dirs(root, path);
 		}
 	}
 	free_names(names, n);
 }
 
-static bool is_src_dir(const char *path)
+static bool is_src_dir(ino_t ino)
 {
 	size_t i;
 
 	for (i = 0; i < n_src_dirs; i++)
-		if (!strcmp(src_dirs[i], path))
+		if (src_dirs[i] == ino)
 			return true;
 	return false;
 }
@@ -431,13 +438,23 @@ static bool is_src_name(const char *path)
 	return false;
 }
 
-static void forget_src_dir(const char *path)
+/* Inode 0 is never a directory's: marks a removed entry. */
+static void forget_src_dir(ino_t ino)
 {
 	size_t i;
 
 	for (i = 0; i < n_src_dirs; i++)
-		if (!strcmp(src_dirs[i], path))
-			src_dirs[i][0] = '\0';
+		if (src_dirs[i] == ino)
+			src_dirs[i] = 0;
+}
+
+/* The native inode of the directory PATH names, or 0. */
+static ino_t dir_ino(const char *path)
+{
+	struct stat st;
+
+	return fstatat(native.root, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) ?
+		       st.st_ino : 0;
 }
 
 static char last_ops[16][160];
@@ -961,6 +978,7 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 	static char data[MAX_IO];
 	unsigned long exdev = 0, errors = 0, kind_count[OP_KINDS][2] = { { 0 } };
 	struct stat st;
+	ino_t gone;
 	int i;
 	struct op op;
 	long rn, rf;
@@ -998,7 +1016,7 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		if (exdev_rule && (op.kind == OP_RENAME || op.kind == OP_RENAME_NOREPLACE) &&
 		    fstatat(native.root, op.p1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode) && !same_object(&st, op.p2) &&
-		    (is_src_dir(op.p1) || (exdev_shadowing && is_src_name(op.p1)))) {
+		    (is_src_dir(st.st_ino) || (exdev_shadowing && is_src_name(op.p1)))) {
 			/* SPEC 1: EXDEV, or an error the kernel finds first. */
 			rf = apply(&fence, &op, &sf);
 			if (rf == -EXDEV) {
@@ -1006,11 +1024,16 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 				continue;
 			}
 			rn = apply(&native, &op, &sn);
-			if (rf == 0 && is_src_dir(op.p1))
+			if (rf == 0 && is_src_dir(st.st_ino))
 				fail_op("a source directory was renamed (SPEC 1: EXDEV)", rn, rf);
 			expect_same(rn, rf);
 			continue;
 		}
+		/* What a successful rmdir or rename removes from the source's directories. */
+		gone = op.kind == OP_RMDIR ? dir_ino(op.p1) :
+		       op.kind == OP_RENAME && !(fstatat(native.root, op.p1, &st,
+							  AT_SYMLINK_NOFOLLOW) == 0 &&
+						   same_object(&st, op.p2)) ? dir_ino(op.p2) : 0;
 		rn = apply(&native, &op, &sn);
 		rf = apply(&fence, &op, &sf);
 		if (verbose) {
@@ -1023,13 +1046,8 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		kind_count[op.kind][rn < 0]++;
 		if (rn < 0)
 			errors++;
-		if (rn == 0 && op.kind == OP_RMDIR)
-			forget_src_dir(op.p1);
-		/* A directory renamed onto a source directory replaced it (not onto itself). */
-		if (rn == 0 && op.kind == OP_RENAME && strcmp(op.p1, op.p2))
-			forget_src_dir(op.p2);
-		if (rn == 0 && op.kind == OP_RENAME_NOREPLACE)
-			forget_src_dir(op.p1);
+		if (rn == 0 && gone)
+			forget_src_dir(gone);
 		if (op_no % CHECK_EVERY == 0 && !compare_tree(native.root, fence.root, ""))
 			fail_op("the trees differ after this operation", 0, 0);
 	}
