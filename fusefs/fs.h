@@ -113,7 +113,7 @@ struct fs_session {
 	 * the O_PATH fds every known inode needs.
 	 */
 	_Atomic int64_t read_fds;
-	int64_t read_fd_budget;
+	_Atomic int64_t read_fd_budget;
 	uint64_t max_delta;        /* 0: no budget */
 	_Atomic int64_t delta_bytes;
 	_Atomic uint64_t denied;
@@ -153,6 +153,13 @@ void fs_inode_forget(struct fs_session *s, struct fs_inode *i, uint64_t n);
 void fs_inode_rekey(struct fs_session *s, struct fs_inode *i, dev_t dev, ino_t ino);
 /* Calls fn for every inode in the table (table_lock held: fn must not lock it). */
 void fs_inode_foreach(struct fs_session *s, void (*fn)(struct fs_inode *i, void *ctx), void *ctx);
+/*
+ * Out of fds (EMFILE/ENFILE): closes the cached read fds not in use right
+ * now and halves the budget for them.  Returns how many were closed.
+ */
+size_t fs_reclaim_read_fds(struct fs_session *s);
+/* openat() that, out of fds, reclaims cached read fds once and retries. */
+int fs_openat(struct fs_session *s, int dirfd, const char *name, int flags, mode_t mode);
 /*
  * Writes the path of I relative to the root (no leading '/', "" for the
  * root) into buf.  Caller holds ns_lock.  0 or -ENAMETOOLONG.

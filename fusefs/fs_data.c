@@ -54,15 +54,15 @@ int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd)
 		bool nrw = false;
 
 		if (i->upper_fd >= 0) {
-			nfd = open(delta_fd_path(i->upper_fd, p, sizeof(p)),
-				   O_RDWR | O_CLOEXEC);
+			nfd = fs_openat(s, AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)),
+					O_RDWR | O_CLOEXEC, 0);
 			nrw = nfd >= 0;
 			if (nfd < 0 && !rw)
-				nfd = open(p, O_RDONLY | O_CLOEXEC);
+				nfd = fs_openat(s, AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0);
 		} else if (!rw && i->src_fd >= 0) {
 			/* The source is only ever opened read-only (SPEC 6). */
-			nfd = open(delta_fd_path(i->src_fd, p, sizeof(p)),
-				   O_RDONLY | O_CLOEXEC);
+			nfd = fs_openat(s, AT_FDCWD, delta_fd_path(i->src_fd, p, sizeof(p)),
+					O_RDONLY | O_CLOEXEC, 0);
 		} else {
 			errno = EIO;
 		}
@@ -208,7 +208,8 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	    atomic_load(&s->read_fds) >= s->read_fd_budget) {
 		/* Over the budget: a one-off fd, not kept (see fs.h read_fds). */
 		char p[32];
-		int once = open(delta_fd_path(i->src_fd, p, sizeof(p)), O_RDONLY | O_CLOEXEC);
+		int once = fs_openat(s, AT_FDCWD, delta_fd_path(i->src_fd, p, sizeof(p)),
+				     O_RDONLY | O_CLOEXEC, 0);
 
 		if (once < 0) {
 			fuse_reply_err(req, errno);

@@ -253,6 +253,42 @@ void fs_inode_foreach(struct fs_session *s, void (*fn)(struct fs_inode *i, void 
 	pthread_mutex_unlock(&s->table_lock);
 }
 
+size_t fs_reclaim_read_fds(struct fs_session *s)
+{
+	size_t b, n = 0;
+
+	pthread_mutex_lock(&s->table_lock);
+	for (b = 0; b < s->table_size; b++) {
+		struct fs_inode *i;
+
+		for (i = s->table[b]; i; i = i->hnext) {
+			/* trylock: io_lock ranks above table_lock (fs.h). */
+			if (pthread_rwlock_trywrlock(&i->io_lock) != 0)
+				continue;
+			if (i->data_counted) {
+				(void)close(i->data_fd);
+				i->data_fd = -1;
+				i->data_counted = false;
+				atomic_fetch_sub(&s->read_fds, 1);
+				n++;
+			}
+			pthread_rwlock_unlock(&i->io_lock);
+		}
+	}
+	pthread_mutex_unlock(&s->table_lock);
+	atomic_store(&s->read_fd_budget, atomic_load(&s->read_fd_budget) / 2);
+	return n;
+}
+
+int fs_openat(struct fs_session *s, int dirfd, const char *name, int flags, mode_t mode)
+{
+	int fd = openat(dirfd, name, flags, mode);
+
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && fs_reclaim_read_fds(s) > 0)
+		fd = openat(dirfd, name, flags, mode);
+	return fd;
+}
+
 int fs_inode_path(const struct fs_inode *i, char *buf, size_t len)
 {
 	const struct fs_inode *p;

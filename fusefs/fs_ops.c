@@ -360,7 +360,7 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		return 0;
 	}
 	if (o.in_upper) {
-		upper = openat(dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		upper = fs_openat(s, dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (upper < 0)
 			return errno == ENOENT ? 0 : -errno;
 		if (fstatat(upper, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
@@ -373,7 +373,7 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	    (!o.in_upper || (is_dir && S_ISDIR(o.src_st.st_mode)))) {
 		struct stat sst;
 
-		src = openat(dir->src_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		src = fs_openat(s, dir->src_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (src < 0)
 			return errno == ENOENT ? 0 : -errno;
 		if (fstatat(src, "", &sst, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
