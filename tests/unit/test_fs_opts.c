@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * test_fs_opts.c - the `fencefs mount` command-line parser (fusefs/fs_opts.c)
- * and the level-to-mode mapping (fusefs/fs_ops.c): table-driven, no root,
- * no filesystem.
+ * test_fs_opts.c - the `fencefs mount` command-line parser (fusefs/fs_opts.c),
+ * the level-to-mode mapping and which directories keep w bits
+ * (fusefs/fs_ops.c): table-driven, no root, no filesystem.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -175,6 +175,46 @@ static void test_level_mode(void **state)
 				 cases[k].out);
 }
 
+/* Which directories must keep w bits so that write names can be made in them. */
+static void test_write_possible_beneath(void **state)
+{
+	static const struct {
+		const char *rules[4];
+		const char *dir;
+		bool want;
+	} cases[] = {
+		/* agent-safe's shape: anchored write rules. */
+		{ { "read=**", "write=/output/", "write=/tmp/", NULL }, "", true },
+		{ { "read=**", "write=/output/", "write=/tmp/", NULL }, "src", false },
+		{ { "read=**", "write=/output/", "write=/tmp/", NULL }, "out", false },
+		{ { "read=**", "write=/output/", NULL }, "output", true },
+		{ { "read=**", "write=/src/gen/", NULL }, "src", true },
+		{ { "read=**", "write=/src/gen/", NULL }, "src/gen/deep", true },
+		{ { "read=**", "write=/src/gen/", NULL }, "srcx", false },
+		/* a glob continues the anchored prefix beneath */
+		{ { "read=**", "write=/src/*/gen/", NULL }, "src/a", true },
+		{ { "read=**", "write=/src/*/gen/", NULL }, "doc", false },
+		/* no '/' inside: any depth */
+		{ { "read=**", "write=*.log", NULL }, "a/b/c", true },
+		/* no write rule at all */
+		{ { "read=**", "none=secrets/", NULL }, "", false },
+	};
+	size_t k, r;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct policy *p = policy_new();
+		struct policy_error err;
+
+		assert_non_null(p);
+		for (r = 0; cases[k].rules[r]; r++)
+			assert_int_equal(policy_add_rule_arg(p, cases[k].rules[r], &err), 0);
+		if (fs_write_possible_beneath(p, cases[k].dir) != cases[k].want)
+			fail_msg("case %zu: dir '%s' gave %d", k, cases[k].dir, !cases[k].want);
+		policy_free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_fence_run_form),
 		cmocka_unit_test(test_help_and_dashdash),
 		cmocka_unit_test(test_level_mode),
+		cmocka_unit_test(test_write_possible_beneath),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
