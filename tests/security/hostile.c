@@ -8,6 +8,7 @@
  *   hostile metafill DIR [MAX]     make MAX directories, each with an empty
  *                                  file carrying a 2 KiB xattr and a symlink
  *                                  with a 4000-byte target
+ *   hostile inodes DIR [MAX]       create empty files in DIR until that fails
  *   hostile churn DIR SECONDS THREADS
  *                                  race every namespace operation over a
  *                                  dozen names in DIR from THREADS threads
@@ -182,6 +183,26 @@ static int metafill(const char *dir, long max)
 			err = errno;
 	}
 	say("metafill", err, "entries", n);
+	return 0;
+}
+
+/* Empty files in DIR until creation fails (inodes, not bytes) or MAX. */
+static int inodes(const char *dir, long max)
+{
+	char path[4200];
+	long n;
+	int fd;
+
+	for (n = 0; n < max; n++) {
+		snprintf(path, sizeof(path), "%s/i%ld", dir, n);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			say("inodes", errno, "files", n);
+			return 0;
+		}
+		(void)close(fd);
+	}
+	say("inodes", 0, "files", n);
 	return 0;
 }
 
@@ -391,6 +412,8 @@ int main(int argc, char **argv)
 		return fill(argv[2], argc > 3 ? atol(argv[3]) : 1024);
 	if (argc >= 3 && !strcmp(argv[1], "metafill"))
 		return metafill(argv[2], argc > 3 ? atol(argv[3]) : 100000);
+	if (argc >= 3 && !strcmp(argv[1], "inodes"))
+		return inodes(argv[2], argc > 3 ? atol(argv[3]) : 1000000);
 	if (argc == 5 && !strcmp(argv[1], "churn"))
 		return churn(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "heavywrite"))
@@ -400,6 +423,6 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "daemonize"))
 		return daemonize(argv[0], argv[2], argv[3]);
 	fprintf(stderr, "usage: hostile forkbomb [MAX] | memhog [MAX_MIB] | fill PATH [MAX_MIB]"
-			" | metafill DIR [MAX] | churn DIR SECONDS THREADS | heavywrite PATH | daemonize MARKER exit|stay | sleeper MARKER\n");
+			" | metafill DIR [MAX] | inodes DIR [MAX] | churn DIR SECONDS THREADS | heavywrite PATH | daemonize MARKER exit|stay | sleeper MARKER\n");
 	return 2;
 }

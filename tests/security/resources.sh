@@ -59,6 +59,20 @@ b=$(field "$T/tmpfill.out" fill bytes)
 if [ -n "$b" ] && [ "$b" -le $((4 * 1048576)) ]; then ok "tmpfill: at most --tmp-size 4M written ($b)"; else
 	notok "tmpfill: at most --tmp-size 4M written"; echo "#   bytes: ${b:-none}"; fi
 
+# Empty files cost no bytes but an inode each (about 1 KiB of kernel memory):
+# a 4 MiB /tmp must not hold 300,000 of them (300 MB).
+run tmpinodes --tmp-size 4M --timeout 60s -- /probes/hostile inodes /tmp 300000
+check_eq "tmpinodes: fence-run exit status" 0 "$rc"
+check_eq "tmpinodes: a 4M /tmp runs out of inodes (ENOSPC)" ENOSPC "$(result "$T/tmpinodes.out" inodes)"
+n=$(field "$T/tmpinodes.out" inodes files)
+if [ -n "$n" ] && [ "$n" -lt 300000 ]; then ok "tmpinodes: fewer than 300000 files fit ($n)"; else
+	notok "tmpinodes: fewer than 300000 files fit"; echo "#   files: ${n:-none}"; fi
+# A command that succeeds leaves a big /tmp behind: tearing it down takes
+# a while, and the exit status must still be the command's.
+run bigtmp --tmp-size 1G --timeout 60s -- /probes/hostile inodes /tmp 300000
+check_eq "bigtmp: fence-run exits with the command's status after a slow teardown" 0 "$rc"
+[ "$rc" = 0 ] || sed 's/^/#   /' "$T/bigtmp.err" | head -2
+
 run deltafill --max-delta 1M --delta "$T/delta-fill" --timeout 60s -- \
 	/probes/hostile fill output/fill 256
 check_eq "deltafill: fence-run exit status" 0 "$rc"
