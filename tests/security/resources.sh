@@ -67,6 +67,9 @@ check_eq "tmpinodes: a 4M /tmp runs out of inodes (ENOSPC)" ENOSPC "$(result "$T
 n=$(field "$T/tmpinodes.out" inodes files)
 if [ -n "$n" ] && [ "$n" -lt 300000 ]; then ok "tmpinodes: fewer than 300000 files fit ($n)"; else
 	notok "tmpinodes: fewer than 300000 files fit"; echo "#   files: ${n:-none}"; fi
+run shminodes --tmp-size 4M --timeout 60s -- /probes/hostile inodes /dev/shm 300000
+check_eq "shminodes: a 4M /dev/shm runs out of inodes (ENOSPC)" ENOSPC \
+	"$(result "$T/shminodes.out" inodes)"
 # A command that succeeds leaves a big /tmp behind: tearing it down takes
 # a while, and the exit status must still be the command's.
 run bigtmp --tmp-size 1G --timeout 60s -- /probes/hostile inodes /tmp 300000
