@@ -398,6 +398,38 @@ static int step_clone(struct run *r)
 	return 0;
 }
 
+/*
+ * True while PID is in do_exit(): PF_EXITING (0x4, include/linux/sched.h)
+ * in the flags field (9th) of /proc/PID/stat.  The comm field may hold
+ * spaces or parentheses, so parse after the last ')'.
+ */
+static bool task_is_exiting(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	unsigned long flags = 0;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	/* after ") ": state ppid pgrp session tty_nr tpgid flags */
+	for (i = 0; i < 7 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%lu", &flags) != 1)
+		return false;
+	return flags & 0x4;
+}
+
 /* A message from the init or the command, at any time. */
 static void handle_msg(struct run *r, const struct launch_msg *m)
 {
@@ -560,6 +592,12 @@ static void step_supervise(struct run *r)
 				(void)kill(r->init, SIGKILL);
 			}
 		}
+		/* Tearing down a big namespace (a /tmp with many files) can
+		 * take longer than the grace: while the init is visibly
+		 * exiting, keep waiting for it. */
+		if (daemon_gone && monotonic_ms() >= daemon_gone && !p[0].revents &&
+		    task_is_exiting(r->init))
+			daemon_gone = monotonic_ms() + DAEMON_GONE_MS;
 		if (daemon_gone && monotonic_ms() >= daemon_gone && !p[0].revents) {
 			daemon_gone = 0;
 			r->daemon_died = true;
