@@ -124,10 +124,20 @@ table() {
 		expect "$L: read" "${READ[$L]}" read "$f"
 		expect "$L: exec" "${READ[$L]}" exec "$f"
 		expect "$L: mmap read" "${READ[$L]}" mmap "$f" r
-		expect "$L: access R_OK" "${READ[$L]}" access "$f" r
+		# Known difference (tests/KNOWN-DIFFERENCES.md, fencefs(1)): every
+		# mount uses default_permissions (without it local users got past
+		# DAC through allow_other), so the kernel answers access() itself
+		# and root's CAP_DAC_OVERRIDE passes the level's mode bits.  The
+		# open() just above is still refused; access() alone over-answers.
+		want_r=${READ[$L]} want_w=${WRITE[$L]}
+		if [ "$CU" = 0 ] && { [ "$L" = view ] || [ "$L" = read ]; }; then
+			want_w=OK
+			[ "$L" = view ] && want_r=OK
+		fi
+		expect "$L: access R_OK" "$want_r" access "$f" r
 		expect "$L: open O_RDONLY file in dir" "${READ[$L]}" open "$d/inner.txt" rdonly
 		# access(W_OK) answers what an open for writing would.
-		expect "$L: access W_OK" "${WRITE[$L]}" access "$f" w
+		expect "$L: access W_OK" "$want_w" access "$f" w
 		# Row: open for writing, O_TRUNC, truncate, fallocate.
 		expect "$L: open O_WRONLY" "${WRITE[$L]}" open "$f" wronly
 		expect "$L: open O_RDWR" "${WRITE[$L]}" open "$f" rdwr
@@ -175,6 +185,11 @@ table() {
 			# Row: getxattr, listxattr (after the set, whatever it did).
 			if [ "$L" = none ]; then
 				expect "$L: getxattr $k" ENOENT getxattr "$p" user.test
+			elif [ "$L" = view ] && [ "$k" = file ] && [ "$CU" != 0 ]; then
+				# Known difference: the kernel wants read permission
+				# for user.* xattrs of a regular file (xattr_permission)
+				# and a view file shows mode 0000.  Root passes.
+				expect "$L: getxattr $k" EACCES getxattr "$p" user.test
 			else
 				expect "$L: getxattr $k" "OK $L" getxattr "$p" user.test
 			fi
