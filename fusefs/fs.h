@@ -13,6 +13,8 @@
  *                    (create, unlink, rename, copy-up, ...) for writing.  It
  *                    guards inode->parent, ->name, ->dec, ->upper_fd,
  *                    ->opaque and the delta's directories.
+ *   inode->pt_lock   mutex over inode->pt_* (fs_passthrough.c): the opens of
+ *                    a file and its backing file.
  *   inode->io_lock   rwlock over inode->data_fd: READ/WRITE hold it for
  *                    reading while they use the fd; copy-up swaps the fd
  *                    holding it for writing.
@@ -81,6 +83,15 @@ struct fs_inode {
 	bool data_rw;
 	bool data_counted; /* data_fd counts in sess->read_fds */
 
+	/* Guarded by pt_lock (fs_passthrough.c). */
+	pthread_mutex_t pt_lock;
+	int pt_backing;       /* backing id registered with the kernel, while pt_refs > 0 */
+	bool pt_upper;        /* it is the delta copy (else the source) */
+	bool pt_rw;           /* opened read-write */
+	bool pt_used;         /* passthrough I/O since the last page-cache open */
+	uint32_t pt_refs;     /* passthrough opens not yet released */
+	uint32_t pt_cached;   /* page-cache opens not yet released */
+
 	/* Guarded by dir_lock. */
 	pthread_mutex_t dir_lock;
 	struct fs_dirlist *dirlist;
@@ -102,6 +113,11 @@ struct fs_session {
 	uid_t owner_uid;
 	gid_t owner_gid;
 	bool daemon_opens;         /* OPEN/OPENDIR go to the daemon (audit needs them) */
+	bool passthrough;          /* regular files opened with FUSE passthrough (fs_passthrough.c) */
+	bool pt_offered;           /* the kernel's INIT offered FUSE_PASSTHROUGH */
+	bool pt_asked;             /* the INIT reply asked for it */
+	const char *pt_why;        /* why not, when not */
+	atomic_bool pt_fail_warned;
 	bool verbose;
 	bool foreign_pids;         /* callers live in another pid namespace (fs_audit.c) */
 	_Atomic pid_t sandbox_init; /* host pid of that namespace's init, 0 unknown */
@@ -221,6 +237,26 @@ void fs_wrote(struct fs_session *s, fuse_req_t req, const char *op, const char *
  */
 void fs_audit(struct fs_session *s, fuse_req_t req, const char *event, const char *op,
 	      const char *path, const char *path2, const char *level, int err);
+
+/* --- fs_passthrough.c --- */
+
+/*
+ * Installs the custom I/O on the mounted session and serves INIT, asking
+ * for passthrough; s->passthrough says whether the kernel agreed (else
+ * s->pt_why says why not).  0 or -errno (the session is then unusable).
+ */
+int fs_pt_setup(struct fs_session *s);
+/*
+ * How OPEN of I (checks done) is served: a passthrough open on a backing
+ * file, or a page-cache open; fills fi.  A writable passthrough open copies
+ * up first.  0 or -errno.
+ */
+int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
+	       struct fuse_file_info *fi);
+/* CREATE's open of the new file I: a page-cache open. */
+void fs_pt_created(struct fs_inode *i, struct fuse_file_info *fi);
+/* RELEASE of an open fs_pt_open() or fs_pt_created() filled (fh). */
+void fs_pt_release(struct fs_session *s, struct fs_inode *i, uint64_t fh);
 
 /* --- fs_dir.c --- */
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -147,9 +147,11 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (r == 0)
 			fs_audit(s, req, exec ? "exec" : "read", "open", path, NULL, NULL, 0);
 	}
-	fi->fh = 0;
-	fi->keep_cache = 1;
-	fi->noflush = 1;
+	r = fs_pt_open(s, req, i, fi);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	fuse_reply_open(req, fi);
 }
 
@@ -192,6 +194,9 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs_session *s = S(req);
+
+	fs_pt_release(s, fs_inode_get(s, ino), fi->fh);
 	fuse_reply_err(req, 0);
 }
 

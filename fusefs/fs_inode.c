@@ -52,6 +52,7 @@ int fs_table_init(struct fs_session *s)
 	pthread_rwlock_init(&r->io_lock, NULL);
 	pthread_mutex_init(&r->dir_lock, NULL);
 	pthread_mutex_init(&r->copy_lock, NULL);
+	pthread_mutex_init(&r->pt_lock, NULL);
 	return 0;
 }
 
@@ -69,6 +70,8 @@ static void inode_free(struct fs_session *s, struct fs_inode *i)
 	pthread_rwlock_destroy(&i->io_lock);
 	pthread_mutex_destroy(&i->dir_lock);
 	pthread_mutex_destroy(&i->copy_lock);
+	/* A backing id still registered dies with the connection. */
+	pthread_mutex_destroy(&i->pt_lock);
 	free(i->name);
 	free(i);
 }
@@ -196,6 +199,7 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 	pthread_rwlock_init(&i->io_lock, NULL);
 	pthread_mutex_init(&i->dir_lock, NULL);
 	pthread_mutex_init(&i->copy_lock, NULL);
+	pthread_mutex_init(&i->pt_lock, NULL);
 	if (s->table_count + 1 > s->table_size)
 		table_grow(s);
 	table_insert(s, i);

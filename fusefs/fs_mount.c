@@ -410,13 +410,36 @@ static int serve(struct mount_run *m)
 		fuse_remove_signal_handlers(m->s.se);
 		return 1;
 	}
+	/*
+	 * Passthrough needs OPEN (it is set up in the reply) and a root
+	 * daemon (BACKING_OPEN wants CAP_SYS_ADMIN in the initial user
+	 * namespace); kernel mode has neither need nor use for it.
+	 */
+	if (m->s.daemon_opens && !m->o.no_passthrough && geteuid() == 0) {
+		r = fs_pt_setup(&m->s);
+		if (r < 0) {
+			fprintf(stderr, "fencefs mount: cannot start the FUSE session on '%s': %s\n",
+				m->mountpoint, strerror(-r));
+			fuse_session_unmount(m->s.se);
+			fuse_remove_signal_handlers(m->s.se);
+			return 1;
+		}
+	} else {
+		m->s.pt_why = !m->s.daemon_opens ? "kernel mode" :
+			      m->o.no_passthrough ? "--no-passthrough" : "not root";
+	}
 	if (m->o.verbose)
 		fprintf(stderr,
 			"fencefs: serving '%s' at '%s' (delta '%s'%s, %zu rules, budget %llu)\n"
-			"fencefs: opens: %s\n",
+			"fencefs: opens: %s\n"
+			"fencefs: data: %s%s%s\n",
 			m->source, m->mountpoint, m->delta, m->private_delta ? ", private" : "",
 			policy_rule_count(m->policy), (unsigned long long)m->s.max_delta,
-			m->s.daemon_opens ? "daemon" : "zero-message (kernel-cached)");
+			m->s.daemon_opens ? "daemon" : "zero-message (kernel-cached)",
+			m->s.passthrough ? "passthrough (FUSE backing files)" :
+					   "page cache (keep_cache)",
+			m->s.passthrough ? "" : ", no passthrough: ",
+			m->s.passthrough ? "" : m->s.pt_why);
 	/* The mount is live: the parent returns now (fuse_daemonize waits for us). */
 	if (fuse_daemonize(m->o.foreground) < 0) {
 		fuse_session_unmount(m->s.se);

@@ -280,8 +280,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = 0;
-	fi->keep_cache = 1;
+	fs_pt_created(fs_inode_get(S(req), e.ino), fi);
 	fi->noflush = 1;
 	fuse_reply_create(req, &e, fi);
 }

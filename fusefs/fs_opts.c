@@ -15,8 +15,8 @@
 const char fs_mount_usage[] =
 	"usage: fencefs mount [--preset P] [--policy FILE] [--rule LEVEL=PATTERN]...\n"
 	"                     [--delta DIR] [--audit FILE] [--audit-all] [--max-delta BYTES]\n"
-	"                     [--kernel-opens] [-f|--foreground] [-v] [-d] [-o FUSEOPT]\n"
-	"                     SOURCE MOUNTPOINT\n"
+	"                     [--kernel-opens] [--no-passthrough] [-f|--foreground] [-v] [-d]\n"
+	"                     [-o FUSEOPT] SOURCE MOUNTPOINT\n"
 	"       fencefs mount -f --owner UID:GID --ready-fd N [--stats-fd M] [--audit-fd A]\n"
 	"                     [policy options] [--delta DIR] [--max-delta B] SOURCE /dev/fd/K\n"
 	"       fencefs umount MOUNTPOINT\n";
@@ -127,6 +127,8 @@ static int set_flag(struct fs_opts *o, const char *a, char *err, size_t errlen)
 		o->debug = o->foreground = true;
 	else if (!strcmp(a, "--kernel-opens"))
 		o->kernel_opens = true;
+	else if (!strcmp(a, "--no-passthrough"))
+		o->no_passthrough = true;
 	else if (!strcmp(a, "--audit-all"))
 		o->audit_all = true;
 	else if (!strcmp(a, "-h") || !strcmp(a, "--help"))

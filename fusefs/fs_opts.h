@@ -24,6 +24,7 @@ struct fs_opts {
 	bool verbose;            /* -v */
 	bool debug;              /* -d: libfuse's request trace */
 	bool kernel_opens;       /* --kernel-opens: zero-message opens, kernel DAC checks */
+	bool no_passthrough;     /* --no-passthrough: daemon mode serves data itself */
 	const char **fuse_opts;  /* -o values, in order (array malloc'd) */
 	size_t nfuse_opts;
 	bool has_owner;          /* --owner UID:GID */
