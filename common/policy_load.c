@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "dirnames.h"
 
 /* A policy is a few KiB; this only stops a mistaken --policy /dev/zero. */
 #define POLICY_FILE_MAX (1024 * 1024)
@@ -237,73 +238,37 @@ int fence_policy_build(const struct fence_policy_opts *o, struct policy **out,
 	return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_names(char **names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 /* Collects the preset names (FILE.ini with a valid name) of DIR, sorted. */
 static int preset_names(const char *dir, char ***out, size_t *count)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_close_ int fd = -1;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
+	size_t n = 0, i, kept = 0;
+	int r;
 
-	d = opendir(dir);
-	if (!d)
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	errno = 0;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		char *name;
-
-		if (len <= 4 || strcmp(e->d_name + len - 4, ".ini"))
-			continue;
-		name = strndup(e->d_name, len - 4);
-		if (!name)
-			goto out_nomem;
-		if (!preset_name_valid(name)) {
-			free(name);
-			continue;
-		}
-		if (n == cap) {
-			char **nn;
-
-			cap = cap ? cap * 2 : 8;
-			nn = realloc(names, cap * sizeof(*names));
-			if (!nn) {
-				free(name);
-				goto out_nomem;
-			}
-			names = nn;
-		}
-		names[n++] = name;
-	}
-	if (errno) {
-		int r = -errno;
-
-		free_names(names, n);
+	r = fence_dir_names(fd, &names, &n);
+	if (r < 0)
 		return r;
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
-	*out = names;
-	*count = n;
-	return 0;
+	/* Keep NAME for each valid NAME.ini, in place; the order stays sorted
+	 * since ".ini" sorts the same after every name. */
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
 
-out_nomem:
-	free_names(names, n);
-	return -ENOMEM;
+		if (len > 4 && !strcmp(names[i] + len - 4, ".ini")) {
+			names[i][len - 4] = '\0';
+			if (preset_name_valid(names[i])) {
+				names[kept++] = names[i];
+				continue;
+			}
+		}
+		free(names[i]);
+	}
+	*out = names;
+	*count = kept;
+	return 0;
 }
 
 int fence_list_presets(void (*fn)(void *ctx, const char *name, const char *description),
@@ -335,6 +300,6 @@ int fence_list_presets(void (*fn)(void *ctx, const char *name, const char *descr
 		policy_free(p);
 		r = 0;
 	}
-	free_names(names, n);
+	fence_names_free(names, n);
 	return r;
 }

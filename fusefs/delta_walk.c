@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "dirnames.h"
 #include "delta_format.h"
 #include "util.h"
 
@@ -140,75 +141,6 @@ const char *delta_link_leader(const struct delta_changes *c, uint64_t ino, size_
 	return k > lo ? c->links[lo].path : NULL;
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void names_free(char **names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* The entries of directory DIRFD but "." and "..", sorted.  0 or -errno. */
-static int read_names(int dirfd, char ***out, size_t *count)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int fd;
-
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-
-		(void)close(fd);
-		return r;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de)
-			break;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			char **nn = realloc(names, ncap * sizeof(*nn));
-
-			if (!nn)
-				goto oom;
-			names = nn;
-			cap = ncap;
-		}
-		names[n] = strdup(de->d_name);
-		if (!names[n])
-			goto oom;
-		n++;
-	}
-	if (errno) {
-		int r = -errno;
-
-		names_free(names, n);
-		return r;
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_name);
-	*out = names;
-	*count = n;
-	return 0;
-oom:
-	names_free(names, n);
-	return -ENOMEM;
-}
 
 static bool is_whiteout(const struct stat *st)
 {
@@ -244,7 +176,7 @@ static int delete_tree(struct walk *w, int sfd, const char *name, const char *pa
 		sub = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			return walk_fail(w, -errno, "open source directory", path);
-		r = read_names(sub, &names, &n);
+		r = fence_dir_names(sub, &names, &n);
 		if (r)
 			return walk_fail(w, r, "read source directory", path);
 		for (i = 0; i < n && !r; i++) {
@@ -260,7 +192,7 @@ static int delete_tree(struct walk *w, int sfd, const char *name, const char *pa
 			else
 				r = delete_tree(w, sub, names[i], child, &cst, depth + 1);
 		}
-		names_free(names, n);
+		fence_names_free(names, n);
 		if (r)
 			return r;
 	}
@@ -507,7 +439,7 @@ static int walk_dir(struct walk *w, int ufd, int sfd, const char *path, bool opa
 	size_t n = 0, i;
 	int r;
 
-	r = read_names(ufd, &names, &n);
+	r = fence_dir_names(ufd, &names, &n);
 	if (r)
 		return walk_fail(w, r, "read delta directory", path);
 	if (sfd >= 0 && opaque) {
@@ -515,14 +447,14 @@ static int walk_dir(struct walk *w, int ufd, int sfd, const char *path, bool opa
 		size_t sn = 0;
 
 		/* An opaque directory hides every source entry it does not name itself. */
-		r = read_names(sfd, &snames, &sn);
+		r = fence_dir_names(sfd, &snames, &sn);
 		if (r)
 			r = walk_fail(w, r, "read source directory", path);
 		for (i = 0; i < sn && !r; i++) {
 			_cleanup_free_ char *child = NULL;
 			struct stat sst;
 
-			if (n && bsearch(&snames[i], names, n, sizeof(*names), cmp_name))
+			if (n && bsearch(&snames[i], names, n, sizeof(*names), fence_name_cmp))
 				continue;
 			child = path_join(path, snames[i]);
 			if (!child)
@@ -532,14 +464,14 @@ static int walk_dir(struct walk *w, int ufd, int sfd, const char *path, bool opa
 			else
 				r = delete_tree(w, sfd, snames[i], child, &sst, depth);
 		}
-		names_free(snames, sn);
+		fence_names_free(snames, sn);
 	}
 	for (i = 0; i < n && !r; i++) {
 		_cleanup_free_ char *child = path_join(path, names[i]);
 
 		r = child ? walk_entry(w, ufd, sfd, names[i], child, depth) : -ENOMEM;
 	}
-	names_free(names, n);
+	fence_names_free(names, n);
 	return r;
 }
 
