@@ -225,49 +225,32 @@ void audit_emit(struct audit *a, const char *event, const char *fields)
 	buf_free(&line);
 }
 
-static void add_pid_comm(struct buf *b, pid_t pid)
+static void read_proc_comm(pid_t pid, char *comm, size_t len)
 {
-	char path[64], comm[64] = "";
+	char path[64];
+	ssize_t n;
 	int fd;
 
-	buf_addf(b, ",\"pid\":%d,\"comm\":", (int)pid);
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd >= 0) {
-		ssize_t n = read(fd, comm, sizeof(comm) - 1);
-
-		close(fd);
-		if (n > 0) {
-			comm[n] = '\0';
-			comm[strcspn(comm, "\n")] = '\0';
-		}
-	}
-	buf_add_json_str(b, comm);
-}
-
-void audit_deny(struct audit *a, const char *op, const char *path, const char *level, int err,
-		pid_t pid)
-{
-	struct buf b = { 0 };
-
-	if (!a)
+	comm[0] = '\0';
+	if (pid <= 0)
 		return;
-	buf_adds(&b, "\"op\":");
-	buf_add_json_str(&b, op);
-	buf_adds(&b, ",\"path\":");
-	buf_add_json_str(&b, path);
-	buf_adds(&b, ",\"level\":");
-	buf_add_json_str(&b, level);
-	buf_addf(&b, ",\"errno\":\"%s\"", fence_errno_name(err));
-	add_pid_comm(&b, pid);
-	audit_emit(a, "deny", b.data);
-	buf_free(&b);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, comm, len - 1);
+	(void)close(fd);
+	if (n > 0) {
+		comm[n] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+	}
 }
 
-void audit_access(struct audit *a, const char *event, const char *op, const char *path,
-		  const char *path2, pid_t pid)
+void audit_op(struct audit *a, const char *event, const char *op, const char *path,
+	      const char *path2, const char *level, int err, pid_t pid, const char *comm)
 {
 	struct buf b = { 0 };
+	char own[64];
 
 	if (!a)
 		return;
@@ -279,7 +262,29 @@ void audit_access(struct audit *a, const char *event, const char *op, const char
 		buf_adds(&b, ",\"path2\":");
 		buf_add_json_str(&b, path2);
 	}
-	add_pid_comm(&b, pid);
-	audit_emit(a, event, b.data);
+	if (level) {
+		buf_adds(&b, ",\"level\":");
+		buf_add_json_str(&b, level);
+		buf_addf(&b, ",\"errno\":\"%s\"", fence_errno_name(err));
+	}
+	if (!comm) {
+		read_proc_comm(pid, own, sizeof(own));
+		comm = own;
+	}
+	buf_addf(&b, ",\"pid\":%d,\"comm\":", (int)pid);
+	buf_add_json_str(&b, comm);
+	audit_emit(a, event, b.oom ? NULL : b.data);
 	buf_free(&b);
+}
+
+void audit_deny(struct audit *a, const char *op, const char *path, const char *level, int err,
+		pid_t pid)
+{
+	audit_op(a, "deny", op, path, NULL, level, err, pid, NULL);
+}
+
+void audit_access(struct audit *a, const char *event, const char *op, const char *path,
+		  const char *path2, pid_t pid)
+{
+	audit_op(a, event, op, path, path2, NULL, 0, pid, NULL);
 }

@@ -64,6 +64,15 @@ void audit_deny(struct audit *a, const char *op, const char *path, const char *l
 void audit_access(struct audit *a, const char *event, const char *op, const char *path,
 		  const char *path2, pid_t pid);
 
+/*
+ * The general form behind audit_deny() and audit_access(): EVENT with op,
+ * path, path2 (omitted when NULL), level and errno (both omitted when
+ * LEVEL is NULL), pid, and COMM (read from /proc/PID/comm when NULL; the
+ * daemon passes its own, read through the sandbox's pid namespace).
+ */
+void audit_op(struct audit *a, const char *event, const char *op, const char *path,
+	      const char *path2, const char *level, int err, pid_t pid, const char *comm);
+
 /* Number of deny and write events emitted so far (for --result counts). */
 uint64_t audit_count_denied(const struct audit *a);
 uint64_t audit_count_written(const struct audit *a);

@@ -107,6 +107,16 @@ int fence_parse_duration(const char *s, double *seconds)
 	return 0;
 }
 
+int fence_errf(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 void buf_free(struct buf *b)
 {
 	free(b->data);

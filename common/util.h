@@ -27,6 +27,13 @@ int fence_parse_duration(const char *s, double *seconds);
 /* Parses a non-negative decimal integer no larger than max.  0 or -EINVAL/-ERANGE. */
 int fence_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
+/*
+ * Formats an error message into ERR (ERRLEN bytes) and returns R, so that
+ * a step can `return fence_errf(err, len, -errno, "cannot ...: %s", ...)`.
+ */
+int fence_errf(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* A growable byte buffer.  Zero-initialise it; free with buf_free(). */
 struct buf {
 	char *data; /* always NUL-terminated when non-NULL */

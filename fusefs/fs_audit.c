@@ -147,28 +147,11 @@ static void read_comm(struct fs_session *s, pid_t pid, char *comm, size_t len)
 void fs_audit(struct fs_session *s, fuse_req_t req, const char *event, const char *op,
 	      const char *path, const char *path2, const char *level, int err)
 {
-	struct buf b = { 0 };
 	char comm[64];
 	pid_t pid = req ? fuse_req_ctx(req)->pid : 0;
 
 	if (!s->audit)
 		return;
-	buf_adds(&b, "\"op\":");
-	buf_add_json_str(&b, op);
-	buf_adds(&b, ",\"path\":");
-	buf_add_json_str(&b, path);
-	if (path2) {
-		buf_adds(&b, ",\"path2\":");
-		buf_add_json_str(&b, path2);
-	}
-	if (level) {
-		buf_adds(&b, ",\"level\":");
-		buf_add_json_str(&b, level);
-		buf_addf(&b, ",\"errno\":\"%s\"", fence_errno_name(err));
-	}
 	read_comm(s, pid, comm, sizeof(comm));
-	buf_addf(&b, ",\"pid\":%d,\"comm\":", (int)pid);
-	buf_add_json_str(&b, comm);
-	audit_emit(s->audit, event, b.oom ? NULL : b.data);
-	buf_free(&b);
+	audit_op(s->audit, event, op, path, path2, level, err, pid, comm);
 }

@@ -29,18 +29,6 @@ static const char *const ctl_name[LAUNCH_CG_NCTL] = { "memory", "pids", "cpu" };
 /* The cpu controller period fence-run uses for --cpus (sched-bwc.rst). */
 #define CPU_PERIOD_US 100000
 
-static int errf(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 void launch_cgroup_init(struct launch_cgroup *cg)
 {
 	int i;
@@ -264,7 +252,7 @@ static int find_v1(struct launch_cgroup *cg, const struct launch_cgroup_env *env
 			continue;
 		if (!find_mount(env->mountinfo, "cgroup", ctl_name[i], mnt, sizeof(mnt), mntroot,
 				sizeof(mntroot)))
-			return errf(err, errlen, -ENOENT,
+			return fence_errf(err, errlen, -ENOENT,
 				    "no cgroup v2 hierarchy with memory and pids enabled, and no "
 				    "cgroup v1 '%s' hierarchy mounted",
 				    ctl_name[i]);
@@ -304,12 +292,12 @@ int launch_cgroup_mkdir(struct launch_cgroup *cg, const char *name, char *err, s
 
 			free(cg->leaf[i]);
 			cg->leaf[i] = NULL;
-			return errf(err, errlen, r, "cannot create cgroup '%s/%s': %s",
+			return fence_errf(err, errlen, r, "cannot create cgroup '%s/%s': %s",
 				    cg->parent[i], name, strerror(-r));
 		}
 		cg->fd[i] = open(cg->leaf[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (cg->fd[i] < 0)
-			return errf(err, errlen, -errno, "cannot open cgroup '%s': %s",
+			return fence_errf(err, errlen, -errno, "cannot open cgroup '%s': %s",
 				    cg->leaf[i], strerror(errno));
 	}
 	return 0;
@@ -338,7 +326,7 @@ static int set_ctl(const struct launch_cgroup *cg, int i, const char *name, cons
 	if (r == -ENOENT && optional)
 		return 0;
 	if (r < 0)
-		return errf(err, errlen, r, "cannot write '%s' to '%s/%s': %s", value, cg->leaf[i],
+		return fence_errf(err, errlen, r, "cannot write '%s' to '%s/%s': %s", value, cg->leaf[i],
 			    name, strerror(-r));
 	return 0;
 }
@@ -576,7 +564,7 @@ int launch_cgroup_setup(struct launch_cgroup *cg, const struct launch_limits *li
 	int r;
 
 	if (!mountinfo || !proc_cgroup)
-		return errf(err, errlen, -EIO, "cannot read /proc/self/mountinfo or /proc/self/cgroup");
+		return fence_errf(err, errlen, -EIO, "cannot read /proc/self/mountinfo or /proc/self/cgroup");
 	r = launch_cgroup_find(cg, &env, lim, err, errlen);
 	if (r < 0)
 		return r;

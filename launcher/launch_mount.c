@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "util.h"
 #include "launch_sandbox.h"
 
 /* Where the new root is assembled before pivot_root. */
@@ -44,18 +45,6 @@
 
 /* O_PATH fds of the --bind-ro sources, opened before the id switch. */
 static int *user_bind_fd;
-
-static int errf(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 /*
  * Inodes for a tmpfs of SIZE bytes.  tmpfs bounds bytes and inodes
@@ -76,7 +65,7 @@ static int do_mount(const char *src, const char *dst, const char *type, unsigned
 	if (mount(src, dst, type, flags, data) < 0) {
 		int e = errno;
 
-		return errf(err, errlen, -e, "cannot mount %s on '/%s': %s",
+		return fence_errf(err, errlen, -e, "cannot mount %s on '/%s': %s",
 			    type ? type : src, dst, strerror(e));
 	}
 	return 0;
@@ -91,9 +80,9 @@ static int set_attr(const char *dst, unsigned long long attr, bool recursive, ch
 		int e = errno;
 
 		if (e == ENOSYS)
-			return errf(err, errlen, -e,
+			return fence_errf(err, errlen, -e,
 				    "mount_setattr(2) is missing: fence-run needs Linux 5.12 or newer");
-		return errf(err, errlen, -e, "cannot make '/%s' read-only: %s", dst, strerror(e));
+		return fence_errf(err, errlen, -e, "cannot make '/%s' read-only: %s", dst, strerror(e));
 	}
 	return 0;
 }
@@ -114,13 +103,13 @@ static int make_target(const char *dst, mode_t mode, char *err, size_t errlen)
 {
 	if (S_ISDIR(mode)) {
 		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-			return errf(err, errlen, -errno, "cannot create '/%s': %s", dst,
+			return fence_errf(err, errlen, -errno, "cannot create '/%s': %s", dst,
 				    strerror(errno));
 	} else {
 		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 
 		if (fd < 0)
-			return errf(err, errlen, -errno, "cannot create '/%s': %s", dst,
+			return fence_errf(err, errlen, -errno, "cannot create '/%s': %s", dst,
 				    strerror(errno));
 		(void)close(fd);
 	}
@@ -133,7 +122,7 @@ static int write_file(const char *dst, const char *text, char *err, size_t errle
 	size_t len = strlen(text);
 
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
-		return errf(err, errlen, -EIO, "cannot write '/%s': %s", dst, strerror(errno));
+		return fence_errf(err, errlen, -EIO, "cannot write '/%s': %s", dst, strerror(errno));
 	return 0;
 }
 
@@ -145,11 +134,11 @@ int launch_root_open_binds(const struct launch_sandbox *sb, char *err, size_t er
 		return 0;
 	user_bind_fd = calloc(n, sizeof(int));
 	if (!user_bind_fd)
-		return errf(err, errlen, -ENOMEM, "out of memory");
+		return fence_errf(err, errlen, -ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		user_bind_fd[i] = open(sb->cfg->binds[i].host, O_PATH | O_CLOEXEC);
 		if (user_bind_fd[i] < 0)
-			return errf(err, errlen, -errno, "--bind-ro '%s': %s",
+			return fence_errf(err, errlen, -errno, "--bind-ro '%s': %s",
 				    sb->cfg->binds[i].host, strerror(errno));
 	}
 	return 0;
@@ -169,7 +158,7 @@ int launch_root_prepare(const struct launch_sandbox *sb, char *err, size_t errle
 	if (r)
 		return r;
 	if (chdir(STAGE) < 0)
-		return errf(err, errlen, -errno, "cannot enter the new root: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot enter the new root: %s", strerror(errno));
 	return 0;
 }
 
@@ -178,7 +167,7 @@ int launch_root_workspace(const struct launch_sandbox *sb, int fuse_fd, char *er
 	char opts[256];
 
 	if (mkdir("workspace", 0755) < 0)
-		return errf(err, errlen, -errno, "cannot create /workspace: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot create /workspace: %s", strerror(errno));
 	/* default_permissions: the kernel checks the mode bits the daemon
 	 * reports (SPEC 1 maps levels to modes); allow_other: the init, which
 	 * is the same uid, and nothing outside this user namespace, may use
@@ -207,11 +196,11 @@ static int bind_system_dirs(char *err, size_t errlen)
 		if (S_ISLNK(st.st_mode)) {
 			n = readlink(host, link, sizeof(link) - 1);
 			if (n < 0)
-				return errf(err, errlen, -errno, "cannot read link '%s': %s", host,
+				return fence_errf(err, errlen, -errno, "cannot read link '%s': %s", host,
 					    strerror(errno));
 			link[n] = '\0';
 			if (symlink(link, dirs[i]) < 0)
-				return errf(err, errlen, -errno, "cannot create '/%s': %s", dirs[i],
+				return fence_errf(err, errlen, -errno, "cannot create '/%s': %s", dirs[i],
 					    strerror(errno));
 			continue;
 		}
@@ -243,7 +232,7 @@ static int populate_etc(const struct launch_sandbox *sb, char *err, size_t errle
 	int r;
 
 	if (mkdir("etc", 0755) < 0)
-		return errf(err, errlen, -errno, "cannot create /etc: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot create /etc: %s", strerror(errno));
 	r = write_file("etc/passwd", sb->passwd, err, errlen);
 	if (!r)
 		r = write_file("etc/group", sb->group, err, errlen);
@@ -269,7 +258,7 @@ static int populate_etc(const struct launch_sandbox *sb, char *err, size_t errle
 					continue;
 				link[n] = '\0';
 				if (symlink(link, dst) < 0)
-					return errf(err, errlen, -errno, "cannot create '/%s': %s",
+					return fence_errf(err, errlen, -errno, "cannot create '/%s': %s",
 						    dst, strerror(errno));
 				continue;
 			}
@@ -300,7 +289,7 @@ static int populate_dev(const struct launch_sandbox *sb, char *err, size_t errle
 	int r;
 
 	if (mkdir("dev", 0755) < 0)
-		return errf(err, errlen, -errno, "cannot create /dev: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot create /dev: %s", strerror(errno));
 	r = do_mount("fence-dev", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", err,
 		     errlen);
 	if (r)
@@ -319,7 +308,7 @@ static int populate_dev(const struct launch_sandbox *sb, char *err, size_t errle
 			return r;
 	}
 	if (mkdir("dev/pts", 0755) < 0 || mkdir("dev/shm", 01777) < 0)
-		return errf(err, errlen, -errno, "cannot create /dev/pts: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot create /dev/pts: %s", strerror(errno));
 	/* A private devpts instance: the host's ptys are not reachable. */
 	r = do_mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=620", err, errlen);
@@ -336,7 +325,7 @@ static int populate_dev(const struct launch_sandbox *sb, char *err, size_t errle
 
 		snprintf(dst, sizeof(dst), "dev/%s", links[i][0]);
 		if (symlink(links[i][1], dst) < 0)
-			return errf(err, errlen, -errno, "cannot create '/%s': %s", dst,
+			return fence_errf(err, errlen, -errno, "cannot create '/%s': %s", dst,
 				    strerror(errno));
 	}
 	return 0;
@@ -353,7 +342,7 @@ static int make_parents(char *rel, char *err, size_t errlen)
 			int e = errno;
 
 			*p = '/';
-			return errf(err, errlen, -e, "cannot create '/%s': %s", rel, strerror(e));
+			return fence_errf(err, errlen, -e, "cannot create '/%s': %s", rel, strerror(e));
 		}
 		*p = '/';
 	}
@@ -374,7 +363,7 @@ static int bind_user_dirs(const struct launch_sandbox *sb, char *err, size_t err
 			p++;
 		snprintf(rel, sizeof(rel), "%s", p);
 		if (fstat(user_bind_fd[i], &st) < 0)
-			return errf(err, errlen, -errno, "--bind-ro '%s': %s",
+			return fence_errf(err, errlen, -errno, "--bind-ro '%s': %s",
 				    sb->cfg->binds[i].host, strerror(errno));
 		r = make_parents(rel, err, errlen);
 		if (!r)
@@ -407,7 +396,7 @@ int launch_root_populate(const struct launch_sandbox *sb, char *err, size_t errl
 	if (r)
 		return r;
 	if (mkdir("tmp", 01777) < 0 || mkdir("proc", 0555) < 0)
-		return errf(err, errlen, -errno, "cannot create /tmp or /proc: %s",
+		return fence_errf(err, errlen, -errno, "cannot create /tmp or /proc: %s",
 			    strerror(errno));
 	snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=%llu",
 		 (unsigned long long)sb->cfg->tmp_size, tmpfs_inodes(sb->cfg->tmp_size));
@@ -426,11 +415,11 @@ int launch_root_pivot(char *err, size_t errlen)
 	/* pivot_root(".", ".") stacks the old root on top of the new one;
 	 * unmounting "." then detaches it (pivot_root(2), NOTES). */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return errf(err, errlen, -errno, "cannot pivot_root: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot pivot_root: %s", strerror(errno));
 	if (umount2(".", MNT_DETACH) < 0)
-		return errf(err, errlen, -errno, "cannot detach the old root: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot detach the old root: %s", strerror(errno));
 	if (chdir("/") < 0)
-		return errf(err, errlen, -errno, "cannot enter the new root: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot enter the new root: %s", strerror(errno));
 	return set_attr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false, err,
 			errlen);
 }
@@ -441,12 +430,12 @@ int launch_loopback_up(char *err, size_t errlen)
 	struct ifreq ifr = { 0 };
 
 	if (fd < 0)
-		return errf(err, errlen, -errno, "cannot create a socket: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot create a socket: %s", strerror(errno));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		return errf(err, errlen, -errno, "cannot read the flags of lo: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot read the flags of lo: %s", strerror(errno));
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		return errf(err, errlen, -errno, "cannot bring lo up: %s", strerror(errno));
+		return fence_errf(err, errlen, -errno, "cannot bring lo up: %s", strerror(errno));
 	return 0;
 }
