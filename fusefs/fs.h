@@ -85,7 +85,7 @@ struct fs_inode {
 
 	/* Guarded by pt_lock (fs_passthrough.c). */
 	pthread_mutex_t pt_lock;
-	int pt_backing;       /* backing id registered with the kernel, while pt_refs > 0 */
+	int pt_backing;       /* backing id registered with the kernel, 0 none */
 	bool pt_upper;        /* it is the delta copy (else the source) */
 	bool pt_rw;           /* opened read-write */
 	bool pt_used;         /* passthrough I/O since the last page-cache open */
@@ -118,6 +118,7 @@ struct fs_session {
 	bool pt_asked;             /* the INIT reply asked for it */
 	const char *pt_why;        /* why not, when not */
 	atomic_bool pt_fail_warned;
+	_Atomic int64_t pt_kept;   /* backing ids registered (budget: read_fd_budget) */
 	bool verbose;
 	bool foreign_pids;         /* callers live in another pid namespace (fs_audit.c) */
 	_Atomic pid_t sandbox_init; /* host pid of that namespace's init, 0 unknown */
@@ -257,6 +258,11 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 void fs_pt_created(struct fs_inode *i, struct fuse_file_info *fi);
 /* RELEASE of an open fs_pt_open() or fs_pt_created() filled (fh). */
 void fs_pt_release(struct fs_session *s, struct fs_inode *i, uint64_t fh);
+/*
+ * The kernel forgot I: its backing id, kept between opens, goes.  Clear
+ * s->passthrough once the session is gone (the ids went with it).
+ */
+void fs_pt_forget(struct fs_session *s, struct fs_inode *i);
 
 /* --- fs_dir.c --- */
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

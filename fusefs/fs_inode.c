@@ -70,7 +70,7 @@ static void inode_free(struct fs_session *s, struct fs_inode *i)
 	pthread_rwlock_destroy(&i->io_lock);
 	pthread_mutex_destroy(&i->dir_lock);
 	pthread_mutex_destroy(&i->copy_lock);
-	/* A backing id still registered dies with the connection. */
+	fs_pt_forget(s, i);
 	pthread_mutex_destroy(&i->pt_lock);
 	free(i->name);
 	free(i);

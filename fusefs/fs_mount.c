@@ -469,6 +469,8 @@ static int serve(struct mount_run *m)
 static void teardown(struct mount_run *m)
 {
 	write_stats(m);
+	/* The backing ids go with the session's fd: inode_free() must not close them. */
+	m->s.passthrough = false;
 	if (m->s.se)
 		fuse_session_destroy(m->s.se);
 	if (m->s.audit) {

@@ -256,6 +256,29 @@ static bool may_read(struct fs_session *s, fuse_req_t req, struct fs_inode *i)
 	return ok;
 }
 
+/*
+ * Whether the backing file of I is what an open for ACC must use: the
+ * object shown now (the delta copy once there is one), read-write for a
+ * writable open.  ->pt_lock held.
+ */
+static bool backing_fits(struct fs_inode *i, int acc)
+{
+	bool fits;
+
+	pthread_rwlock_rdlock(&i->io_lock);
+	fits = i->pt_upper == (i->upper_fd >= 0) && (acc == O_RDONLY || i->pt_rw);
+	pthread_rwlock_unlock(&i->io_lock);
+	return fits;
+}
+
+/* Unregisters the backing file of I, no open using it; ->pt_lock held. */
+static void backing_drop(struct fs_session *s, struct fs_inode *i)
+{
+	backing_close(s, i->pt_backing);
+	atomic_fetch_sub(&s->pt_kept, 1);
+	i->pt_backing = 0;
+}
+
 /* A page-cache open; ->pt_lock held. */
 static void cached_open(struct fs_inode *i, struct fuse_file_info *fi)
 {
@@ -291,15 +314,19 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	}
 	pthread_mutex_lock(&i->pt_lock);
 	if (i->pt_refs > 0) {
-		pthread_rwlock_rdlock(&i->io_lock);
-		in_place = want && i->pt_upper == (i->upper_fd >= 0) &&
-			   (acc == O_RDONLY || i->pt_rw);
-		pthread_rwlock_unlock(&i->io_lock);
+		in_place = want && backing_fits(i, acc);
 		fi->fh = fh_make(FS_FH_PASSTHROUGH | (in_place ? 0 : FS_FH_DIRECT), i->pt_backing);
 		i->pt_refs++;
 	} else if (!want || i->pt_cached > 0) {
 		cached_open(i, fi);
+	} else if (i->pt_backing > 0 && backing_fits(i, acc)) {
+		/* The id kept from earlier opens (fs_pt_release()). */
+		i->pt_refs = 1;
+		i->pt_used = true;
+		fi->fh = fh_make(FS_FH_PASSTHROUGH, i->pt_backing);
 	} else {
+		if (i->pt_backing > 0)
+			backing_drop(s, i);
 		id = backing_open(s, i, &upper, &rw);
 		if (id < 0) {
 			if (s->verbose && !atomic_exchange(&s->pt_fail_warned, true))
@@ -307,6 +334,7 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 						"cache for that open\n", strerror(-id));
 			cached_open(i, fi);
 		} else {
+			atomic_fetch_add(&s->pt_kept, 1);
 			i->pt_backing = id;
 			i->pt_upper = upper;
 			i->pt_rw = rw;
@@ -335,12 +363,25 @@ void fs_pt_release(struct fs_session *s, struct fs_inode *i, uint64_t fh)
 	pthread_mutex_lock(&i->pt_lock);
 	if ((fh & FS_FH_CACHED) && i->pt_cached > 0) {
 		i->pt_cached--;
-	} else if ((fh & FS_FH_PASSTHROUGH) && i->pt_refs > 0 && --i->pt_refs == 0) {
-		/* The kernel keeps the file for as long as its own opens need it. */
-		backing_close(s, i->pt_backing);
-		i->pt_backing = 0;
+	} else if ((fh & FS_FH_PASSTHROUGH) && i->pt_refs > 0 && --i->pt_refs == 0 &&
+		   atomic_load(&s->pt_kept) > s->read_fd_budget) {
+		/*
+		 * The id is kept for the next open (an open file and a
+		 * BACKING_OPEN saved each time) until the kernel forgets the
+		 * inode, within the budget of cached read fds: each kept id
+		 * holds a file open in the kernel.  The kernel keeps its own
+		 * reference for as long as its opens need the file.
+		 */
+		backing_drop(s, i);
 	}
 	pthread_mutex_unlock(&i->pt_lock);
+}
+
+void fs_pt_forget(struct fs_session *s, struct fs_inode *i)
+{
+	/* After the session's end the ids died with the connection. */
+	if (i->pt_backing > 0 && s->passthrough)
+		backing_drop(s, i);
 }
 
 /*

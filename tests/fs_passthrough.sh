@@ -72,6 +72,16 @@ check_eq "rw open: no WRITE request" 0 "$(requests pt WRITE)"
 check_eq "rw open: no READ request" 0 "$(requests pt READ)"
 check_eq "rw open: the source is unchanged" source "$(cat "$S/w/note.txt")"
 
+# big.bin was read above (its backing file, kept between opens, is the
+# source): a writable open must not use that one but the delta copy.
+py "
+f = open('$M/w/big.bin', 'r+b'); f.write(b'HEAD'); f.close()"
+check_eq "rw open after reads: the new bytes" HEAD "$(head -c 4 "$M/w/big.bin")"
+check_eq "rw open after reads: the rest" "$(tail -c +5 "$S/w/big.bin" | sha256sum)" \
+	"$(tail -c +5 "$M/w/big.bin" | sha256sum)"
+check_eq "rw open after reads: no WRITE or READ request" "0 0" \
+	"$(requests pt WRITE) $(requests pt READ)"
+
 # Shared mmap writes go to the backing file (the delta copy).
 py "
 import mmap
