@@ -35,7 +35,7 @@
 # Knobs (environment):
 #   BUILD                build directory holding fencefs/fence-run (build)
 #   BENCH_BIG_MB         size of the large file in MiB (1024, as the issue asks)
-#   BENCH_WARM_RUNS      runs per warm measurement (5), after one warm-up
+#   BENCH_WARM_RUNS      runs per warm measurement (7), after one warm-up
 #   BENCH_COLD_RUNS      runs per cold measurement (3), caches dropped before each
 #   BENCH_WRITE_RUNS     runs of the sequential write (3)
 #   BENCH_SMALL_FILES    files in the small-file workload (10000)
@@ -67,7 +67,7 @@ esac
 FENCEFS=${FENCEFS:-$BDIR/fencefs}
 FENCERUN=${FENCERUN:-$BDIR/fence-run}
 BIG_MB=${BENCH_BIG_MB:-1024}
-WARM=${BENCH_WARM_RUNS:-5}
+WARM=${BENCH_WARM_RUNS:-7}
 COLD=${BENCH_COLD_RUNS:-3}
 WRITE_RUNS=${BENCH_WRITE_RUNS:-3}
 SMALL_FILES=${BENCH_SMALL_FILES:-10000}
@@ -331,7 +331,7 @@ mount_all() {
 			if "$FENCEFS" mount -v $(fencefs_args "$s") "$SRC" "$m" >"$RAW/mount-$s.log" 2>&1; then
 				sleep 0.2 # the daemon prints -v lines after the parent returns
 				INFO[mode-$s]=$(grep -i -E 'opens|mode|passthrough|keep_cache' "$RAW/mount-$s.log" |
-					tr '\n' ' ' | cut -c1-200)
+					sed 's/^fencefs: //' | paste -sd ';' | sed 's/;/; /g' | cut -c1-200)
 				sh "$CTL/umount-$s" >>"$RAW/mount-$s.log" 2>&1
 			else
 				NA[$s]="$(short_err "$RAW/mount-$s.log")"
@@ -422,7 +422,19 @@ count_fuse() {
 }
 
 # --- filesystem workloads -------------------------------------------------
-DROP="" # set in main, once $W exists
+MY_DROPS=0
+
+# drop_caches: write back the data's filesystem, then drop the page cache,
+# dentries and inodes.  Only syncfs of our own filesystem (sync -f): a plain
+# sync(2) also waits for every other mount on the machine, FUSE mounts of
+# other people's tests included (one run here spent 3 minutes in the untimed
+# preparations of three cold runs while such tests were running).  Counted,
+# because /proc/vmstat's drop_pagecache tells how many drops happened on the
+# machine meanwhile: the others' drops land in our warm runs.
+drop_caches() {
+	sync -f "$D" && echo 3 >/proc/sys/vm/drop_caches && MY_DROPS=$((MY_DROPS + 1))
+}
+vm_drops() { awk '$1 == "drop_pagecache" { print $2 }' /proc/vmstat; }
 
 # The workloads.  Each takes the setup's view of the data and the setup's
 # name and runs without a shell in between, so the time is the workload's.
@@ -446,7 +458,7 @@ prep_write() { rm -f "$1/w-$2/big.out" && sync -f "$D"; }
 post_wl_write() { rm -f "$1/w-$2/big.out"; }
 # A cold run starts from a fresh mount (a FUSE daemon with an empty inode
 # table, not only an empty page cache) and dropped caches.
-prep_cold() { sh "$CTL/umount-$2" && sh "$CTL/mount-$2" && eval "$DROP"; }
+prep_cold() { sh "$CTL/umount-$2" && sh "$CTL/mount-$2" && drop_caches; }
 
 # time_run KEY CMD...: run CMD once, append its wall time in microseconds
 # (bash's own clock, no fork to read it) to raw/KEY.us.  Fails if CMD did.
@@ -537,7 +549,7 @@ small_files() {
 			# from ~40,000/s to ~1,400/s (perf: find_inode_bit ->
 			# recently_deleted).  The drop makes that start the same
 			# for every setup there, and costs nothing on the loop fs.
-			eval "$DROP" 2>/dev/null || sync
+			drop_caches 2>/dev/null || sync
 			if ! "$SF" "$v/w-$s/sf$r" "$SMALL_FILES" "$SMALL_SIZE" >>"$RAW/small.$s.txt" \
 				2>"$RAW/small.$s.err"; then
 				NOTE["create|$s"]="failed: $(short_err "$RAW/small.$s.err")"
@@ -556,7 +568,7 @@ small_files() {
 		log "small $s: create ${RES["create|$s"]}/s unlink ${RES["unlink|$s"]}/s"
 		if is_fuse "$s" && [ "$COUNT" = 1 ]; then
 			v=$(view_of "$s")
-			eval "$DROP" 2>/dev/null
+			drop_caches 2>/dev/null
 			count_fuse "small|$s" "$s" "$SF" "$v/w-$s/sfc" "$SMALL_FILES" "$SMALL_SIZE"
 			rm -rf "$v/w-$s/sfc"
 		fi
@@ -565,7 +577,7 @@ small_files() {
 
 run_fs_workloads() {
 	local s pid
-	if ! (eval "$DROP") 2>/dev/null; then
+	if ! drop_caches 2>/dev/null; then
 		INFO[cold]="cannot drop caches here: cold figures are missing"
 	fi
 	if wants grep; then
@@ -859,6 +871,7 @@ report() {
 	echo "- data: a copy of /usr/include (${INFO[files]:-?} files, ${INFO[size]:-?}), a ${BIG_MB} MiB file and this project's sources (${INFO[projfiles]:-?} .c files), on ${INFO[fs]:-?}"
 	echo "- medians of $WARM warm runs (after 1 warm-up), $COLD cold runs (remount + syncfs + drop_caches before each), $WRITE_RUNS writes, $SMALL_RUNS small-file runs, $COMPILE_RUNS compiles (setups taking turns round by round); $LAUNCH_RUNS launches (hyperfine, after 3 warm-ups)"
 	echo "- load average (1, 5, 15 min) at the start: ${INFO[load0]:-?}; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared)"
+	[ -n "${INFO[drops0]:-}" ] && echo "- page-cache drops on the machine during the run (/proc/vmstat drop_pagecache): $(($(vm_drops) - INFO[drops0])), of which $MY_DROPS by this benchmark; the others' drops land in warm runs at random (see the per-run times in bench.log)"
 	echo "- fencefs: $FENCEFS ($(git -C "$ROOT" log -1 --format='%h %cd' --date=format:'%H:%M' 2>/dev/null))"
 	for s in fencefs-ro fencefs-ro-ko fencefs-w fencefs-w-ko; do
 		[ -n "${INFO[mode-$s]:-}" ] && echo "- $s \`mount -v\`: ${INFO[mode-$s]}"
@@ -970,17 +983,13 @@ main() {
 	exec 2> >(tee "$OUT/bench.log" >&2)
 	T_START=$(date +%s)
 	INFO[load0]=$(cut -d' ' -f1-3 /proc/loadavg)
+	INFO[drops0]=$(vm_drops)
 
 	W=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/fence-bench.XXXXXX") || die "cannot create a work directory"
 	MNTROOT=$W/mnt
 	CTL=$W/ctl
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
-	# syncfs of the data's filesystem only (sync -f): a plain sync(2) also waits
-	# for every other mount on the machine, FUSE mounts of other people's tests
-	# included (one run here spent 3 minutes in the untimed prepares of three
-	# cold runs while such tests were running).
-	DROP="sync -f '$W' && echo 3 > /proc/sys/vm/drop_caches" # $D once it exists
 	SF=$BDIR/bench/smallfiles
 	mkdir -p "$BDIR/bench"
 	cc -std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -I"$ROOT/common" -o "$SF" "$ROOT/bench/smallfiles.c" ||
@@ -991,7 +1000,6 @@ main() {
 	unset MAKEFLAGS MAKELEVEL MFLAGS
 	log "bench: work directory $W, results in $OUT"
 	make_data
-	DROP="sync -f '$D' && echo 3 > /proc/sys/vm/drop_caches"
 	trace_init
 	mount_all
 	run_fs_workloads
