@@ -279,6 +279,27 @@ static void backing_drop(struct fs_session *s, struct fs_inode *i)
 	i->pt_backing = 0;
 }
 
+/*
+ * Whether I is too small to gain from a backing file.  Each passthrough
+ * open costs the kernel an open and a close of the backing file, while a
+ * page-cache open of a file read before costs no READ at all and a cold
+ * one a single READ below the readahead window (128 KiB).  Measured here
+ * on a warm grep -r over a /usr/include copy (8,000 files, nearly all
+ * below 128 KiB): 0.46 s with every file backed, 0.30 s without.
+ */
+#define FS_PT_MIN_SIZE (128 * 1024)
+
+static bool small_file(struct fs_inode *i)
+{
+	struct stat st;
+	int r;
+
+	pthread_rwlock_rdlock(&i->io_lock);
+	r = fstat(i->upper_fd >= 0 ? i->upper_fd : i->src_fd, &st);
+	pthread_rwlock_unlock(&i->io_lock);
+	return r == 0 && st.st_size < FS_PT_MIN_SIZE;
+}
+
 /* A page-cache open; ->pt_lock held. */
 static void cached_open(struct fs_inode *i, struct fuse_file_info *fi)
 {
@@ -306,8 +327,12 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	       (acc == O_RDONLY || (!s->audit && !s->max_delta)) &&
 	       (acc != O_WRONLY || may_read(s, req, i));
 
-	/* The backing file of a writable open is the delta copy: copy up first. */
-	if (want && acc != O_RDONLY && i->upper_fd < 0) {
+	/*
+	 * The backing file of a writable open is the delta copy: copy up
+	 * first (a small file, opened in the page cache, is copied at its
+	 * first write as before).
+	 */
+	if (want && acc != O_RDONLY && i->upper_fd < 0 && !small_file(i)) {
 		r = fs_ensure_upper(s, i);
 		if (r < 0)
 			return r;
@@ -317,7 +342,7 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		in_place = want && backing_fits(i, acc);
 		fi->fh = fh_make(FS_FH_PASSTHROUGH | (in_place ? 0 : FS_FH_DIRECT), i->pt_backing);
 		i->pt_refs++;
-	} else if (!want || i->pt_cached > 0) {
+	} else if (!want || i->pt_cached > 0 || small_file(i)) {
 		cached_open(i, fi);
 	} else if (i->pt_backing > 0 && backing_fits(i, acc)) {
 		/* The id kept from earlier opens (fs_pt_release()). */
