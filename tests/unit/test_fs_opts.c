@@ -94,6 +94,7 @@ static void test_full(void **state)
 	assert_true(o.foreground);
 	assert_true(o.verbose);
 	assert_false(o.kernel_opens);
+	assert_false(o.no_passthrough);
 	assert_int_equal(o.nfuse_opts, 2);
 	assert_string_equal(o.fuse_opts[0], "ro");
 	assert_string_equal(o.fuse_opts[1], "allow_other");
@@ -131,8 +132,8 @@ static void test_fence_run_form(void **state)
 static void test_help_and_dashdash(void **state)
 {
 	static const char *const help[] = { "--help", NULL };
-	static const char *const dd[] = { "--rule", "read=**", "--kernel-opens", "--", "-src",
-					  "-mnt", NULL };
+	static const char *const dd[] = { "--rule", "read=**", "--kernel-opens", "--no-passthrough",
+					  "--", "-src", "-mnt", NULL };
 	struct fs_opts o;
 	char err[256];
 
@@ -142,6 +143,7 @@ static void test_help_and_dashdash(void **state)
 	fs_opts_free(&o);
 	assert_int_equal(parse(dd, &o, err, sizeof(err)), 0);
 	assert_true(o.kernel_opens);
+	assert_true(o.no_passthrough);
 	assert_string_equal(o.source, "-src");
 	assert_string_equal(o.mountpoint, "-mnt");
 	fs_opts_free(&o);
