@@ -26,6 +26,8 @@ pad() { echo source; head -c 262144 /dev/zero | tr '\0' 'p'; echo; }
 pad >"$S/w/note.txt"
 pad >"$S/w/held.txt"
 echo small >"$S/r/small.txt"
+pad >"$S/w/wonly.txt"
+chmod 0602 "$S/w/wonly.txt"
 echo secret >"$S/r/.env"
 BEFORE=$(manifest "$S")
 
@@ -152,6 +154,22 @@ try:
     print('opened')
 except OSError as e:
     print(errno.errorcode[e.errno])")"
+
+# A write-only open by a caller who may not read the file (0602, another
+# user) must not be backed: its writes come to the daemon.
+if command -v setpriv >/dev/null; then
+	chmod 0755 "$T" "$M" "$M/w"
+	w0=$(requests pt WRITE)
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+		sh -c 'echo other >>"$1"' _ "$M/w/wonly.txt" || notok "unreadable: write"
+	check_eq "unreadable: written" other "$(tail -n 1 "$M/w/wonly.txt")"
+	check "unreadable: not backed (a WRITE request)" [ "$(requests pt WRITE)" -gt "$w0" ]
+	check_eq "unreadable: the caller still cannot read it" denied \
+		"$(setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+			cat "$M/w/wonly.txt" >/dev/null 2>&1 && echo read || echo denied)"
+else
+	skip "unreadable: needs setpriv"
+fi
 
 # Executables run from a backing file.
 printf '#!/bin/sh\necho ran\n' >"$M/w/run.sh"
