@@ -307,15 +307,27 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	struct fs_inode *i = fs_inode_get(S(req), ino);
-	int r = 0;
+	struct fs_session *s = S(req);
+	struct fs_inode *i = fs_inode_get(s, ino);
+	int r, fd;
 
-	pthread_rwlock_rdlock(&i->io_lock);
-	if (i->data_fd >= 0 && i->data_rw &&
-	    (datasync ? fdatasync(i->data_fd) : fsync(i->data_fd)) < 0)
-		r = errno;
-	pthread_rwlock_unlock(&i->io_lock);
-	fuse_reply_err(req, r);
+	/* Nothing was written where there is no delta copy. */
+	if (i->type != S_IFREG || i->upper_fd < 0) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	/*
+	 * Writes through a backing file (fs_passthrough.c) leave the daemon
+	 * without a read-write fd: one is opened, and fsync of any fd of the
+	 * delta copy flushes the copy.
+	 */
+	r = fs_data_fd(s, i, true, &fd);
+	if (r == 0) {
+		if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+			r = -errno;
+		pthread_rwlock_unlock(&i->io_lock);
+	}
+	fuse_reply_err(req, -r);
 }
 
 void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)

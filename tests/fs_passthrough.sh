@@ -40,6 +40,7 @@ mount_traced() {
 	at_exit "_fs_force_cleanup '$T/$name'"
 	"$FENCEFS" mount -d -v --rule 'read=**' --rule 'write=/w/' --rule 'none=.env' "$@" \
 		"$S" "$T/$name" >"$T/$name.log" 2>&1 &
+	DAEMON=$!
 	for ((i = 0; i < 100; i++)); do
 		is_mounted "$T/$name" && grep -q '^fencefs: data:' "$T/$name.log" && return 0
 		sleep 0.1
@@ -78,6 +79,22 @@ check_eq "rw open: the rest kept" "$(tail -n +2 "$S/w/note.txt" | sha256sum)" \
 check_eq "rw open: no WRITE request" 0 "$(requests pt WRITE)"
 check_eq "rw open: no READ request" 0 "$(requests pt READ)"
 check_eq "rw open: the source is unchanged" source "$(head -n 1 "$S/w/note.txt")"
+
+# fsync after writes through the backing file: the daemon, which saw no
+# WRITE, must flush the delta copy through a read-write fd of its own
+# (fusefs/fs_data.c fs_fsync()).  /proc shows that fd.
+rw_fds() {
+	local f n=0
+	for f in /proc/$DAEMON/fd/*; do
+		case $(readlink "$f") in
+		*/upper/w/note.txt)
+			# fdinfo flags are octal; the access mode is the low two bits.
+			[ $(( 0$(awk '/^flags:/ { print $2 }' "/proc/$DAEMON/fdinfo/${f##*/}") & 3 )) = 2 ] &&
+				n=$((n + 1)) ;;
+		esac
+	done
+	echo $n
+}
 
 # big.bin was read above (its backing file, kept between opens, is the
 # source): a writable open must not use that one but the delta copy.
@@ -197,4 +214,20 @@ check "--max-delta: writes come to the daemon" [ "$(requests budget WRITE)" -ge 
 cat "$T/budget/r/big.bin" >/dev/null
 check_eq "--max-delta: reads do not" 0 "$(requests budget READ)"
 fs_umount "$T/budget" || notok "umount --max-delta"
+# A delta copy made by an earlier mount: this daemon has no fd on it
+# until fsync asks for one.
+mount_traced first --delta "$T/delta" || { notok "mount --delta"; exit 1; }
+py "
+f = open('$T/first/w/note.txt', 'r+b'); f.write(b'1'); f.close()"
+fs_umount "$T/first" || notok "umount --delta"
+mount_traced again --delta "$T/delta" || { notok "mount --delta again"; exit 1; }
+py "
+import os
+fd = os.open('$T/again/w/note.txt', os.O_RDWR); os.write(fd, b'2'); os.fsync(fd); os.close(fd)"
+check_eq "fsync: no WRITE request" 0 "$(requests again WRITE)"
+check "fsync: FSYNC came to the daemon" [ "$(requests again FSYNC)" -ge 1 ]
+check "fsync: the daemon opened the delta copy read-write to flush it" [ "$(rw_fds)" -ge 1 ]
+check_eq "fsync: data" 2 "$(head -c 1 "$T/again/w/note.txt")"
+fs_umount "$T/again" || notok "umount --delta again"
+
 check_eq "the source tree is unchanged at the end" "$BEFORE" "$(manifest "$S")"
