@@ -106,6 +106,8 @@ static void restore_whiteout(struct fs_session *s, struct fs_inode *dir, const c
 		(void)delta_make_whiteout(s, dir->upper_fd, name);
 }
 
+enum make_kind { MAKE_FILE, MAKE_DIR, MAKE_NODE, MAKE_SYMLINK };
+
 /*
  * What a caller creates is the caller's, as on any filesystem: a root
  * daemon serving several users (allow_other) hands new objects to their
@@ -114,11 +116,12 @@ static void restore_whiteout(struct fs_session *s, struct fs_inode *dir, const c
  * parent, as mkdir(2)/open(2) do.
  */
 static int give_to_caller(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
-			  const char *name)
+			  const char *name, enum make_kind kind, mode_t mode)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	struct stat pst;
 	gid_t gid = c->gid;
+	mode_t keep;
 
 	if (s->has_owner || geteuid() != 0)
 		return 0;
@@ -126,10 +129,19 @@ static int give_to_caller(struct fs_session *s, fuse_req_t req, struct fs_inode 
 		gid = (gid_t)-1;
 	if (fchownat(dir->upper_fd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	/*
+	 * chown(2) clears the set-ID bits of a non-directory (chown_common()
+	 * in fs/open.c), but a creator may ask for them (pjdfstest
+	 * open/00, mknod/00).  Put back set-user-ID, and set-group-ID when the
+	 * group is the caller's own; with a set-gid parent's group the bit
+	 * stays cleared, as for a creator outside that group natively.
+	 */
+	keep = mode & (S_ISUID | (gid == c->gid ? S_ISGID : 0));
+	if ((kind == MAKE_FILE || kind == MAKE_NODE) && keep &&
+	    fchmodat(dir->upper_fd, name, mode & 07777, 0) < 0)
+		return -errno;
 	return 0;
 }
-
-enum make_kind { MAKE_FILE, MAKE_DIR, MAKE_NODE, MAKE_SYMLINK };
 
 struct make_args {
 	enum make_kind kind;
@@ -184,7 +196,7 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 		goto out_unlock;
 	}
 	delta_charge_anyway(s, delta_dir_size(dir->upper_fd) - dsize);
-	r = give_to_caller(s, req, dir, name);
+	r = give_to_caller(s, req, dir, name, a->kind, a->mode);
 	if (r < 0) {
 		(void)unlinkat(dir->upper_fd, name, a->kind == MAKE_DIR ? AT_REMOVEDIR : 0);
 		delta_uncharge(s, cost);

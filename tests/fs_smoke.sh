@@ -48,6 +48,13 @@ check_eq "create output/made.txt" "made" "$(cat "$mnt/output/made.txt")"
 rm "$mnt/output/made.txt"
 check "unlink output/made.txt" test ! -e "$mnt/output/made.txt"
 
+# chown(2) of a new file to its creator must not eat the set-ID bits it
+# asked for (pjdfstest open/00): the file keeps the mode it was made with.
+(umask 0 && python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o6755))' \
+	"$mnt/output/setid")
+check_eq "create keeps set-ID bits" "6755" "$(stat -c %a "$mnt/output/setid")"
+rm -f "$mnt/output/setid"
+
 after=$(cd "$src" && find . -printf '%p %m %s %T@\n' | sort && find . -type f -exec sha256sum {} + | sort)
 check_eq "source unchanged" "$before" "$after"
 check "private delta made under \$TMPDIR" bash -c "ls -d '$T'/fencefs-delta.* >/dev/null"
