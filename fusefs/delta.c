@@ -372,9 +372,9 @@ static int commit_file(struct fs_session *s, struct fs_inode *i, int upfd, const
 	pthread_rwlock_wrlock(&i->io_lock);
 	if (i->data_fd >= 0)
 		(void)close(i->data_fd);
-	if (i->data_counted)
-		atomic_fetch_sub(&s->read_fds, 1);
-	i->data_counted = false;
+	if (!i->data_counted)
+		atomic_fetch_add(&s->read_fds, 1);
+	i->data_counted = true;
 	i->data_fd = c->fd;
 	i->data_rw = true;
 	i->upper_fd = upper;

@@ -74,13 +74,11 @@ int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd)
 		}
 		if (i->data_fd >= 0)
 			(void)close(i->data_fd);
-		if (i->data_counted)
-			atomic_fetch_sub(&s->read_fds, 1);
+		if (!i->data_counted)
+			atomic_fetch_add(&s->read_fds, 1);
 		i->data_fd = nfd;
 		i->data_rw = nrw;
-		i->data_counted = !nrw;
-		if (!nrw)
-			atomic_fetch_add(&s->read_fds, 1);
+		i->data_counted = true;
 	}
 	*fd = i->data_fd;
 	/* Downgrade: holding the write lock for the I/O would serialise readers. */

@@ -75,7 +75,7 @@ static int prepare_create(struct fs_session *s, fuse_req_t req, struct fs_inode 
 static int new_node(struct fs_session *s, struct fs_inode *dir, const char *name,
 		    const struct policy_decision *dec, struct fs_inode **out, struct stat *attr)
 {
-	int fd = openat(dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int fd = fs_openat(s, dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 	struct stat st;
 	struct fs_inode *i;
 
@@ -176,8 +176,8 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 	dsize = delta_dir_size(dir->upper_fd);
 	switch (a->kind) {
 	case MAKE_FILE:
-		fd = openat(dir->upper_fd, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
-			    a->mode & 07777);
+		fd = fs_openat(s, dir->upper_fd, name,
+			       O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, a->mode & 07777);
 		r = fd < 0 ? -errno : 0;
 		break;
 	case MAKE_DIR:
@@ -219,6 +219,8 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 		if (i->data_fd < 0) {
 			i->data_fd = TAKE_FD(fd);
 			i->data_rw = true;
+			i->data_counted = true;
+			atomic_fetch_add(&s->read_fds, 1);
 		}
 		pthread_rwlock_unlock(&i->io_lock);
 	}

@@ -71,3 +71,24 @@ else
 	notok "no daemon left (pid file not found)"
 fi
 check "private delta removed" bash -c "! ls -d '$T'/fencefs-delta.* 2>/dev/null"
+
+# Many new files under a small fd limit: each new file's cached read-write
+# fd is reclaimable, so only the one O_PATH fd per remembered inode stays.
+# 800 files needed 1,600 fds (EMFILE at a 1,024 limit) before that.
+fsrc=$T/fdsrc fmnt=$T/fdmnt
+mkdir -p "$fsrc" "$fmnt"
+if (ulimit -n 1024 && TMPDIR=$T timeout 20 "$FENCEFS" mount --rule 'write=**' --kernel-opens "$fsrc" "$fmnt"); then
+	made=$(python3 -c '
+import os, sys
+d = sys.argv[1]
+for i in range(800):
+    fd = os.open("%s/f%d" % (d, i), os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, b"%d\n" % i)
+    os.close(fd)
+print(sum(open("%s/f%d" % (d, i), "rb").read() == b"%d\n" % i for i in range(800)))
+' "$fmnt" 2>&1 | tail -1)
+	check_eq "800 new files under a 1024-fd daemon" 800 "$made"
+	timeout 20 "$FENCEFS" umount "$fmnt"
+else
+	notok "800 new files under a 1024-fd daemon (mount failed)"
+fi
