@@ -41,9 +41,11 @@ static bool is_json_object(const char *s)
 	return n >= 2 && s[0] == '{' && s[n - 1] == '}';
 }
 
-void launch_result_json(const struct launch_result *r, struct buf *b)
+/* The outcome both --result and the audit "exit" event report: signal,
+ * timed_out, oom_killed and the three times. */
+static void add_outcome(const struct launch_result *r, struct buf *b)
 {
-	buf_addf(b, "{\"exit_code\":%d,\"signal\":", r->exit_code);
+	buf_adds(b, ",\"signal\":");
 	if (r->signal)
 		buf_addf(b, "%d", r->signal);
 	else
@@ -52,6 +54,12 @@ void launch_result_json(const struct launch_result *r, struct buf *b)
 	add_bool(b, "oom_killed", r->oom_killed);
 	buf_addf(b, ",\"wall_seconds\":%.6f,\"user_seconds\":%.6f,\"sys_seconds\":%.6f",
 		 r->wall_seconds, r->user_seconds, r->sys_seconds);
+}
+
+void launch_result_json(const struct launch_result *r, struct buf *b)
+{
+	buf_addf(b, "{\"exit_code\":%d", r->exit_code);
+	add_outcome(r, b);
 	buf_addf(b, ",\"peak_memory_bytes\":%" PRIu64 ",\"denied\":%" PRIu64 ",\"written\":%" PRIu64,
 		 r->peak_memory_bytes, r->denied, r->written);
 	add_str_or_null(b, "delta", r->delta);
@@ -129,15 +137,8 @@ void launch_audit_start_fields(const struct fence_run_config *c, int argc, char 
 
 void launch_audit_exit_fields(const struct launch_result *r, struct buf *b)
 {
-	buf_addf(b, "\"status\":%d,\"signal\":", r->exit_code);
-	if (r->signal)
-		buf_addf(b, "%d", r->signal);
-	else
-		buf_adds(b, "null");
-	add_bool(b, "timed_out", r->timed_out);
-	add_bool(b, "oom_killed", r->oom_killed);
-	buf_addf(b, ",\"wall_seconds\":%.6f,\"user_seconds\":%.6f,\"sys_seconds\":%.6f",
-		 r->wall_seconds, r->user_seconds, r->sys_seconds);
+	buf_addf(b, "\"status\":%d", r->exit_code);
+	add_outcome(r, b);
 	buf_addf(b, ",\"peak_memory_bytes\":%" PRIu64, r->peak_memory_bytes);
 	add_str_or_null(b, "error", r->error);
 }
