@@ -225,16 +225,12 @@ void audit_emit(struct audit *a, const char *event, const char *fields)
 	buf_free(&line);
 }
 
-static void read_proc_comm(pid_t pid, char *comm, size_t len)
+void audit_read_comm(const char *path, char *comm, size_t len)
 {
-	char path[64];
 	ssize_t n;
 	int fd;
 
 	comm[0] = '\0';
-	if (pid <= 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -244,6 +240,17 @@ static void read_proc_comm(pid_t pid, char *comm, size_t len)
 		comm[n] = '\0';
 		comm[strcspn(comm, "\n")] = '\0';
 	}
+}
+
+static void read_proc_comm(pid_t pid, char *comm, size_t len)
+{
+	char path[64];
+
+	comm[0] = '\0';
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	audit_read_comm(path, comm, len);
 }
 
 void audit_op(struct audit *a, const char *event, const char *op, const char *path,

@@ -73,6 +73,12 @@ void audit_access(struct audit *a, const char *event, const char *op, const char
 void audit_op(struct audit *a, const char *event, const char *op, const char *path,
 	      const char *path2, const char *level, int err, pid_t pid, const char *comm);
 
+/*
+ * Reads a /proc/.../comm file at PATH into COMM (LEN bytes), without the
+ * newline; "" when it cannot be read (the process is gone).
+ */
+void audit_read_comm(const char *path, char *comm, size_t len);
+
 /* Number of deny and write events emitted so far (for --result counts). */
 uint64_t audit_count_denied(const struct audit *a);
 uint64_t audit_count_written(const struct audit *a);

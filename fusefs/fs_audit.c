@@ -110,8 +110,6 @@ static pid_t find_sandbox_init(void)
 static void read_comm(struct fs_session *s, pid_t pid, char *comm, size_t len)
 {
 	char path[96];
-	ssize_t n;
-	int fd;
 
 	comm[0] = '\0';
 	if (pid <= 0)
@@ -131,17 +129,7 @@ static void read_comm(struct fs_session *s, pid_t pid, char *comm, size_t len)
 	} else {
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, comm, len - 1);
-	(void)close(fd);
-	if (n > 0) {
-		comm[n] = '\0';
-		comm[strcspn(comm, "\n")] = '\0';
-	} else {
-		comm[0] = '\0';
-	}
+	audit_read_comm(path, comm, len);
 }
 
 void fs_audit(struct fs_session *s, fuse_req_t req, const char *event, const char *op,
