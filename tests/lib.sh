@@ -40,5 +40,22 @@ check_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else notok "$1"; echo "#   expected: $2"; echo "#   actual:   $3"; fi
 }
 
+# pids_matching ERE: host pids whose command line matches (like pgrep -f,
+# without needing procps).
+pids_matching() {
+	python3 -c '
+import os, re, sys
+pat = re.compile(sys.argv[1])
+for p in os.listdir("/proc"):
+    if not p.isdigit() or int(p) == os.getpid():
+        continue
+    try:
+        cmd = open("/proc/%s/cmdline" % p, "rb").read().replace(b"\0", b" ").strip()
+    except OSError:
+        continue
+    if pat.search(cmd.decode("utf-8", "replace")):
+        print(p)' "$1"
+}
+
 need_root() { [ "$(id -u)" = 0 ] || skip_all "needs root"; }
 need_fuse() { [ -c /dev/fuse ] && [ -r /dev/fuse ] || skip_all "needs /dev/fuse"; }

@@ -8,22 +8,6 @@ need_root
 need_fuse
 [ -x "$FENCERUN" ] || skip_all "fence-run is not built ($FENCERUN)"
 mkdir -p "$T/code/output"
-# pids_matching ERE: host pids whose command line matches (like pgrep -f,
-# without needing procps).
-pids_matching() {
-	python3 -c '
-import os, re, sys
-pat = re.compile(sys.argv[1])
-for p in os.listdir("/proc"):
-    if not p.isdigit() or int(p) == os.getpid():
-        continue
-    try:
-        cmd = open("/proc/%s/cmdline" % p, "rb").read().replace(b"\0", b" ").strip()
-    except OSError:
-        continue
-    if pat.search(cmd.decode("utf-8", "replace")):
-        print(p)' "$1"
-}
 mark=fence-life-$$-$RANDOM
 at_exit "kill -9 \$(pids_matching '$mark') 2>/dev/null"
 alive() { pids_matching "$mark" | tr '\n' ' '; }
