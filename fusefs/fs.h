@@ -73,6 +73,8 @@ struct fs_inode {
 			* for files with io_lock held too (data_fd() reads it under io_lock) */
 	bool opaque;   /* upper dir hides the source dir */
 	atomic_bool audited_write; /* the first write through this inode was logged */
+	/* Read since the kernel last got its attributes: its atime is stale (fs_notify.c). */
+	atomic_bool atime_stale;
 
 	/* Serialises the lock-free data copy of a file's copy-up (delta_copy_up_data). */
 	pthread_mutex_t copy_lock;
@@ -123,6 +125,7 @@ struct fs_session {
 	bool foreign_pids;         /* callers live in another pid namespace (fs_audit.c) */
 	_Atomic pid_t sandbox_init; /* host pid of that namespace's init, 0 unknown */
 	double timeout;            /* entry/attr timeout, seconds */
+	struct fs_notifier *notifier; /* fs_notify.c, NULL when not running */
 
 	/*
 	 * Read fds kept open on source files (fs_data.c): past the budget,
@@ -164,6 +167,14 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 				      const struct policy_decision *dec, struct fs_inode *parent,
 				      const char *name, int src_fd, int upper_fd,
 				      uint64_t report_ino, bool opaque, bool per_name);
+/*
+ * Only the finding half: the inode the table holds for (dev, ino, level)
+ * -- and (parent, name) for a per-name one -- with one more kernel
+ * reference, or NULL.
+ */
+struct fs_inode *fs_inode_find(struct fs_session *s, dev_t dev, ino_t ino,
+			       enum policy_level level, const struct fs_inode *parent,
+			       const char *name, bool per_name);
 /* Drops N kernel references; frees the inode (and maybe its parents) at 0. */
 void fs_inode_forget(struct fs_session *s, struct fs_inode *i, uint64_t n);
 /* Re-keys I under a new (dev, ino), one per object again, after a copy-up. */
@@ -263,6 +274,21 @@ void fs_pt_release(struct fs_session *s, struct fs_inode *i, uint64_t fh);
  * s->passthrough once the session is gone (the ids went with it).
  */
 void fs_pt_forget(struct fs_session *s, struct fs_inode *i);
+
+/* --- fs_notify.c --- */
+
+/* Starts and stops the thread that sends the notifications below.  0 or -errno. */
+int fs_notify_start(struct fs_session *s);
+void fs_notify_stop(struct fs_session *s);
+/* Queues DIR (a node id) to have the kernel's cached listing dropped. */
+void fs_notify_dir_stale(struct fs_session *s, fuse_ino_t dir);
+/*
+ * The kernel read file I through the daemon or its backing file, so it
+ * will ask for its atime: once per such episode, its parent's cached
+ * listing goes, and the next READDIRPLUS sends the attributes in bulk.
+ * Takes ns_lock for reading.
+ */
+void fs_notify_read(struct fs_session *s, struct fs_inode *i);
 
 /* --- fs_dir.c --- */
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

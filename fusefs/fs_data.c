@@ -223,6 +223,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		buf.buf[0].pos = off;
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 		(void)close(once);
+		fs_notify_read(s, i);
 		return;
 	}
 	if (r == 0)
@@ -236,6 +237,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 	pthread_rwlock_unlock(&i->io_lock);
+	fs_notify_read(s, i);
 }
 
 /* Charges the budget for writing LEN bytes at OFF into fd (growth only). */

@@ -150,6 +150,35 @@ static void table_grow(struct fs_session *s)
 	free(old);
 }
 
+/* The inode keyed (dev, ino, level) for NAME in PARENT, one more nlookup; table_lock held. */
+static struct fs_inode *table_find(struct fs_session *s, dev_t dev, ino_t ino,
+				   enum policy_level level, const struct fs_inode *parent,
+				   const char *name, bool per_name)
+{
+	struct fs_inode *i;
+
+	for (i = s->table[bucket(s, dev, ino, level)]; i; i = i->hnext) {
+		if (i->key_dev == dev && i->key_ino == ino && i->level == level &&
+		    (!i->per_name || (per_name && i->parent == parent && !strcmp(i->name, name)))) {
+			i->nlookup++;
+			return i;
+		}
+	}
+	return NULL;
+}
+
+struct fs_inode *fs_inode_find(struct fs_session *s, dev_t dev, ino_t ino,
+			       enum policy_level level, const struct fs_inode *parent,
+			       const char *name, bool per_name)
+{
+	struct fs_inode *i;
+
+	pthread_mutex_lock(&s->table_lock);
+	i = table_find(s, dev, ino, level, parent, name, per_name);
+	pthread_mutex_unlock(&s->table_lock);
+	return i;
+}
+
 struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino, mode_t type,
 				      const struct policy_decision *dec, struct fs_inode *parent,
 				      const char *name, int src_fd, int upper_fd,
@@ -158,17 +187,14 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 	struct fs_inode *i;
 
 	pthread_mutex_lock(&s->table_lock);
-	for (i = s->table[bucket(s, dev, ino, dec->level)]; i; i = i->hnext) {
-		if (i->key_dev == dev && i->key_ino == ino && i->level == dec->level &&
-		    (!i->per_name || (per_name && i->parent == parent && !strcmp(i->name, name)))) {
-			i->nlookup++;
-			pthread_mutex_unlock(&s->table_lock);
-			if (src_fd >= 0)
-				(void)close(src_fd);
-			if (upper_fd >= 0)
-				(void)close(upper_fd);
-			return i;
-		}
+	i = table_find(s, dev, ino, dec->level, parent, name, per_name);
+	if (i) {
+		pthread_mutex_unlock(&s->table_lock);
+		if (src_fd >= 0)
+			(void)close(src_fd);
+		if (upper_fd >= 0)
+			(void)close(upper_fd);
+		return i;
 	}
 	i = calloc(1, sizeof(*i));
 	if (i)

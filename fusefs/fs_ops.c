@@ -359,6 +359,19 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		fs_deny(s, req, "lookup", path, POLICY_NONE, ENOENT);
 		return 0;
 	}
+	/*
+	 * A source-only object the table already holds needs no new O_PATH
+	 * fd: its (dev, ino) names it, the inode's fd keeping it alive.  A
+	 * READDIRPLUS of a known directory is then one fstatat per entry.
+	 */
+	if (!o.in_upper) {
+		i = fs_inode_find(s, o.src_st.st_dev, o.src_st.st_ino, dec.level, dir, name,
+				  !is_dir && o.src_st.st_nlink > 1);
+		if (i) {
+			st = o.src_st;
+			goto found;
+		}
+	}
 	if (o.in_upper) {
 		upper = fs_openat(s, dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (upper < 0)
@@ -391,6 +404,7 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 				 !o.in_upper && !is_dir && key.st_nlink > 1);
 	if (!i)
 		return -ENOMEM;
+found:
 	if (is_dir && dec.level < POLICY_WRITE && !i->write_beneath &&
 	    fs_write_possible_beneath(s->policy, path))
 		i->write_beneath = true; /* same answer for every caller: the path is fixed */
@@ -413,6 +427,8 @@ void fs_fill_entry(struct fs_session *s, struct fs_inode *i, const struct stat *
 	e->ino = i ? (fuse_ino_t)(uintptr_t)i : 0;
 	if (attr)
 		e->attr = *attr;
+	if (i && attr)
+		atomic_store(&i->atime_stale, false);
 	e->attr_timeout = s->timeout;
 	e->entry_timeout = s->timeout;
 }
@@ -446,8 +462,15 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_READ;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
-	if (conn->capable & FUSE_CAP_READDIRPLUS)
-		conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+	/*
+	 * Every READDIRPLUS, not only the first of a listing (no _AUTO): a
+	 * listing refetched after fs_notify.c dropped it then refreshes the
+	 * attributes of all its entries, not of its first buffer only.
+	 */
+	if (conn->capable & FUSE_CAP_READDIRPLUS) {
+		conn->want |= FUSE_CAP_READDIRPLUS;
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	}
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 }
@@ -487,10 +510,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	pthread_rwlock_rdlock(&s->ns_lock);
 	r = fs_stat_inode(s, fs_inode_get(s, ino), &st);
 	pthread_rwlock_unlock(&s->ns_lock);
-	if (r < 0)
+	if (r < 0) {
 		fuse_reply_err(req, -r);
-	else
-		fuse_reply_attr(req, &st, s->timeout);
+		return;
+	}
+	atomic_store(&fs_inode_get(s, ino)->atime_stale, false);
+	fuse_reply_attr(req, &st, s->timeout);
 }
 
 /* --- attributes --------------------------------------------------------- */
@@ -617,10 +642,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		r = fs_stat_inode(s, i, &st);
 		pthread_rwlock_unlock(&s->ns_lock);
 	}
-	if (r < 0)
+	if (r < 0) {
 		fuse_reply_err(req, -r);
-	else
-		fuse_reply_attr(req, &st, s->timeout);
+		return;
+	}
+	atomic_store(&fs_inode_get(s, ino)->atime_stale, false);
+	fuse_reply_attr(req, &st, s->timeout);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -372,6 +372,9 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	/* A write through the backing file never comes here: count the change now. */
 	if (want && acc != O_RDONLY && (fi->fh & FS_FH_PASSTHROUGH) && !(fi->fh & FS_FH_DIRECT))
 		fs_wrote_once(s, req, i, "open");
+	/* Reads through a backing file mark the atime stale too (fuse_file_accessed()). */
+	if (fi->fh & FS_FH_PASSTHROUGH)
+		fs_notify_read(s, i);
 	return 0;
 }
 
