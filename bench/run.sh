@@ -21,10 +21,10 @@
 #
 # Setups (BENCH_SETUPS, in this order):
 #   native          the data directory itself
-#   fencefs-ro      fencefs mount --preset read-only
-#   fencefs-ro-ko   the same with --kernel-opens (zero-message opens)
-#   fencefs-w       fencefs mount --preset full-access --delta D
-#   fencefs-w-ko    the same with --kernel-opens
+#   fencefs-ro      fencefs mount --preset read-only --exact-opens
+#   fencefs-ro-ko   the same with the default zero-message opens
+#   fencefs-w       fencefs mount --preset full-access --delta D --exact-opens
+#   fencefs-w-ko    the same with the default zero-message opens
 #   bindfs          bindfs SRC MNT (writes go to the source)
 #   fuse-overlayfs  lowerdir=SRC, upperdir/workdir on the same disk
 #   overlayfs       kernel overlayfs, same layout
@@ -223,16 +223,16 @@ make_data() {
 # hyperfine's --prepare can remount it before a cold run: a fresh daemon has
 # no inode table, which is what "cold" means for a FUSE filesystem, not only
 # an empty page cache.
-# fencefs_args SETUP: the mount options of a fencefs setup.  -ko is
-# --kernel-opens: zero-message opens with the kernel checking the
-# level-derived mode bits, which is what fence-run's sandbox gets (its
-# callers lack CAP_DAC_OVERRIDE); without it a root caller's opens go
-# through the daemon (fusefs/fs_mount.c explains why).
+# fencefs_args SETUP: the mount options of a fencefs setup.  -ko is the
+# default, said as --kernel-opens: zero-message opens with the kernel
+# checking the level-derived mode bits (what fence-run's sandbox gets);
+# the others pass --exact-opens, where every open goes through the daemon
+# (exact errnos for root, passthrough; fusefs/fs_mount.c explains why).
 fencefs_args() {
 	case $1 in
-	fencefs-ro) echo "--preset read-only" ;;
+	fencefs-ro) echo "--preset read-only --exact-opens" ;;
 	fencefs-ro-ko) echo "--preset read-only --kernel-opens" ;;
-	fencefs-w) echo "--preset full-access --delta $D/delta-$1" ;;
+	fencefs-w) echo "--preset full-access --delta $D/delta-$1 --exact-opens" ;;
 	fencefs-w-ko) echo "--preset full-access --delta $D/delta-$1 --kernel-opens" ;;
 	esac
 }
@@ -774,10 +774,10 @@ concurrent() {
 label() {
 	case $1 in
 	native) echo "native (ext4)" ;;
-	fencefs-ro) echo "fencefs read-only" ;;
-	fencefs-ro-ko) echo "fencefs read-only --kernel-opens" ;;
-	fencefs-w) echo "fencefs full-access + delta" ;;
-	fencefs-w-ko) echo "fencefs full-access + delta --kernel-opens" ;;
+	fencefs-ro) echo "fencefs read-only --exact-opens" ;;
+	fencefs-ro-ko) echo "fencefs read-only (default opens)" ;;
+	fencefs-w) echo "fencefs full-access + delta --exact-opens" ;;
+	fencefs-w-ko) echo "fencefs full-access + delta (default opens)" ;;
 	bindfs) echo "bindfs" ;;
 	fuse-overlayfs) echo "fuse-overlayfs" ;;
 	overlayfs) echo "overlayfs (kernel)" ;;

@@ -15,8 +15,8 @@
 const char fs_mount_usage[] =
 	"usage: fencefs mount [--preset P] [--policy FILE] [--rule LEVEL=PATTERN]...\n"
 	"                     [--delta DIR] [--audit FILE] [--audit-all] [--max-delta BYTES]\n"
-	"                     [--kernel-opens] [--no-passthrough] [-f|--foreground] [-v] [-d]\n"
-	"                     [-o FUSEOPT] SOURCE MOUNTPOINT\n"
+	"                     [--exact-opens|--kernel-opens] [--no-passthrough] [-f|--foreground]\n"
+	"                     [-v] [-d] [-o FUSEOPT] SOURCE MOUNTPOINT\n"
 	"       fencefs mount -f --owner UID:GID --ready-fd N [--stats-fd M] [--audit-fd A]\n"
 	"                     [policy options] [--delta DIR] [--max-delta B] SOURCE /dev/fd/K\n"
 	"       fencefs umount MOUNTPOINT\n";
@@ -127,6 +127,8 @@ static int set_flag(struct fs_opts *o, const char *a, char *err, size_t errlen)
 		o->debug = o->foreground = true;
 	else if (!strcmp(a, "--kernel-opens"))
 		o->kernel_opens = true;
+	else if (!strcmp(a, "--exact-opens"))
+		o->exact_opens = true;
 	else if (!strcmp(a, "--no-passthrough"))
 		o->no_passthrough = true;
 	else if (!strcmp(a, "--audit-all"))
@@ -158,6 +160,10 @@ static int check(struct fs_opts *o, size_t npos, char *err, size_t errlen)
 	}
 	if (o->audit_all && !o->audit && o->audit_fd < 0) {
 		snprintf(err, errlen, "--audit-all needs --audit or --audit-fd");
+		return -EINVAL;
+	}
+	if (o->kernel_opens && o->exact_opens) {
+		snprintf(err, errlen, "--kernel-opens and --exact-opens are exclusive");
 		return -EINVAL;
 	}
 	if (o->ready_fd >= 0 && !o->foreground) {

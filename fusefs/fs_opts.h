@@ -23,7 +23,8 @@ struct fs_opts {
 	bool foreground;         /* -f */
 	bool verbose;            /* -v */
 	bool debug;              /* -d: libfuse's request trace */
-	bool kernel_opens;       /* --kernel-opens: zero-message opens, kernel DAC checks */
+	bool kernel_opens;       /* --kernel-opens: the default, said explicitly */
+	bool exact_opens;        /* --exact-opens: OPEN and OPENDIR go to the daemon */
 	bool no_passthrough;     /* --no-passthrough: daemon mode serves data itself */
 	const char **fuse_opts;  /* -o values, in order (array malloc'd) */
 	size_t nfuse_opts;

@@ -160,7 +160,7 @@ none = *.yaml
 EOF2
 M4=$T/mnt-policy
 mkdir -p "$M4"
-if fs_mount "$P" "$M4" --policy "$T/policy.ini"; then
+if fs_mount "$P" "$M4" --policy "$T/policy.ini" --exact-opens; then
 	ok "mount --policy"
 	check "--policy: docs/ writable" sh -c "echo more >>'$M4/docs/keys.txt'"
 	expect "--policy: src still read-only" EACCES open "$M4/src/main.c" wronly
@@ -173,8 +173,9 @@ fi
 check_eq "project unchanged after --policy" "" "$(manifest "$P" | diff "$T/before" - | head -5 | flat)"
 
 # The same for an unprivileged owner of the project, in both enforcement
-# modes (daemon checks, and --kernel-opens where the kernel checks opens
-# against the level-derived mode bits), as a sandboxed agent would be.
+# modes (daemon checks with --exact-opens, and the default where the kernel
+# checks opens against the level-derived mode bits), as a sandboxed agent
+# would be.
 command -v setpriv >/dev/null || { skip "unprivileged runs: no setpriv"; exit 0; }
 chmod 0755 "$T"
 for mode in user user-kernel; do
@@ -182,8 +183,8 @@ for mode in user user-kernel; do
 	cp -a "$P" "$P3"
 	chown -R -h 65534:65534 "$P3"
 	mkdir -p "$M3"
-	extra=()
-	[ "$mode" = user-kernel ] && extra=(--kernel-opens)
+	extra=(--kernel-opens)
+	[ "$mode" = user ] && extra=(--exact-opens)
 	fs_mount "$P3" "$M3" --preset agent-safe "${extra[@]}" || { notok "$mode: mount"; continue; }
 	FS_CALLER=65534
 	check_eq "$mode: ls -la shows no secret at the root" "" \

@@ -38,7 +38,7 @@ mount_traced() {
 	shift
 	mkdir -p "$T/$name"
 	at_exit "_fs_force_cleanup '$T/$name'"
-	"$FENCEFS" mount -d -v --rule 'read=**' --rule 'write=/w/' --rule 'none=.env' "$@" \
+	"$FENCEFS" mount -d -v --exact-opens --rule 'read=**' --rule 'write=/w/' --rule 'none=.env' "$@" \
 		"$S" "$T/$name" >"$T/$name.log" 2>&1 &
 	DAEMON=$!
 	for ((i = 0; i < 100; i++)); do

@@ -104,7 +104,7 @@ run_mode() {
 	check_eq "dac$TAG: source tree unchanged" "$before" "$(sec_tree_sum "$S")"
 }
 
-# Daemon mode (the default for a root mount: the daemon checks at open) and
-# kernel mode (--kernel-opens: default_permissions).
-run_mode ""
+# Daemon mode (--exact-opens: the daemon checks at open) and kernel mode
+# (the default: default_permissions).
+run_mode --exact-opens
 run_mode --kernel-opens

@@ -51,6 +51,8 @@ static const struct bad_case bad_cases[] = {
 	{ { "--rule", "read=**", "--audit-all", "a", "b", NULL }, "--audit-all needs" },
 	{ { "--rule", "read=**", "--audit", "x", "--audit-fd", "4", "a", "b" }, "exclusive" },
 	{ { "--audit-all=yes", "--rule", "read=**", "a", "b", NULL }, "takes no value" },
+	{ { "--rule", "read=**", "--exact-opens", "--kernel-opens", "a", "b", NULL },
+	  "--kernel-opens and --exact-opens are exclusive" },
 };
 
 static void test_bad(void **state)
@@ -94,6 +96,7 @@ static void test_full(void **state)
 	assert_true(o.foreground);
 	assert_true(o.verbose);
 	assert_false(o.kernel_opens);
+	assert_false(o.exact_opens); /* kernel opens are the default */
 	assert_false(o.no_passthrough);
 	assert_int_equal(o.nfuse_opts, 2);
 	assert_string_equal(o.fuse_opts[0], "ro");
@@ -134,6 +137,7 @@ static void test_help_and_dashdash(void **state)
 	static const char *const help[] = { "--help", NULL };
 	static const char *const dd[] = { "--rule", "read=**", "--kernel-opens", "--no-passthrough",
 					  "--", "-src", "-mnt", NULL };
+	static const char *const ex[] = { "--exact-opens", "--rule", "read=**", "s", "m", NULL };
 	struct fs_opts o;
 	char err[256];
 
@@ -146,6 +150,10 @@ static void test_help_and_dashdash(void **state)
 	assert_true(o.no_passthrough);
 	assert_string_equal(o.source, "-src");
 	assert_string_equal(o.mountpoint, "-mnt");
+	fs_opts_free(&o);
+	assert_int_equal(parse(ex, &o, err, sizeof(err)), 0);
+	assert_true(o.exact_opens);
+	assert_false(o.kernel_opens);
 	fs_opts_free(&o);
 }
 
