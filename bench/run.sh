@@ -582,6 +582,12 @@ run_fs_workloads() {
 	fi
 	if wants grep; then
 		measure grep-warm "$WARM" 1 "" wl_grep
+		# Issue 3's figure: the second run through a fresh mount (the one
+		# warm-up was the first), before the kernel's caches settle.
+		for s in "${AVAILABLE[@]}"; do
+			[ -s "$RAW/grep-warm.$s.us" ] && [ -z "${NOTE["grep-warm|$s"]:-}" ] &&
+				RES["grep-second|$s"]=$(awk 'NR == 1 { print $1 / 1e6 }' "$RAW/grep-warm.$s.us")
+		done
 		if wants mem; then
 			for s in "${AVAILABLE[@]}"; do
 				is_fuse "$s" || continue
@@ -881,8 +887,8 @@ report() {
 	echo
 	echo "## Metadata and compile (median time; ratio = time / native time, lower is better)"
 	echo
-	table time "grep -r warm | grep -r cold | find -size +1k warm | find cold | make -B -j2" \
-		grep-warm grep-cold find-warm find-cold compile
+	table time "grep -r 2nd run | grep -r warm | grep -r cold | find -size +1k warm | find cold | make -B -j2" \
+		grep-second grep-warm grep-cold find-warm find-cold compile
 	echo
 	echo "## Sequential I/O on the ${BIG_MB} MiB file (throughput; ratio = throughput / native, higher is better)"
 	echo
@@ -952,6 +958,7 @@ report() {
 	echo "|---|---|---|---|"
 	for s in $SETUPS; do
 		[[ $s == fencefs-* ]] || continue
+		target_row "grep -r second run, $s (x native time)" "$(ratio "${RES["grep-second|$s"]:-}" "${RES["grep-second|native"]:-}")" 2 le x
 		target_row "grep -r warm, $s (x native time)" "$(ratio "${RES["grep-warm|$s"]:-}" "${RES["grep-warm|native"]:-}")" 1.5 le x
 		target_row "find warm, $s (x native time)" "$(ratio "${RES["find-warm|$s"]:-}" "${RES["find-warm|native"]:-}")" 1.5 le x
 		target_row "read cold, $s (x native throughput)" "$(ratio "${RES["read-cold|native"]:-}" "${RES["read-cold|$s"]:-}")" 0.9 ge x

@@ -277,9 +277,15 @@ void fs_pt_forget(struct fs_session *s, struct fs_inode *i);
 
 /* --- fs_notify.c --- */
 
-/* Starts and stops the thread that sends the notifications below.  0 or -errno. */
-int fs_notify_start(struct fs_session *s);
+/*
+ * Starts and stops the thread that sends the notifications below, and,
+ * when MNT (the mount's path) is given, the helper process that lists
+ * dropped directories again through it.  0 or -errno.
+ */
+int fs_notify_start(struct fs_session *s, const char *mnt);
 void fs_notify_stop(struct fs_session *s);
+/* Whether PID is that helper (its requests are not the sandbox's: no audit). */
+bool fs_notify_is_helper(const struct fs_session *s, pid_t pid);
 /* Queues DIR (a node id) to have the kernel's cached listing dropped. */
 void fs_notify_dir_stale(struct fs_session *s, fuse_ino_t dir);
 /*

@@ -138,7 +138,7 @@ void fs_audit(struct fs_session *s, fuse_req_t req, const char *event, const cha
 	char comm[64];
 	pid_t pid = req ? fuse_req_ctx(req)->pid : 0;
 
-	if (!s->audit)
+	if (!s->audit || fs_notify_is_helper(s, pid))
 		return;
 	read_comm(s, pid, comm, sizeof(comm));
 	audit_op(s->audit, event, op, path, path2, level, err, pid, comm);

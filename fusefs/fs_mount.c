@@ -459,7 +459,7 @@ static int serve(struct mount_run *m)
 	} else {
 		fuse_loop_cfg_set_clone_fd(cfg, 0);
 		fuse_loop_cfg_set_idle_threads(cfg, 10);
-		if (fs_notify_start(&m->s) < 0)
+		if (fs_notify_start(&m->s, m->fd_mount ? NULL : m->mountpoint) < 0)
 			fprintf(stderr, "fencefs: no notification thread: second listings will be slower\n");
 		r = fuse_session_loop_mt(m->s.se, cfg);
 		fs_notify_stop(&m->s);

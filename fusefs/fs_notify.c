@@ -21,21 +21,57 @@
  * too: a directory listed anew has a stale atime of its own, and the
  * relisting of its parent, which a walk does first, refreshes it.
  *
- * It is only a speed-up: a full queue drops names, and a notification
- * for a node the kernel has forgotten (ENOENT) is harmless.  The thread
- * runs outside any request, as libfuse asks of notifications.
+ * Dropping the listing only moves the cost to the next walk, one
+ * READDIRPLUS and one empty end-of-listing reply per directory, each a
+ * round trip.  So, on a mount with a path (not fence-run's /dev/fd
+ * ones), a helper process lists each dropped directory again through the
+ * mount right away, deepest first: the kernel refetches it, the
+ * attributes come back fresh, and the next walk finds every listing
+ * cached and every attribute valid.  Listing a directory marks its own
+ * atime stale too, which the listing of its parent, done after it,
+ * refreshes; only the root's is left.  The helper is a process, not a
+ * thread, so that a request left unanswered at shutdown cannot hold the
+ * daemon: SIGKILL ends its wait (and the daemon's death ends it).  It
+ * never keeps a descriptor on the mount between batches, so a lazy
+ * unmount completes, and it resolves paths beneath the mount's root only
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a name a sandbox
+ * renamed or replaced by a symlink sends it nowhere else.
+ *
+ * It is only a speed-up: a full queue or pipe drops names, and a
+ * notification for a node the kernel has forgotten (ENOENT) is
+ * harmless.  The thread runs outside any request, as libfuse asks of
+ * notifications.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs.h"
 
 #define NOTIFY_SLOTS 4096 /* a power of two */
 /* How long queued directories wait, so a directory read file by file is sent once. */
-#define NOTIFY_BATCH_NS (5 * 1000 * 1000)
+#define NOTIFY_BATCH_NS (10 * 1000 * 1000)
+
+struct notify_slot {
+	fuse_ino_t ino;  /* 0: empty */
+	char *path;      /* relative to the root ("" for it), NULL without a helper */
+	int depth;
+};
 
 struct fs_notifier {
 	pthread_mutex_t lock;
@@ -43,8 +79,10 @@ struct fs_notifier {
 	pthread_t thread;
 	bool stop;
 	size_t count;
-	fuse_ino_t slot[NOTIFY_SLOTS]; /* open addressing; 0 is empty */
-	fuse_ino_t batch[NOTIFY_SLOTS / 2]; /* the thread's copy of the taken set */
+	struct notify_slot slot[NOTIFY_SLOTS]; /* open addressing */
+	struct notify_slot batch[NOTIFY_SLOTS / 2]; /* the thread's copy of the taken set */
+	pid_t helper;   /* the relisting process, 0 none */
+	int helper_fd;  /* the pipe to it (non-blocking), -1 none */
 };
 
 static size_t slot_of(fuse_ino_t ino)
@@ -54,37 +92,83 @@ static size_t slot_of(fuse_ino_t ino)
 	return (size_t)(h >> 52) & (NOTIFY_SLOTS - 1);
 }
 
+/* Queues DIR with its PATH (computed when NULL is not enough); n->lock held. */
+static void queue_locked(struct fs_notifier *n, fuse_ino_t dir, const struct fs_inode *d)
+{
+	char path[PATH_MAX];
+	size_t k;
+
+	/* Kept at most half full, so probes stay short and always end. */
+	if (!dir || n->count >= NOTIFY_SLOTS / 2)
+		return;
+	for (k = slot_of(dir); n->slot[k].ino && n->slot[k].ino != dir;
+	     k = (k + 1) & (NOTIFY_SLOTS - 1))
+		;
+	if (n->slot[k].ino)
+		return;
+	n->slot[k].ino = dir;
+	n->slot[k].path = NULL;
+	n->slot[k].depth = 0;
+	if (d && n->helper_fd >= 0 && fs_inode_path(d, path, sizeof(path)) == 0) {
+		const char *c;
+
+		n->slot[k].path = strdup(path);
+		for (c = path; *c; c++)
+			n->slot[k].depth += *c == '/';
+		n->slot[k].depth += path[0] != '\0';
+	}
+	if (n->count++ == 0)
+		pthread_cond_signal(&n->cond);
+}
+
 void fs_notify_dir_stale(struct fs_session *s, fuse_ino_t dir)
 {
 	struct fs_notifier *n = s->notifier;
-	size_t k;
 
-	if (!n || !dir)
+	if (!n)
 		return;
 	pthread_mutex_lock(&n->lock);
-	/* Kept at most half full, so probes stay short and always end. */
-	if (n->count < NOTIFY_SLOTS / 2) {
-		for (k = slot_of(dir); n->slot[k] && n->slot[k] != dir; k = (k + 1) & (NOTIFY_SLOTS - 1))
-			;
-		if (!n->slot[k]) {
-			n->slot[k] = dir;
-			if (n->count++ == 0)
-				pthread_cond_signal(&n->cond);
-		}
-	}
+	queue_locked(n, dir, NULL);
 	pthread_mutex_unlock(&n->lock);
 }
 
 void fs_notify_read(struct fs_session *s, struct fs_inode *i)
 {
+	struct fs_notifier *n = s->notifier;
 	const struct fs_inode *d;
 
-	if (atomic_exchange(&i->atime_stale, true))
+	if (!n || atomic_exchange(&i->atime_stale, true))
 		return;
 	pthread_rwlock_rdlock(&s->ns_lock);
+	pthread_mutex_lock(&n->lock);
 	for (d = i->parent; d; d = d->parent)
-		fs_notify_dir_stale(s, d == &s->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)d);
+		queue_locked(n, d == &s->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)d, d);
+	pthread_mutex_unlock(&n->lock);
 	pthread_rwlock_unlock(&s->ns_lock);
+}
+
+/* Deepest first, so that a parent is listed after its children. */
+static int by_depth(const void *a, const void *b)
+{
+	const struct notify_slot *x = a, *y = b;
+
+	return (y->depth > x->depth) - (y->depth < x->depth);
+}
+
+/* Hands PATH to the helper: a length, then the bytes.  Dropped when the pipe is full. */
+static void send_path(struct fs_notifier *n, const char *path)
+{
+	char rec[sizeof(uint32_t) + PATH_MAX];
+	uint32_t len = (uint32_t)strlen(path);
+
+	if (len >= PATH_MAX)
+		return;
+	memcpy(rec, &len, sizeof(len));
+	memcpy(rec + sizeof(len), path, len);
+	/* At most PIPE_BUF bytes are written whole or not at all; longer ones may split. */
+	if (sizeof(len) + len > PIPE_BUF)
+		return;
+	(void)!write(n->helper_fd, rec, sizeof(len) + len);
 }
 
 static void *notify_main(void *arg)
@@ -105,22 +189,148 @@ static void *notify_main(void *arg)
 		pthread_mutex_lock(&n->lock);
 		got = 0;
 		for (k = 0; k < NOTIFY_SLOTS; k++) {
-			if (n->slot[k]) {
+			if (n->slot[k].ino) {
 				n->batch[got++] = n->slot[k];
-				n->slot[k] = 0;
+				n->slot[k].ino = 0;
 			}
 		}
 		n->count = 0;
 		pthread_mutex_unlock(&n->lock);
 		for (k = 0; k < got; k++)
-			(void)fuse_lowlevel_notify_inval_inode(s->se, n->batch[k], 0, 0);
+			(void)fuse_lowlevel_notify_inval_inode(s->se, n->batch[k].ino, 0, 0);
+		qsort(n->batch, got, sizeof(n->batch[0]), by_depth);
+		for (k = 0; k < got; k++) {
+			if (n->batch[k].path)
+				send_path(n, n->batch[k].path);
+			free(n->batch[k].path);
+		}
 		pthread_mutex_lock(&n->lock);
 	}
 	pthread_mutex_unlock(&n->lock);
 	return NULL;
 }
 
-int fs_notify_start(struct fs_session *s)
+/* Reads exactly LEN bytes; false at end of file or on error. */
+static bool read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t r = read(fd, p, len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		len -= (size_t)r;
+	}
+	return true;
+}
+
+/*
+ * The helper: lists each directory it is sent through the mount at MNT,
+ * whose root has inode number ROOT_INO.  Only system calls: it was forked
+ * from a threaded process.
+ */
+static _Noreturn void helper_main(int in, const char *mnt, uint64_t root_ino)
+{
+	static char path[PATH_MAX + 1];
+	static char dents[64 * 1024];
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	uint32_t len;
+
+	while (read_full(in, &len, sizeof(len))) {
+		struct statfs sf;
+		struct stat st;
+		int root, d;
+
+		if (len > PATH_MAX || !read_full(in, path, len))
+			break;
+		path[len] = '\0';
+		/* A fresh root each time: nothing held between batches (lazy umount). */
+		root = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0)
+			continue;
+		if (fstatfs(root, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC &&
+		    fstat(root, &st) == 0 && st.st_ino == root_ino) {
+			d = (int)syscall(SYS_openat2, root, len ? path : ".", &how, sizeof(how));
+			if (d >= 0) {
+				while (syscall(SYS_getdents64, d, dents, sizeof(dents)) > 0)
+					;
+				close(d);
+			}
+		}
+		close(root);
+	}
+	_exit(0);
+}
+
+/* Starts the helper for the mount at MNT; false when it cannot be had. */
+static bool start_helper(struct fs_notifier *n, const char *mnt, uint64_t root_ino)
+{
+	pid_t parent = getpid();
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return false;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Nothing of the daemon's but the pipe: above all not /dev/fuse. */
+		if (dup2(p[0], 3) < 0)
+			_exit(1);
+		(void)syscall(SYS_close_range, 4U, ~0U, 0U);
+		(void)prctl(PR_SET_NAME, "fencefs-relist");
+		helper_main(3, mnt, root_ino);
+	}
+	close(p[0]);
+	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
+	n->helper = pid;
+	n->helper_fd = p[1];
+	return true;
+}
+
+/* Ends the helper (SIGKILL ends a wait for a reply too) and frees N with its queue. */
+static void fs_notify_free(struct fs_notifier *n)
+{
+	size_t k;
+
+	if (n->helper_fd >= 0)
+		close(n->helper_fd);
+	if (n->helper > 0) {
+		(void)kill(n->helper, SIGKILL);
+		while (waitpid(n->helper, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	for (k = 0; k < NOTIFY_SLOTS; k++)
+		free(n->slot[k].path);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+bool fs_notify_is_helper(const struct fs_session *s, pid_t pid)
+{
+	return s->notifier && s->notifier->helper && pid == s->notifier->helper;
+}
+
+int fs_notify_start(struct fs_session *s, const char *mnt)
 {
 	struct fs_notifier *n = calloc(1, sizeof(*n));
 	int r;
@@ -129,13 +339,14 @@ int fs_notify_start(struct fs_session *s)
 		return -ENOMEM;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
+	n->helper_fd = -1;
+	if (mnt && !start_helper(n, mnt, s->root.report_ino))
+		fprintf(stderr, "fencefs: no relisting helper: %s\n", strerror(errno));
 	s->notifier = n;
 	r = pthread_create(&n->thread, NULL, notify_main, s);
 	if (r) {
 		s->notifier = NULL;
-		pthread_cond_destroy(&n->cond);
-		pthread_mutex_destroy(&n->lock);
-		free(n);
+		fs_notify_free(n);
 		return -r;
 	}
 	return 0;
@@ -153,7 +364,5 @@ void fs_notify_stop(struct fs_session *s)
 	pthread_mutex_unlock(&n->lock);
 	(void)pthread_join(n->thread, NULL);
 	s->notifier = NULL;
-	pthread_cond_destroy(&n->cond);
-	pthread_mutex_destroy(&n->lock);
-	free(n);
+	fs_notify_free(n);
 }

@@ -4,9 +4,10 @@
 # `grep -r` over a tree, in both open modes.  After the first pass read
 # every file the kernel marks each atime stale; without fs_notify.c the
 # second pass asked for one GETATTR per file.  Now the listings that
-# were read from are dropped and refetched with READDIRPLUS, which
-# carries the attributes of every entry, and a third pass is served from
-# the kernel's caches alone.
+# were read from are dropped, and the daemon's helper lists them again
+# through the mount at once (READDIRPLUS carries the attributes of every
+# entry), so the second pass, like the third, is served from the kernel's
+# caches alone.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_fuse
@@ -51,27 +52,34 @@ for mode in kernel daemon; do
 	fi
 	ok "$mode: mount with -d"
 	check_eq "$mode: pass 1 reads every line" $((NDIRS * NFILES + 1)) "$(walk)"
-	sleep 0.3 # the notification thread batches for 5 ms
+	hp=$(pgrep -x fencefs-relist | head -1)
+	check "$mode: a relisting helper runs" test -n "$hp"
+	if [ -n "$hp" ]; then
+		check_eq "$mode: the helper holds no /dev/fuse and nothing of the mount" "" \
+			"$(ls -l /proc/$hp/fd 2>/dev/null | grep -E 'fuse|'"$mnt" | tr '\n' ' ')"
+	fi
+	sleep 0.5 # the notification thread batches for 10 ms, the helper lists
+	helper_rdp=$(grep -c "opcode: READDIRPLUS .*pid: ${hp:-none}\$" "$T/trace" || true)
+	check "$mode: the helper listed the directories read from ($helper_rdp READDIRPLUS)" \
+		test "$helper_rdp" -ge $((2 * NDIRS))
 	mark=$(($(wc -l <"$T/trace") + 1))
 	check_eq "$mode: pass 2 reads every line" $((NDIRS * NFILES + 1)) "$(walk)"
 	sleep 0.3
 	g2=$(count "$T/trace" $mark GETATTR)
 	r2=$(count "$T/trace" $mark READDIRPLUS)
 	rd2=$(count "$T/trace" $mark READ)
-	# Without the notifications: one GETATTR per file ($nfiles).
+	# Without the notifications: one GETATTR per file ($nfiles); without
+	# the helper, one READDIRPLUS and one end-of-listing per directory.
 	check "$mode: pass 2 asks no GETATTR per file ($g2 GETATTR for $nfiles files)" \
-		test "$g2" -le $((NDIRS + 2))
-	check "$mode: pass 2 relists the directories read from ($r2 READDIRPLUS)" \
-		test "$r2" -ge $((NDIRS))
+		test "$g2" -le 2
+	check_eq "$mode: pass 2 finds every listing cached" 0 "$r2"
 	check_eq "$mode: pass 2 reads no data from the daemon" 0 "$rd2"
 	mark=$(($(wc -l <"$T/trace") + 1))
 	check_eq "$mode: pass 3 reads every line" $((NDIRS * NFILES + 1)) "$(walk)"
 	sleep 0.3
 	g3=$(count "$T/trace" $mark GETATTR)
 	r3=$(count "$T/trace" $mark READDIRPLUS)
-	# The directories relisted in pass 2 have a stale atime of their own.
-	check "$mode: pass 3 needs at most a GETATTR per directory ($g3)" \
-		test "$g3" -le $((2 * NDIRS + 3))
+	check "$mode: pass 3 asks at most for the root's attributes ($g3)" test "$g3" -le 2
 	check_eq "$mode: pass 3 relists nothing" 0 "$r3"
 
 	# What the relisting told the kernel is right: sizes, modes, links.
@@ -100,4 +108,5 @@ for mode in kernel daemon; do
 	fi
 	timeout 10 "$FENCEFS" umount "$mnt"
 	wait
+	check_eq "$mode: no helper left after umount" "" "$(pgrep -x fencefs-relist | tr '\n' ' ')"
 done
