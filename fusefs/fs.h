@@ -286,8 +286,6 @@ int fs_notify_start(struct fs_session *s, const char *mnt);
 void fs_notify_stop(struct fs_session *s);
 /* Whether PID is that helper (its requests are not the sandbox's: no audit). */
 bool fs_notify_is_helper(const struct fs_session *s, pid_t pid);
-/* Queues DIR (a node id) to have the kernel's cached listing dropped. */
-void fs_notify_dir_stale(struct fs_session *s, fuse_ino_t dir);
 /*
  * The kernel read file I through the daemon or its backing file, so it
  * will ask for its atime: once per such episode, its parent's cached

@@ -64,13 +64,19 @@
 #include "fs.h"
 
 #define NOTIFY_SLOTS 4096 /* a power of two */
-/* How long queued directories wait, so a directory read file by file is sent once. */
-#define NOTIFY_BATCH_NS (10 * 1000 * 1000)
+/*
+ * A directory is dropped and listed again once no file in it or beneath
+ * it has been read for this long: one listing per read episode, not one
+ * per file (10,000 files read in one directory would otherwise relist it
+ * over and over, and slow down whatever comes next there).
+ */
+#define NOTIFY_QUIET_NS (30 * 1000 * 1000ULL)
 
 struct notify_slot {
 	fuse_ino_t ino;  /* 0: empty */
 	char *path;      /* relative to the root ("" for it), NULL without a helper */
 	int depth;
+	uint64_t last;   /* when a read last queued it (CLOCK_MONOTONIC, ns) */
 };
 
 struct fs_notifier {
@@ -80,10 +86,19 @@ struct fs_notifier {
 	bool stop;
 	size_t count;
 	struct notify_slot slot[NOTIFY_SLOTS]; /* open addressing */
-	struct notify_slot batch[NOTIFY_SLOTS / 2]; /* the thread's copy of the taken set */
+	struct notify_slot batch[NOTIFY_SLOTS / 2]; /* the thread's: taken now */
+	struct notify_slot keep[NOTIFY_SLOTS / 2];  /* the thread's: not quiet yet */
 	pid_t helper;   /* the relisting process, 0 none */
 	int helper_fd;  /* the pipe to it (non-blocking), -1 none */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static size_t slot_of(fuse_ino_t ino)
 {
@@ -92,21 +107,29 @@ static size_t slot_of(fuse_ino_t ino)
 	return (size_t)(h >> 52) & (NOTIFY_SLOTS - 1);
 }
 
-/* Queues DIR with its PATH (computed when NULL is not enough); n->lock held. */
+/*
+ * Queues DIR, the node id of directory D, with D's path when a helper will
+ * list it.  n->lock held, and ns_lock (D's path).
+ */
 static void queue_locked(struct fs_notifier *n, fuse_ino_t dir, const struct fs_inode *d)
 {
 	char path[PATH_MAX];
 	size_t k;
 
-	/* Kept at most half full, so probes stay short and always end. */
-	if (!dir || n->count >= NOTIFY_SLOTS / 2)
+	if (!dir)
 		return;
 	for (k = slot_of(dir); n->slot[k].ino && n->slot[k].ino != dir;
 	     k = (k + 1) & (NOTIFY_SLOTS - 1))
 		;
-	if (n->slot[k].ino)
+	if (n->slot[k].ino) {
+		n->slot[k].last = now_ns();
+		return;
+	}
+	/* Kept at most half full, so probes stay short and always end. */
+	if (n->count >= NOTIFY_SLOTS / 2)
 		return;
 	n->slot[k].ino = dir;
+	n->slot[k].last = now_ns();
 	n->slot[k].path = NULL;
 	n->slot[k].depth = 0;
 	if (d && n->helper_fd >= 0 && fs_inode_path(d, path, sizeof(path)) == 0) {
@@ -119,17 +142,6 @@ static void queue_locked(struct fs_notifier *n, fuse_ino_t dir, const struct fs_
 	}
 	if (n->count++ == 0)
 		pthread_cond_signal(&n->cond);
-}
-
-void fs_notify_dir_stale(struct fs_session *s, fuse_ino_t dir)
-{
-	struct fs_notifier *n = s->notifier;
-
-	if (!n)
-		return;
-	pthread_mutex_lock(&n->lock);
-	queue_locked(n, dir, NULL);
-	pthread_mutex_unlock(&n->lock);
 }
 
 void fs_notify_read(struct fs_session *s, struct fs_inode *i)
@@ -171,11 +183,46 @@ static void send_path(struct fs_notifier *n, const char *path)
 	(void)!write(n->helper_fd, rec, sizeof(len) + len);
 }
 
+/* Puts E back into the emptied table (n->lock held). */
+static void requeue(struct fs_notifier *n, const struct notify_slot *e)
+{
+	size_t k;
+
+	for (k = slot_of(e->ino); n->slot[k].ino; k = (k + 1) & (NOTIFY_SLOTS - 1))
+		;
+	n->slot[k] = *e;
+	n->count++;
+}
+
+/* Takes the directories quiet for NOTIFY_QUIET_NS into n->batch; n->lock held. */
+static size_t take_quiet(struct fs_notifier *n)
+{
+	uint64_t now = now_ns();
+	size_t k, got = 0, kept = 0;
+
+	for (k = 0; k < NOTIFY_SLOTS; k++) {
+		struct notify_slot *e = &n->slot[k];
+
+		if (!e->ino)
+			continue;
+		if (now - e->last >= NOTIFY_QUIET_NS)
+			n->batch[got++] = *e;
+		else
+			n->keep[kept++] = *e;
+		e->ino = 0;
+		e->path = NULL;
+	}
+	n->count = 0;
+	for (k = 0; k < kept; k++)
+		requeue(n, &n->keep[k]);
+	return got;
+}
+
 static void *notify_main(void *arg)
 {
 	struct fs_session *s = arg;
 	struct fs_notifier *n = s->notifier;
-	const struct timespec wait = { 0, NOTIFY_BATCH_NS };
+	const struct timespec wait = { 0, NOTIFY_QUIET_NS / 3 };
 	size_t k, got;
 
 	pthread_mutex_lock(&n->lock);
@@ -187,17 +234,13 @@ static void *notify_main(void *arg)
 		pthread_mutex_unlock(&n->lock);
 		(void)nanosleep(&wait, NULL);
 		pthread_mutex_lock(&n->lock);
-		got = 0;
-		for (k = 0; k < NOTIFY_SLOTS; k++) {
-			if (n->slot[k].ino) {
-				n->batch[got++] = n->slot[k];
-				n->slot[k].ino = 0;
-			}
-		}
-		n->count = 0;
+		got = take_quiet(n);
+		if (!got)
+			continue;
 		pthread_mutex_unlock(&n->lock);
 		for (k = 0; k < got; k++)
 			(void)fuse_lowlevel_notify_inval_inode(s->se, n->batch[k].ino, 0, 0);
+		/* Deepest first, so that a parent is listed after its children. */
 		qsort(n->batch, got, sizeof(n->batch[0]), by_depth);
 		for (k = 0; k < got; k++) {
 			if (n->batch[k].path)
@@ -319,7 +362,8 @@ static void fs_notify_free(struct fs_notifier *n)
 			;
 	}
 	for (k = 0; k < NOTIFY_SLOTS; k++)
-		free(n->slot[k].path);
+		if (n->slot[k].ino)
+			free(n->slot[k].path);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
