@@ -221,13 +221,20 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		buf.buf[0].fd = once;
 		buf.buf[0].pos = off;
+		fs_notify_read(s, i);
 		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 		(void)close(once);
-		fs_notify_read(s, i);
 		return;
 	}
-	if (r == 0)
+	/*
+	 * Before the reply (once it is sent the kernel may forget I, an
+	 * unlinked file closed, and I is freed) and before io_lock (it takes
+	 * ns_lock, which comes first).
+	 */
+	if (r == 0) {
+		fs_notify_read(s, i);
 		r = fs_data_fd(s, i, false, &fd);
+	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -237,7 +244,6 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 	pthread_rwlock_unlock(&i->io_lock);
-	fs_notify_read(s, i);
 }
 
 /* Charges the budget for writing LEN bytes at OFF into fd (growth only). */
