@@ -107,39 +107,39 @@ static size_t slot_of(fuse_ino_t ino)
 	return (size_t)(h >> 52) & (NOTIFY_SLOTS - 1);
 }
 
-/*
- * Queues DIR, the node id of directory D, with D's path when a helper will
- * list it.  n->lock held, and ns_lock (D's path).
- */
-static void queue_locked(struct fs_notifier *n, fuse_ino_t dir, const struct fs_inode *d)
+/* The slot holding INO, or the empty one where it would go (n->lock held). */
+static struct notify_slot *find_slot(struct fs_notifier *n, fuse_ino_t ino)
 {
-	char path[PATH_MAX];
 	size_t k;
 
-	if (!dir)
-		return;
-	for (k = slot_of(dir); n->slot[k].ino && n->slot[k].ino != dir;
+	for (k = slot_of(ino); n->slot[k].ino && n->slot[k].ino != ino;
 	     k = (k + 1) & (NOTIFY_SLOTS - 1))
 		;
-	if (n->slot[k].ino) {
-		n->slot[k].last = now_ns();
+	return &n->slot[k];
+}
+
+/*
+ * Queues DIR, a directory's node id, at NOW; PATH, its path with DEPTH
+ * components, goes with it when a helper will list it.  n->lock held.
+ */
+static void queue_locked(struct fs_notifier *n, fuse_ino_t dir, const char *path, int depth,
+			 uint64_t now)
+{
+	struct notify_slot *e = find_slot(n, dir);
+
+	if (e->ino) {
+		e->last = now;
 		return;
 	}
 	/* Kept at most half full, so probes stay short and always end. */
 	if (n->count >= NOTIFY_SLOTS / 2)
 		return;
-	n->slot[k].ino = dir;
-	n->slot[k].last = now_ns();
-	n->slot[k].path = NULL;
-	n->slot[k].depth = 0;
-	if (d && n->helper_fd >= 0 && fs_inode_path(d, path, sizeof(path)) == 0) {
-		const char *c;
-
-		n->slot[k].path = strdup(path);
-		for (c = path; *c; c++)
-			n->slot[k].depth += *c == '/';
-		n->slot[k].depth += path[0] != '\0';
-	}
+	*e = (struct notify_slot){
+		.ino = dir,
+		.path = path ? strdup(path) : NULL,
+		.depth = depth,
+		.last = now,
+	};
 	if (n->count++ == 0)
 		pthread_cond_signal(&n->cond);
 }
@@ -148,13 +148,31 @@ void fs_notify_read(struct fs_session *s, struct fs_inode *i)
 {
 	struct fs_notifier *n = s->notifier;
 	const struct fs_inode *d;
+	char path[PATH_MAX];
+	bool with_path;
+	uint64_t now;
+	int depth = 0;
+	char *c;
 
-	if (!n || atomic_exchange(&i->atime_stale, true))
+	if (!n || atomic_exchange(&i->atime_stale, true) || !i->parent)
 		return;
+	now = now_ns();
 	pthread_rwlock_rdlock(&s->ns_lock);
+	/* The parent's path once; each ancestor's is a prefix of it. */
+	with_path = n->helper_fd >= 0 && fs_inode_path(i->parent, path, sizeof(path)) == 0;
+	if (with_path && path[0])
+		for (depth = 1, c = path; *c; c++)
+			depth += *c == '/';
 	pthread_mutex_lock(&n->lock);
-	for (d = i->parent; d; d = d->parent)
-		queue_locked(n, d == &s->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)d, d);
+	for (d = i->parent; d; d = d->parent) {
+		queue_locked(n, d == &s->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)d,
+			     with_path ? path : NULL, depth, now);
+		if (with_path && depth > 0) {
+			c = strrchr(path, '/');
+			*(c ? c : path) = '\0';
+			depth--;
+		}
+	}
 	pthread_mutex_unlock(&n->lock);
 	pthread_rwlock_unlock(&s->ns_lock);
 }
@@ -167,31 +185,21 @@ static int by_depth(const void *a, const void *b)
 	return (y->depth > x->depth) - (y->depth < x->depth);
 }
 
-/* Hands PATH to the helper: a length, then the bytes.  Dropped when the pipe is full. */
+/*
+ * Hands PATH to the helper: a length, then the bytes.  Dropped when the
+ * pipe is full, or when longer than PIPE_BUF (only that much is written
+ * whole or not at all).
+ */
 static void send_path(struct fs_notifier *n, const char *path)
 {
-	char rec[sizeof(uint32_t) + PATH_MAX];
+	char rec[PIPE_BUF];
 	uint32_t len = (uint32_t)strlen(path);
 
-	if (len >= PATH_MAX)
+	if (sizeof(len) + len > sizeof(rec))
 		return;
 	memcpy(rec, &len, sizeof(len));
 	memcpy(rec + sizeof(len), path, len);
-	/* At most PIPE_BUF bytes are written whole or not at all; longer ones may split. */
-	if (sizeof(len) + len > PIPE_BUF)
-		return;
 	(void)!write(n->helper_fd, rec, sizeof(len) + len);
-}
-
-/* Puts E back into the emptied table (n->lock held). */
-static void requeue(struct fs_notifier *n, const struct notify_slot *e)
-{
-	size_t k;
-
-	for (k = slot_of(e->ino); n->slot[k].ino; k = (k + 1) & (NOTIFY_SLOTS - 1))
-		;
-	n->slot[k] = *e;
-	n->count++;
 }
 
 /* Takes the directories quiet for NOTIFY_QUIET_NS into n->batch; n->lock held. */
@@ -212,9 +220,9 @@ static size_t take_quiet(struct fs_notifier *n)
 		e->ino = 0;
 		e->path = NULL;
 	}
-	n->count = 0;
+	n->count = kept;
 	for (k = 0; k < kept; k++)
-		requeue(n, &n->keep[k]);
+		*find_slot(n, n->keep[k].ino) = n->keep[k];
 	return got;
 }
 
