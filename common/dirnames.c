@@ -26,25 +26,33 @@ void fence_names_free(char **names, size_t n)
 	free(names);
 }
 
+DIR *fence_opendirat(int dirfd, const char *name, int flags)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+
+		(void)close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 int fence_dir_names(int dirfd, char ***out, size_t *count)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	int fd;
 
-	/* A DIR owns its fd: reopen so the caller's DIRFD stays its own. */
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	d = fence_opendirat(dirfd, ".", 0);
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-
-		(void)close(fd);
-		return r;
-	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);

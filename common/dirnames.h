@@ -6,6 +6,7 @@
 #ifndef FENCE_DIRNAMES_H
 #define FENCE_DIRNAMES_H
 
+#include <dirent.h>
 #include <stddef.h>
 
 /*
@@ -15,6 +16,13 @@
  * -errno.
  */
 int fence_dir_names(int dirfd, char ***out, size_t *count);
+
+/*
+ * NAME in DIRFD (".": DIRFD itself, reopened so that DIRFD stays the
+ * caller's) as a directory stream: O_RDONLY | O_DIRECTORY | O_CLOEXEC plus
+ * FLAGS (O_NOFOLLOW).  NULL with errno set, nothing left open.
+ */
+DIR *fence_opendirat(int dirfd, const char *name, int flags);
 
 /* Frees N names and the array.  NULL is fine. */
 void fence_names_free(char **names, size_t n);

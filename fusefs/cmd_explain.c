@@ -20,6 +20,7 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "dirnames.h"
 #include "policy.h"
 #include "policy_load.h"
 #include "util.h"
@@ -364,14 +365,11 @@ static void explain_tree(struct explain_run *x, const char *rel, const struct po
 	char **names = NULL;
 	size_t n = 0, cap = 0, i;
 	struct dirent *e;
-	int fd;
 
-	fd = openat(x->srcfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
+	dir = fence_opendirat(x->srcfd, rel[0] ? rel : ".", O_NOFOLLOW);
+	if (!dir) {
 		fprintf(stderr, "fencefs explain: cannot read '%s/%s': %s\n", x->cfg->source, rel,
 			strerror(errno));
-		if (fd >= 0)
-			(void)close(fd);
 		x->ret = 2;
 		return;
 	}

@@ -24,6 +24,7 @@
 #include "cleanup.h"
 #include "delta.h"
 #include "delta_format.h"
+#include "dirnames.h"
 #include "util.h"
 
 const char *delta_fd_path(int fd, char *buf, size_t len)
@@ -596,7 +597,6 @@ int delta_make_private(char **path)
 
 static int remove_at(int parent, const char *name)
 {
-	_cleanup_close_ int fd = -1;
 	DIR *d;
 	struct dirent *de;
 	int r = 0;
@@ -605,13 +605,9 @@ static int remove_at(int parent, const char *name)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return errno == ENOENT ? 0 : -errno;
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
+	d = fence_opendirat(parent, name, O_NOFOLLOW);
 	if (!d)
 		return -errno;
-	fd = -1; /* owned by d now */
 	while ((de = readdir(d))) {
 		int e;
 
@@ -638,18 +634,12 @@ int delta_remove_private(const char *path)
  */
 static int walk_size(int fd, int64_t *total)
 {
-	_cleanup_close_ int dfd = -1;
-	DIR *d;
+	DIR *d = fence_opendirat(fd, ".", 0);
 	struct dirent *de;
 	int r = 0;
 
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
 	if (!d)
 		return -errno;
-	dfd = -1;
 	while ((de = readdir(d)) && r == 0) {
 		struct stat st;
 
@@ -801,17 +791,12 @@ static int open_subdir(int dirfd, const char *name, mode_t mode, bool create)
 
 static bool dir_is_empty(int fd)
 {
-	_cleanup_close_ int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fence_opendirat(fd, ".", 0);
 	struct dirent *de;
 	bool empty = true;
-	DIR *d;
 
-	if (dfd < 0)
-		return false;
-	d = fdopendir(dfd);
 	if (!d)
 		return false;
-	dfd = -1;
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			empty = false;

@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "delta_format.h"
 #include "delta_read.h"
+#include "dirnames.h"
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
@@ -53,19 +54,12 @@ static uint64_t mount_id(int fd)
 static int remove_entries(int fd, dev_t dev, uint64_t mnt, const char *path, int depth,
 			  bool keep_meta)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = fence_opendirat(fd, ".", 0);
 	struct dirent *de;
-	int dup_fd, r = 0;
+	int r = 0;
 
-	dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		r = -errno;
-		(void)close(dup_fd);
-		return r;
-	}
 	for (;;) {
 		struct stat st;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "dirnames.h"
 #include "fs.h"
 #include "fs_internal.h"
 
@@ -107,17 +108,12 @@ static bool is_whiteout(int dirfd, const struct dirent *de)
  */
 static int read_dir(int fd, struct fs_dirlist *l, size_t shadow, bool upper)
 {
-	_cleanup_close_ int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fence_opendirat(fd, ".", 0);
 	struct dirent *de;
-	DIR *d;
 	int r = 0;
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
 	if (!d)
 		return -errno;
-	dfd = -1;
 	errno = 0;
 	while (r == 0 && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))

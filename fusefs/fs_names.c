@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "delta.h"
+#include "dirnames.h"
 #include "fs.h"
 #include "fs_internal.h"
 #include "util.h"
@@ -448,18 +449,12 @@ static int check_empty(struct fs_session *s, struct fs_inode *dir, const char *n
 /* Removes the whiteouts an otherwise empty upper directory still holds. */
 static int clear_upper_dir(int parent, const char *name)
 {
-	_cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-							      O_CLOEXEC);
+	DIR *d = fence_opendirat(parent, name, O_NOFOLLOW);
 	struct dirent *de;
-	DIR *d;
 	int r = 0;
 
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
 	if (!d)
 		return -errno;
-	fd = -1;
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
 		    unlinkat(dirfd(d), de->d_name, 0) < 0 && r == 0)
@@ -528,18 +523,13 @@ void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
  */
 static int check_tree_writable(struct fs_session *s, int fd, char *path, size_t len)
 {
-	_cleanup_close_ int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fence_opendirat(fd, ".", 0);
 	size_t base = strlen(path);
 	struct dirent *de;
-	DIR *d;
 	int r = 0;
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
 	if (!d)
 		return -errno;
-	dfd = -1;
 	while (r == 0 && (de = readdir(d))) {
 		struct policy_decision dec;
 		struct stat st;
