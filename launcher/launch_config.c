@@ -34,6 +34,7 @@ enum {
 	OPT_CPUS,
 	OPT_MAX_DELTA,
 	OPT_TMP_SIZE,
+	OPT_FD_CACHE,
 	OPT_BIND_RO,
 	OPT_USER,
 	OPT_AUDIT,
@@ -61,6 +62,7 @@ static const struct option long_options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "max-delta", required_argument, NULL, OPT_MAX_DELTA },
 	{ "tmp-size", required_argument, NULL, OPT_TMP_SIZE },
+	{ "fd-cache", required_argument, NULL, OPT_FD_CACHE },
 	{ "bind-ro", required_argument, NULL, OPT_BIND_RO },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "audit", required_argument, NULL, OPT_AUDIT },
@@ -96,6 +98,7 @@ void launch_usage(FILE *f)
 		"  --cpus N               CPU quota, fractions allowed\n"
 		"  --max-delta BYTES      how much the delta may grow\n"
 		"  --tmp-size BYTES       size of the private /tmp (default: 256M)\n"
+		"  --fd-cache N           fds the fencefs daemon may keep cached (min %u)\n"
 		"  --bind-ro HOST[:PATH]  bind HOST read-only at PATH (repeatable)\n"
 		"  --user NAME|UID        user to run as when invoked as root (default: nobody)\n"
 		"  --audit FILE           append JSON Lines audit events to FILE\n"
@@ -107,7 +110,7 @@ void launch_usage(FILE *f)
 		"\n"
 		"Exit status: the command's; 128+N if it died of signal N; 124 timeout;\n"
 		"125 fence-run failed; 126 cannot execute; 127 not found.  See fence-run(1).\n",
-		LAUNCH_DEFAULT_PIDS);
+		LAUNCH_DEFAULT_PIDS, LAUNCH_FD_CACHE_MIN);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -349,6 +352,14 @@ static int parse_one(struct fence_run_config *c, int opt, char *arg, char *err, 
 			return -EINVAL;
 		if (c->tmp_size == 0)
 			return fail(err, errlen, "--tmp-size '%s': invalid size", arg);
+		return 0;
+	case OPT_FD_CACHE:
+		if (fence_parse_uint(arg, LAUNCH_FD_CACHE_MAX, &u) < 0)
+			return fail(err, errlen, "--fd-cache '%s': invalid number", arg);
+		if (u < LAUNCH_FD_CACHE_MIN)
+			return fail(err, errlen, "--fd-cache '%s': at least %u", arg,
+				    LAUNCH_FD_CACHE_MIN);
+		c->fd_cache = u;
 		return 0;
 	case OPT_BIND_RO:
 		return parse_bind(c, arg, err, errlen);

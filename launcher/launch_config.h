@@ -25,6 +25,10 @@
 #define LAUNCH_DEFAULT_TMP_SIZE (256ULL << 20)
 #define LAUNCH_DEFAULT_UID 65534 /* nobody */
 #define LAUNCH_DEFAULT_GID 65534 /* nogroup */
+/* --fd-cache bounds: the daemon needs a few fds of its own to work at all
+ * (fencefs(1) --fd-cache), and more than fs.nr_open's ceiling is a typo. */
+#define LAUNCH_FD_CACHE_MIN 16
+#define LAUNCH_FD_CACHE_MAX (1U << 20)
 
 /* --bind-ro HOST[:PATH] */
 struct launch_bind {
@@ -57,6 +61,7 @@ struct fence_run_config {
 	double cpus;             /* CPUs of quota; 0: no limit */
 	uint64_t max_delta;      /* bytes; 0: no limit */
 	uint64_t tmp_size;       /* bytes of the private /tmp */
+	uint64_t fd_cache;       /* --fd-cache: fds the daemon may cache; 0: its default */
 	struct launch_bind *binds;
 	size_t nbinds;
 	const char *user;        /* --user as given, or NULL */

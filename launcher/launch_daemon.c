@@ -119,6 +119,9 @@ char **launch_daemon_argv(const char *fencefs, const struct fence_run_config *c,
 	if (ok && c->max_delta)
 		ok = argv_add(&argv, &n, "--max-delta") &&
 		     argv_add(&argv, &n, "%" PRIu64, c->max_delta);
+	if (ok && c->fd_cache)
+		ok = argv_add(&argv, &n, "--fd-cache") &&
+		     argv_add(&argv, &n, "%" PRIu64, c->fd_cache);
 	if (ok)
 		ok = argv_add(&argv, &n, "%s", source) &&
 		     argv_add(&argv, &n, "/dev/fd/%d", fuse_fd);

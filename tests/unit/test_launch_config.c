@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "launch_config.h"
+#include "launch_daemon.h"
 #include "launch_result.h"
 
 #define MAXARGS 16
@@ -42,6 +43,13 @@ static void test_parse_errors(void **state)
 		{ "--memory 1K -- true", "--memory '1K': at least 4M" },
 		{ "--max-delta x -- true", "--max-delta 'x': invalid size" },
 		{ "--tmp-size 0 -- true", "--tmp-size '0': invalid size" },
+		{ "--fd-cache 15 -- true", "--fd-cache '15': at least 16" },
+		{ "--fd-cache 0 -- true", "--fd-cache '0': at least 16" },
+		{ "--fd-cache -1 -- true", "--fd-cache '-1': invalid number" },
+		{ "--fd-cache 16x -- true", "--fd-cache '16x': invalid number" },
+		{ "--fd-cache _ -- true", "--fd-cache '': invalid number" },
+		{ "--fd-cache 99999999 -- true", "--fd-cache '99999999': invalid number" },
+		{ "--fd-cache", "option '--fd-cache' needs a value" },
 		{ "--timeout 5x -- true", "--timeout '5x': invalid duration" },
 		{ "--timeout -1 -- true", "--timeout '-1': invalid duration" },
 		{ "--timeout 0 -- true", "--timeout '0': invalid duration" },
@@ -108,6 +116,7 @@ static void test_parse_defaults(void **state)
 	assert_int_equal(c.pids, 4096);
 	assert_true(c.tmp_size == 256ULL << 20);
 	assert_true(c.timeout == 0 && c.memory == 0 && c.cpus == 0 && c.max_delta == 0);
+	assert_true(c.fd_cache == 0);
 	assert_int_equal(c.ncommand, 1);
 	assert_string_equal(c.command[0], "true");
 	assert_null(c.command[1]);
@@ -122,7 +131,7 @@ static void test_parse_everything(void **state)
 		"--codebase /src --preset development --policy p.ini --rule none=*.db "
 		"--rule write=build/ --delta /d --apply --workdir src/lib --env A=1=2 --env B= "
 		"--env-pass TERM --net host --timeout 1.5m --memory 512M --pids 100 --cpus 1.5 "
-		"--max-delta 1G --tmp-size 64M --bind-ro /opt/tools --bind-ro /usr/share:/data "
+		"--max-delta 1G --tmp-size 64M --fd-cache 16 --bind-ro /opt/tools --bind-ro /usr/share:/data "
 		"--user 1000 --audit a.jsonl --audit-all --result r.json --quiet "
 		"--unsafe-no-cgroup make -j4";
 	char *p, *save = NULL;
@@ -153,6 +162,7 @@ static void test_parse_everything(void **state)
 	assert_true(c.cpus == 1.5);
 	assert_true(c.max_delta == 1ULL << 30);
 	assert_true(c.tmp_size == 64ULL << 20);
+	assert_true(c.fd_cache == 16);
 	assert_int_equal(c.nbinds, 2);
 	assert_string_equal(c.binds[0].host, "/opt/tools");
 	assert_string_equal(c.binds[0].path, "/opt/tools");
@@ -169,6 +179,58 @@ static void test_parse_everything(void **state)
 }
 
 /* "--" and the first non-option end option parsing; nothing after is parsed. */
+/* Index of the first argument equal to S in the NULL-terminated ARGV, or -1. */
+static int argv_find(char **argv, const char *s)
+{
+	int i;
+
+	for (i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], s))
+			return i;
+	return -1;
+}
+
+/* The daemon's command line carries --fd-cache only when it was given,
+ * and always before the two positional arguments (source, mountpoint). */
+static void test_daemon_argv_fd_cache(void **state)
+{
+	static const struct {
+		const char *args;
+		const char *want; /* value after --fd-cache, NULL: absent */
+	} cases[] = {
+		{ "true", NULL },
+		{ "--fd-cache 16 true", "16" },
+		{ "--fd-cache 4096 --max-delta 1M true", "4096" },
+		{ "--fd-cache 1048576 true", "1048576" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[256], err[256], *argv[MAXARGS], **dargv;
+		struct fence_run_config c;
+		int argc = split(buf, sizeof(buf), cases[i].args, argv), at, n;
+
+		assert_int_equal(launch_config_parse(&c, argc, argv, err, sizeof(err)), 0);
+		dargv = launch_daemon_argv("/bin/fencefs", &c, "/src", "/delta", 1000, 1000, 5, 6,
+					   7, -1);
+		assert_non_null(dargv);
+		for (n = 0; dargv[n]; n++)
+			;
+		assert_string_equal(dargv[n - 2], "/src");
+		assert_string_equal(dargv[n - 1], "/dev/fd/5");
+		at = argv_find(dargv, "--fd-cache");
+		if (!cases[i].want) {
+			assert_int_equal(at, -1);
+		} else {
+			if (at < 0 || at + 1 >= n - 2)
+				fail_msg("'%s': no --fd-cache before the positionals", cases[i].args);
+			assert_string_equal(dargv[at + 1], cases[i].want);
+		}
+		launch_argv_free(dargv);
+		launch_config_free(&c);
+	}
+}
+
 static void test_parse_command_boundary(void **state)
 {
 	static const struct {
@@ -371,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_parse_defaults),
 		cmocka_unit_test(test_parse_everything),
 		cmocka_unit_test(test_parse_command_boundary),
+		cmocka_unit_test(test_daemon_argv_fd_cache),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_workdir_normalise),
 		cmocka_unit_test(test_env_build),
