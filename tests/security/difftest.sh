@@ -11,6 +11,7 @@
 #
 # FENCE_DIFFTEST_SEEDS and FENCE_DIFFTEST_OPS override the seeds and the
 # number of operations (the long mode: FENCE_DIFFTEST_OPS=100000).
+# difftest_fdcache.sh runs all of it again with --fd-cache 16 (lib.sh).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 DT=$PROBES/difftest

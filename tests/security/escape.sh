@@ -16,6 +16,7 @@
 # under a view/pass-through policy (escape_levels.expect); escape_fs swap
 # while the host swaps source directories for symlinks (escape_swap.expect);
 # escape_proc with the host pids of fence-run and its daemon.
+# escape_fdcache.sh runs all of it again with --fd-cache 16 (lib.sh).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -254,6 +255,8 @@ mv "$T/ctl/pids.tmp" "$T/ctl/pids"
 if [ -n "$daemon" ]; then ok "escape_proc: found the daemon's host pid ($daemon)"; else
 	notok "escape_proc: found the daemon's host pid"; echo "#   pids: $(tr '\n' ' ' <"$T/ctl/pids")"
 fi
+[ -n "$daemon" ] && sec_fd_cache_check "escape_proc: the daemon runs with --fd-cache ${FENCE_SEC_FD_CACHE:-}" \
+	"$(echo "$daemon" | head -1)"
 wait "$fr"
 check_eq "escape_proc: fence-run exits with the probe's status" 0 "$?"
 sec_expect escape_proc "$HERE/escape_proc.expect" "$T/proc.out"

@@ -233,3 +233,40 @@ sec_tree_sum() {
 	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %s %T@ %C@ %l\n' | sort &&
 		find . -type f -print0 | sort -z | xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
 }
+
+# FENCE_SEC_FD_CACHE=N (set by escape_fdcache.sh and difftest_fdcache.sh):
+# the same suite with the daemon's fd budget at N (issue 11 item 4: "the
+# escape suite and difftest also run once with a tiny fd budget so eviction
+# happens constantly").  $FENCERUN and $FENCEFS become wrappers that add
+# --fd-cache N to every fence-run and every `fencefs mount`, so that no call
+# in the suite can miss it, and every result line says which run it is.
+sec_fd_cache_mode() {
+	local n=$1 bin=$T/fdcache-bin
+	if ! "$FENCEFS" mount --help 2>&1 | grep -q -- --fd-cache; then
+		skip_all "this fencefs has no 'mount --fd-cache' yet"
+	fi
+	mkdir -p "$bin"
+	printf '#!/bin/sh\nexec %q --fd-cache %q "$@"\n' "$FENCERUN" "$n" >"$bin/fence-run"
+	printf '#!/bin/sh\nif [ "$1" = mount ]; then shift; exec %q mount --fd-cache %q "$@"; fi\nexec %q "$@"\n' \
+		"$FENCEFS" "$n" "$FENCEFS" >"$bin/fencefs"
+	chmod 0755 "$bin/fence-run" "$bin/fencefs"
+	FENCE_SEC_REAL_FENCEFS=$FENCEFS
+	FENCERUN=$bin/fence-run
+	FENCEFS=$bin/fencefs
+	eval "ok() { echo \"ok - [fd-cache $n] \$*\"; }"
+	eval "notok() { echo \"not ok - [fd-cache $n] \$*\"; }"
+	eval "skip() { echo \"skip - [fd-cache $n] \$*\"; }"
+}
+# sec_fd_cache_check NAME PID: in the fd-cache mode, ok when daemon PID was
+# started with --fd-cache N (elsewhere nothing is checked).
+sec_fd_cache_check() {
+	[ -n "${FENCE_SEC_FD_CACHE:-}" ] || return 0
+	if tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q -- "--fd-cache $FENCE_SEC_FD_CACHE "; then
+		ok "$1"
+	else
+		notok "$1"; echo "#   cmdline: $(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null)"
+	fi
+}
+if [ -n "${FENCE_SEC_FD_CACHE:-}" ]; then
+	sec_fd_cache_mode "$FENCE_SEC_FD_CACHE"
+fi
