@@ -24,6 +24,8 @@
 #include "launch_sandbox.h"
 
 #define SANDBOX_HOSTNAME "fence-run"
+/* What the command sees of its pid 1 (/proc/1/cmdline, comm, status). */
+#define SANDBOX_INIT_NAME "fence-init"
 #define SANDBOX_NOFILE 65536
 
 extern char **environ;
@@ -32,6 +34,62 @@ __attribute__((noreturn)) static void init_fail(const struct launch_sandbox *sb,
 {
 	launch_msg_error(sb->sock, "%s", err);
 	_exit(LAUNCH_EXIT_FAILURE);
+}
+
+struct launch_strings_area launch_strings_area(char *const *strv)
+{
+	struct launch_strings_area a = { NULL, 0 };
+	char *end;
+	size_t i;
+
+	if (!strv || !strv[0])
+		return a;
+	a.start = strv[0];
+	end = strv[0];
+	for (i = 0; strv[i] && strv[i] == end; i++)
+		end = strv[i] + strlen(strv[i]) + 1;
+	a.len = (size_t)(end - a.start);
+	return a;
+}
+
+void launch_strings_retitle(struct launch_strings_area a, const char *title)
+{
+	size_t n;
+
+	if (!a.start || a.len == 0)
+		return;
+	memset(a.start, 0, a.len);
+	if (a.len < 3)
+		return;
+	/* Room for the title, its NUL and the non-NUL last byte. */
+	n = strlen(title);
+	if (n > a.len - 2)
+		n = a.len - 2;
+	memcpy(a.start, title, n);
+	a.start[a.len - 1] = ' ';
+}
+
+/*
+ * The init is a copy of fence-run's memory, and the command can read its
+ * /proc/1/cmdline (not ptrace-guarded, unlike environ): that would show
+ * the host paths of the codebase, delta, audit and result files, every
+ * --rule and every --bind-ro (issue 15 item 1).  PR_SET_MM_ARG_START would
+ * need CAP_SYS_RESOURCE in the initial user namespace, so the strings are
+ * overwritten in place; the environment strings are zeroed as well, in case
+ * /proc/1/environ ever becomes readable, and the name (comm, which shows in
+ * /proc/1/stat and status unguarded) is fixed, for a fence-run started
+ * through a link with a telling name.  First thing: nothing of the sandbox
+ * exists yet.  Nothing the init uses points into these strings (main()
+ * parsed a copy of argv; the command's environment was built apart).
+ */
+static void step_hide_host_args(const struct launch_sandbox *sb)
+{
+	struct launch_strings_area env = sb->host_env;
+
+	launch_strings_retitle(sb->host_args, SANDBOX_INIT_NAME);
+	if (env.start)
+		memset(env.start, 0, env.len);
+	(void)prctl(PR_SET_NAME, SANDBOX_INIT_NAME, 0, 0, 0);
 }
 
 /* cgroup v1: into the sandbox's leaves before anything else runs, so that
@@ -266,6 +324,7 @@ void launch_init_main(const struct launch_sandbox *sb)
 	int fuse_fd, sfd;
 	pid_t cmd;
 
+	step_hide_host_args(sb);
 	step_join_cgroup(sb);
 	step_close_inherited_fds(sb);
 	/* The launcher writes our id maps first. */

@@ -53,6 +53,13 @@ struct launch_msg {
 	char text[480];  /* ERROR: message */
 };
 
+/* A run of NUL-terminated strings as execve(2) laid them out on the stack:
+ * what the kernel shows as /proc/PID/cmdline (argv) or environ. */
+struct launch_strings_area {
+	char *start;
+	size_t len;
+};
+
 /* What the init needs; prepared by the launcher before clone(). */
 struct launch_sandbox {
 	const struct fence_run_config *cfg;
@@ -70,6 +77,10 @@ struct launch_sandbox {
 	int cg_tasks[LAUNCH_CG_NCTL];
 	/* cgroup v2: the leaf, for CLONE_INTO_CGROUP; -1 otherwise. */
 	int cg_v2_fd;
+	/* fence-run's own argv and environment strings, which the init's copy
+	 * of our memory still holds and overwrites first thing (nothing in
+	 * the configuration points into them: main() parses a copy). */
+	struct launch_strings_area host_args, host_env;
 };
 
 /* Sends / receives one message; FD (-1: none) travels with SCM_RIGHTS.
@@ -102,6 +113,23 @@ pid_t launch_clone_init(const struct launch_sandbox *sb, bool *in_cgroup);
  */
 int launch_write_id_maps(pid_t pid, uid_t uid, gid_t gid, bool host_root, char *err,
 			 size_t errlen);
+
+/*
+ * launch_init.c: the area of the strings of the NULL-terminated vector
+ * STRV, as long as they lie back to back from STRV[0] (execve(2) puts
+ * them so).  Call it before anything changes them; {NULL, 0} when STRV
+ * is empty.
+ */
+struct launch_strings_area launch_strings_area(char *const *strv);
+
+/*
+ * Overwrites the argument area A so that /proc/PID/cmdline reads TITLE
+ * (cut to fit) and nothing else: TITLE, then NULs, and a last byte that
+ * is not NUL, which makes the kernel read only up to the first NUL
+ * (fs/proc/base.c, get_mm_cmdline(): setproctitle(3) support), so that
+ * not even the length of the old command line shows.
+ */
+void launch_strings_retitle(struct launch_strings_area a, const char *title);
 
 /* launch_init.c: the init's whole life.  Never returns. */
 __attribute__((noreturn)) void launch_init_main(const struct launch_sandbox *sb);

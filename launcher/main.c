@@ -48,7 +48,8 @@
 struct run {
 	struct fence_run_config cfg;
 	int argc;
-	char **argv;
+	char **argv;           /* our own argv, for the audit start event */
+	char **args;           /* a copy of it, which the configuration points into */
 	char *codebase;        /* realpath of --codebase */
 	char *fencefs;         /* the daemon binary */
 	char digest[65];
@@ -768,6 +769,7 @@ static void cleanup(struct run *r)
 	free(r->fencefs);
 	free(r->delta);
 	launch_config_free(&r->cfg);
+	launch_argv_free(r->args);
 }
 
 /*
@@ -805,6 +807,26 @@ static int run(struct run *r)
 	return r->res.exit_code;
 }
 
+extern char **environ;
+
+/* A NULL-terminated copy of ARGV (the strings too), or NULL. */
+static char **argv_copy(int argc, char **argv)
+{
+	char **a = calloc((size_t)argc + 1, sizeof(*a));
+	int i;
+
+	if (!a)
+		return NULL;
+	for (i = 0; i < argc; i++) {
+		a[i] = strdup(argv[i]);
+		if (!a[i]) {
+			launch_argv_free(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 int main(int argc, char **argv)
 {
 	struct run r = { .argc = argc, .argv = argv, .audit_fd = -1, .result_fd = -1,
@@ -818,19 +840,28 @@ int main(int argc, char **argv)
 		r.sb.cg_tasks[i] = -1;
 	r.daemon = (struct launch_daemon){ .pidfd = -1, .ready_fd = -1, .stats_fd = -1 };
 	launch_cgroup_init(&r.cg);
-	if (launch_config_parse(&r.cfg, argc, argv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "fence-run: %s\nTry 'fence-run --help'.\n", err);
-		launch_config_free(&r.cfg);
+	/* The init overwrites these strings in its copy of our memory (issue
+	 * 15 item 1), so the configuration must point into a copy. */
+	r.sb.host_args = launch_strings_area(argv);
+	r.sb.host_env = launch_strings_area(environ);
+	r.args = argv_copy(argc, argv);
+	if (!r.args) {
+		fprintf(stderr, "fence-run: out of memory\n");
 		return LAUNCH_EXIT_FAILURE;
 	}
-	if (r.cfg.help) {
-		launch_usage(stdout);
+	if (launch_config_parse(&r.cfg, argc, r.args, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fence-run: %s\nTry 'fence-run --help'.\n", err);
 		launch_config_free(&r.cfg);
-		return 0;
+		launch_argv_free(r.args);
+		return LAUNCH_EXIT_FAILURE;
 	}
-	if (r.cfg.version) {
-		printf("fence-run %s\n", FENCE_VERSION);
+	if (r.cfg.help || r.cfg.version) {
+		if (r.cfg.help)
+			launch_usage(stdout);
+		else
+			printf("fence-run %s\n", FENCE_VERSION);
 		launch_config_free(&r.cfg);
+		launch_argv_free(r.args);
 		return 0;
 	}
 	status = run(&r);

@@ -234,12 +234,26 @@ at_exit "kill $listener"
 sleep 0.3
 check "escape_proc: the host's abstract socket answers on the host" python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect("\0" + sys.argv[1])' "$abstract"
-"$FENCERUN" --codebase "$CODE" --preset agent-safe --delta "$T/delta-proc" \
-	--audit "$T/proc.audit" --result "$T/proc.result" --timeout 60s \
+# Issue 15 item 1: a host canary in every path and rule on fence-run's
+# command line (codebase, delta, audit, result, --rule), in its environment,
+# its working directory and the name it is started by; the probe looks for
+# it in /proc/1/* and /proc/self/* (mount tables and cgroup paths too).  The
+# --bind-ro sources stay canary-free: a bind mount's source path always
+# shows in mountinfo (SECURITY.md).
+hc=HOSTCNRY$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+HC=$T/$hc
+mkdir -p "$HC"
+printf '%s\n%s\n%s\n' "$hc" "${hc:8:10}" "${hc:12}" >"$T/ctl/canaries"
+mv "$CODE" "$HC/code"
+CODE=$HC/code
+ln -s "$(readlink -f "$FENCERUN")" "$HC/fence-run-$hc"
+(cd "$HC" && exec env "FENCE_HOST_CANARY=$hc" "HOME=$HC" "$HC/fence-run-$hc" --codebase "$CODE" \
+	--preset agent-safe --rule "none=/$hc/" --rule "none=*.$hc" --delta "$HC/delta-proc" \
+	--audit "$HC/proc.audit" --result "$HC/proc.result" --timeout 60s \
 	--bind-ro "$SECPROBES:/probes" --bind-ro "$T/ctl:/ctl" --bind-ro "$T/suid:/suid" -- \
 	/probes/escape_proc --pids /ctl/pids --suid /suid/escape_proc_suid --abstract "$abstract" \
-	--wait 20 \
-	>"$T/proc.out" 2>"$T/proc.err" &
+	--host-canaries /ctl/canaries --wait 20 \
+	>"$T/proc.out" 2>"$T/proc.err") &
 fr=$!
 at_exit "kill -9 $fr"
 # The probe waits for the host pids of fence-run and its daemon.
@@ -260,9 +274,13 @@ fi
 wait "$fr"
 check_eq "escape_proc: fence-run exits with the probe's status" 0 "$?"
 sec_expect escape_proc "$HERE/escape_proc.expect" "$T/proc.out"
-sec_scan "escape_proc: no canary anywhere" "$T/proc.out" "$T/proc.err" "$T/proc.audit" \
-	"$T/proc.result" "$T/delta-proc"
-sec_audit_valid "escape_proc: audit log is valid JSON Lines" "$T/proc.audit"
+sec_scan "escape_proc: no canary anywhere" "$T/proc.out" "$T/proc.err" "$HC/proc.audit" \
+	"$HC/proc.result" "$HC/delta-proc"
+check_eq "escape_proc: no host canary in the probe's output" "" \
+	"$(grep -a -o -F -f "$T/ctl/canaries" "$T/proc.out" "$T/proc.err" | head -3 | tr '\n' ' ')"
+check "escape_proc: the host canary really was on fence-run's command line (audit start)" \
+	grep -q -F "$hc" "$HC/proc.audit"
+sec_audit_valid "escape_proc: audit log is valid JSON Lines" "$HC/proc.audit"
 if [ -n "$daemon" ]; then
 	check "escape_proc: the daemon survived the attacks until the end" \
 		grep -q "^kill-SIGKILL:daemon ESRCH" "$T/proc.out"

@@ -2,7 +2,8 @@
 /*
  * escape_proc - hostile process probe for the escape suite (issue 6).
  *
- *   escape_proc [--pids FILE] [--suid PATH] [--abstract NAME] [--wait SECONDS]
+ *   escape_proc [--pids FILE] [--suid PATH] [--abstract NAME] [--host-canaries FILE]
+ *               [--wait SECONDS]
  *
  * Run inside `fence-run --preset agent-safe` as the command itself (it
  * checks the descriptors it inherited before opening anything).  Tries to
@@ -16,6 +17,11 @@
  * --suid PATH is a set-user-ID copy of this program, run with "whoami".
  * --abstract NAME is an abstract unix socket the script listens on in the
  * host's network namespace: connecting to it must fail.
+ * --host-canaries FILE lists (one a line) strings that the host put in every
+ * path and rule on fence-run's command line, in its environment and in the
+ * name it was started by: none may be readable in any /proc file of the
+ * sandbox's pid 1 or of the probe itself (issue 15 item 1).  The strings
+ * come from a file, so that they are not in the probe's own argv.
  *
  * Attempts that could kill the probe (foreign-ABI syscalls, seccomp KILL
  * actions) run in a forked child.  Standalone, no sanitizers.
@@ -395,6 +401,115 @@ static void check_environ(char **envp)
 				 *extra ? "," : "", (int)strcspn(envp[i], "="), envp[i]);
 	}
 	verdict("env:only-the-four", *extra ? "LEAK" : "CLEAN", extra);
+}
+
+/* ------------------------------------- the host's command line, issue 15 */
+
+#define MAX_HOST_CANARIES 16
+
+/* Reads up to 1 MiB of PATH (a /proc file, or the target of a /proc link
+ * when LINK) into BUF; its length, or -errno. */
+static ssize_t slurp(const char *path, bool link, char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n = 0;
+	int fd;
+
+	if (link) {
+		n = readlink(path, buf, size);
+		return n < 0 ? -errno : n;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (got < size && (n = read(fd, buf + got, size - got)) > 0)
+		got += (size_t)n;
+	if (n < 0 && got == 0) {
+		n = -errno;
+		(void)close(fd);
+		return n;
+	}
+	(void)close(fd);
+	return (ssize_t)got;
+}
+
+static bool holds(const char *buf, size_t len, const char *needle)
+{
+	return memmem(buf, len, needle, strlen(needle)) != NULL;
+}
+
+/*
+ * Every /proc file of pid 1 (fence-run's init, a copy of fence-run's
+ * memory) and of ourselves that an attacker would read for the host's
+ * paths: the command line, environment, name, mount tables (a mount's
+ * source or root path), cgroup paths, maps (the launcher's binary path),
+ * and the links.  Each reports CLEAN, LEAK or why it could not be read.
+ * pid1:title checks what pid 1 shows instead: "fence-init".
+ */
+static void check_host_args(const char *file)
+{
+	static const struct {
+		const char *name;
+		bool link;
+	} files[] = {
+		{ "cmdline", false }, { "environ", false },  { "comm", false },
+		{ "stat", false },    { "status", false },   { "sched", false },
+		{ "mountinfo", false }, { "mounts", false }, { "mountstats", false },
+		{ "cgroup", false },  { "maps", false },     { "auxv", false },
+		{ "wchan", false },   { "task/1/comm", false }, { "attr/current", false },
+		{ "exe", true },      { "cwd", true },       { "root", true },
+	};
+	static const char *const who[] = { "1", "self" };
+	static char buf[1 << 20];
+	char canary[MAX_HOST_CANARIES][128], path[128], vector[192];
+	int ncanary = 0, i;
+	size_t w, k;
+	FILE *f = fopen(file, "re");
+	ssize_t n;
+
+	if (!f) {
+		report("hostargs:canaries", -errno, file);
+		return;
+	}
+	while (ncanary < MAX_HOST_CANARIES && fgets(canary[ncanary], sizeof(canary[0]), f)) {
+		canary[ncanary][strcspn(canary[ncanary], "\n")] = '\0';
+		if (*canary[ncanary])
+			ncanary++;
+	}
+	(void)fclose(f);
+	verdict("hostargs:canaries", ncanary ? "READ" : "NONE", NULL);
+	for (w = 0; w < sizeof(who) / sizeof(who[0]); w++) {
+		for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+			const char *hit = NULL;
+
+			snprintf(path, sizeof(path), "/proc/%s/%s", who[w], files[k].name);
+			snprintf(vector, sizeof(vector), "hostargs:%s", path);
+			n = slurp(path, files[k].link, buf, sizeof(buf));
+			if (n < 0) {
+				report(vector, n, NULL);
+				continue;
+			}
+			for (i = 0; i < ncanary && !hit; i++)
+				if (holds(buf, (size_t)n, canary[i]))
+					hit = canary[i];
+			/* The detail names the canary, so that the host sees
+			 * the leak in the output too. */
+			verdict(vector, hit ? "LEAK" : "CLEAN", hit);
+		}
+	}
+	for (k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "/proc/1/%s", k ? "comm" : "cmdline");
+		n = slurp(path, false, buf, sizeof(buf) - 1);
+		if (n < 0) {
+			report(k ? "hostargs:pid1-comm" : "hostargs:pid1-cmdline", n, NULL);
+			continue;
+		}
+		verdict(k ? "hostargs:pid1-comm" : "hostargs:pid1-cmdline",
+			(k ? (n == 11 && !memcmp(buf, "fence-init\n", 11))
+			   : (n == 11 && !memcmp(buf, "fence-init", 11))) ?
+				"FIXED" : "OTHER",
+			NULL);
+	}
 }
 
 /* SPEC 7: only loopback unless --net host. */
@@ -803,7 +918,7 @@ static void attack_ioctls(void)
 
 int main(int argc, char **argv, char **envp)
 {
-	const char *pids = NULL, *suid = NULL, *abstract = NULL;
+	const char *pids = NULL, *suid = NULL, *abstract = NULL, *host_canaries = NULL;
 	int i, wait_s = 10;
 
 	char cwd[PATH_MAX];
@@ -826,16 +941,21 @@ int main(int argc, char **argv, char **envp)
 			suid = argv[++i];
 		} else if (!strcmp(argv[i], "--abstract") && i + 1 < argc) {
 			abstract = argv[++i];
+		} else if (!strcmp(argv[i], "--host-canaries") && i + 1 < argc) {
+			host_canaries = argv[++i];
 		} else if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
 			wait_s = atoi(argv[++i]);
 		} else {
 			fprintf(stderr, "usage: escape_proc [--pids FILE] [--suid PATH] "
-					"[--abstract NAME] [--wait SECONDS] | whoami\n");
+					"[--abstract NAME] [--host-canaries FILE] [--wait SECONDS] | "
+					"whoami\n");
 			return 2;
 		}
 	}
 	check_status();
 	check_environ(envp);
+	if (host_canaries)
+		check_host_args(host_canaries);
 	check_uid_map();
 	check_network(abstract);
 	check_hostfs();

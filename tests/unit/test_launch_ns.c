@@ -4,6 +4,8 @@
  * and CLONE_INTO_CGROUP on a real cgroup2 hierarchy (a leaf with no
  * controllers is enough to see where the child starts).  That part needs
  * root and a cgroup2 mount; without them it is skipped.
+ * Also launch_init.c's overwriting of fence-run's argv in the init
+ * (launch_strings_area(), launch_strings_retitle(); issue 15 item 1).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,11 +125,96 @@ static void test_clone_into_cgroup(void **state)
 	assert_string_equal(line + strlen(line) - strlen(want), want);
 }
 
+/* Lays out the strings of WORDS back to back in BUF, as execve does, and
+ * fills STRV with pointers to them. */
+static size_t lay_out(char *buf, const char *const *words, char **strv)
+{
+	size_t o = 0, i;
+
+	for (i = 0; words[i]; i++) {
+		strv[i] = buf + o;
+		strcpy(buf + o, words[i]);
+		o += strlen(words[i]) + 1;
+	}
+	strv[i] = NULL;
+	return o;
+}
+
+static void test_strings_retitle(void **state)
+{
+	static const struct {
+		const char *words[8];
+		const char *shown; /* what /proc/PID/cmdline shows afterwards */
+	} cases[] = {
+		{ { "/usr/bin/fence-run", "--codebase", "/home/alice/secret-proj", "--rule",
+		    "none=client-x/", "--", "make", NULL },
+		  "fence-init" },
+		{ { "fence-run", "ls", NULL }, "fence-init" },  /* 13 bytes: title fits */
+		{ { "fr", "ls", NULL }, "fenc" }, /* 6 bytes */
+		{ { "a", "b", NULL }, "fe" },                    /* 4 bytes */
+	};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[256], *strv[8];
+		size_t len;
+		struct launch_strings_area a;
+
+		memset(buf, 'Z', sizeof(buf));
+		len = lay_out(buf, cases[i].words, strv);
+		a = launch_strings_area(strv);
+		assert_ptr_equal(a.start, buf);
+		assert_int_equal(a.len, len);
+		launch_strings_retitle(a, "fence-init");
+		/* The title, then NULs up to a last byte that is not NUL
+		 * (the kernel then reads up to the first NUL only). */
+		assert_string_equal(buf, cases[i].shown);
+		for (k = strlen(cases[i].shown); k < len - 1; k++)
+			if (buf[k])
+				fail_msg("case %zu: byte %zu is %#x, want 0", i, k, buf[k]);
+		assert_true(buf[len - 1] != '\0');
+		/* Nothing past the area was touched. */
+		assert_int_equal(buf[len], 'Z');
+	}
+}
+
+static void test_strings_area_edges(void **state)
+{
+	char buf[64], *strv[4], *none[1] = { NULL };
+	struct launch_strings_area a;
+
+	/* Tiny areas: wiped, no title. */
+	memcpy(buf, "a\0Z", 3);
+	strv[0] = buf;
+	strv[1] = NULL;
+	a = launch_strings_area(strv);
+	assert_int_equal(a.len, 2);
+	launch_strings_retitle(a, "fence-init");
+	assert_int_equal(buf[0], 0);
+	assert_int_equal(buf[1], 0);
+	assert_int_equal(buf[2], 'Z');
+	/* Empty vector: nothing. */
+	a = launch_strings_area(none);
+	assert_null(a.start);
+	assert_int_equal(a.len, 0);
+	launch_strings_retitle(a, "fence-init");
+	/* Strings not back to back: the area ends at the gap. */
+	memcpy(buf, "one\0two\0\0three\0", 16);
+	strv[0] = buf;
+	strv[1] = buf + 4;
+	strv[2] = buf + 9;
+	strv[3] = NULL;
+	a = launch_strings_area(strv);
+	assert_int_equal(a.len, 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clone_fork_semantics),
 		cmocka_unit_test(test_clone_into_cgroup),
+		cmocka_unit_test(test_strings_retitle),
+		cmocka_unit_test(test_strings_area_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
