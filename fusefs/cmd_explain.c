@@ -259,7 +259,9 @@ static void explain_text(struct buf *b, const struct policy *p, const char *rel,
 	buf_addf(b, "%*s  ", width > n ? width - n : 0, "");
 	print_rule(b, p, d->rule);
 	if (d->passthrough)
-		buf_adds(b, " (pass-through directory: a later rule shows something inside)");
+		buf_addf(b, " pass-through (re-included by #%d)", d->reincluded_by + 1);
+	if (d->match_error)
+		buf_adds(b, " (hidden: no matcher could decide within its bounds)");
 	if (d->hidden && d->hidden_by)
 		buf_addf(b, " (hidden: ancestor /%.*s is none", (int)d->hidden_by, rel);
 	else if (d->hidden)
@@ -294,7 +296,10 @@ static void explain_json(struct buf *b, const struct policy *p, const char *rel,
 	} else {
 		buf_adds(b, "null");
 	}
-	buf_addf(b, ",\"passthrough\":%s,\"hidden_by\":", d->passthrough ? "true" : "false");
+	buf_addf(b, ",\"passthrough\":%s", d->passthrough ? "true" : "false");
+	if (d->passthrough)
+		buf_addf(b, ",\"reincluded_by\":%d", d->reincluded_by + 1);
+	buf_adds(b, ",\"hidden_by\":");
 	if (d->hidden) {
 		buf_reset(&path);
 		buf_addf(&path, "/%.*s", (int)d->hidden_by, rel);

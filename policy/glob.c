@@ -242,12 +242,8 @@ static int comp_translate(const char *c, size_t n, bool last, bool floating, str
 
 void glob_free(struct glob *g)
 {
-	size_t i;
-
 	free(g->regex);
-	for (i = 0; i < g->nlit; i++)
-		free(g->lit[i]);
-	free(g->lit);
+	free(g->dfa_regex);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -288,12 +284,20 @@ struct comp {
 	bool star; /* "**" */
 };
 
-/* Emits the regex of the components (see glob.h) into out and the literal prefix into g. */
-static int comps_translate(struct glob *g, const struct comp *comps, size_t m, struct sb *out,
-			   char *err, size_t errlen)
+/*
+ * Emits the regex of the components (see glob.h) into out.  FOR_DFA says
+ * it is the regex for pcre2_dfa_match(), which goes without the two
+ * tricks that save a backtracking matcher work: atomic groups (the DFA
+ * matcher locks in an atomic group's longest match, not its first one)
+ * and floating stars (a partial match must inspect a character, and a
+ * floating "*.md" does not at the end of "docs/", where the lookbehind
+ * of AT_ANY_DEPTH does).
+ */
+static int comps_translate(const struct glob *g, const struct comp *comps, size_t m,
+			   bool for_dfa, struct sb *out, char *err, size_t errlen)
 {
 	struct sb lit = { 0 };
-	bool in_lit_prefix = g->anchored, atomic, open = false;
+	bool atomic, open = false;
 	size_t k, nstars = 0;
 	int r = 0;
 
@@ -309,13 +313,12 @@ static int comps_translate(struct glob *g, const struct comp *comps, size_t m, s
 	 */
 	for (k = 0; k < m; k++)
 		nstars += comps[k].star;
-	atomic = nstars >= 2;
+	atomic = !for_dfa && nstars >= 2;
 	for (k = 0; k < m; k++) {
 		const struct comp *c = &comps[k];
 		bool last = k + 1 == m, any_depth, floating, literal;
 
 		if (c->star) {
-			in_lit_prefix = false;
 			if (k == 0 && atomic) {
 				sb_adds(out, "^(?>(?:.*?/)??");
 				open = true;
@@ -335,7 +338,7 @@ static int comps_translate(struct glob *g, const struct comp *comps, size_t m, s
 		}
 		/* At any depth: a basename pattern, or right after a leading "**". */
 		any_depth = k == 0 ? !g->anchored : (k == 1 && comps[0].star && !atomic);
-		floating = any_depth && floating_star(c->s, c->len);
+		floating = !for_dfa && any_depth && floating_star(c->s, c->len);
 		if (floating)
 			; /* no start condition at all: see floating_star() */
 		else if (any_depth)
@@ -350,16 +353,6 @@ static int comps_translate(struct glob *g, const struct comp *comps, size_t m, s
 		r = comp_translate(c->s, c->len, last, floating, out, &literal, &lit, err, errlen);
 		if (r < 0)
 			break;
-		if (in_lit_prefix && literal) {
-			g->lit[g->nlit] = strdup(lit.d ? lit.d : "");
-			if (!g->lit[g->nlit]) {
-				r = -ENOMEM;
-				break;
-			}
-			g->nlit++;
-		} else {
-			in_lit_prefix = false;
-		}
 	}
 	if (!r && lit.oom)
 		r = -ENOMEM;
@@ -385,7 +378,7 @@ static int comps_translate(struct glob *g, const struct comp *comps, size_t m, s
 
 int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen)
 {
-	struct sb out = { 0 };
+	struct sb out = { 0 }, dfa = { 0 };
 	struct comp *comps = NULL;
 	const char *p = pattern, *c;
 	size_t n, i, m = 0;
@@ -420,8 +413,7 @@ int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen
 
 	/* Split at '/' (n / 2 + 1 components at most), collapsing "**" runs. */
 	comps = calloc(n / 2 + 1, sizeof(*comps));
-	g->lit = calloc(n / 2 + 1, sizeof(*g->lit));
-	if (!comps || !g->lit) {
+	if (!comps) {
 		r = -ENOMEM;
 		goto out_free;
 	}
@@ -440,21 +432,24 @@ int glob_translate(const char *pattern, struct glob *g, char *err, size_t errlen
 			comps[m++] = (struct comp){ c, (size_t)(end - c), star };
 		c = end + 1;
 	}
-	r = comps_translate(g, comps, m, &out, err, errlen);
+	r = comps_translate(g, comps, m, false, &out, err, errlen);
+	if (r == 0)
+		r = comps_translate(g, comps, m, true, &dfa, err, errlen);
 	if (r < 0)
 		goto out_free;
-	if (out.oom) {
+	if (out.oom || dfa.oom) {
 		r = -ENOMEM;
 		goto out_free;
 	}
-	g->ncomps = m;
 	g->regex = out.d;
+	g->dfa_regex = dfa.d;
 	free(comps);
 	return 0;
 
 out_free:
 	free(comps);
 	free(out.d);
+	free(dfa.d);
 	glob_free(g);
 	return r;
 }

@@ -17,6 +17,11 @@
  * /(?:.*\/)?, a trailing one /.+ (inside, not the directory itself).
  * With two or more "**", each skip is an atomic group instead, so that a
  * deep path costs linear time (see comps_translate()).
+ *
+ * The DFA regex (no atomic groups, no floating star) also answers "could
+ * the rule match some path strictly beneath the directory D?": a partial
+ * match (PCRE2_PARTIAL_HARD) of the subject "D/", since every path
+ * beneath D has a subject that extends it.
  */
 #ifndef FENCE_POLICY_GLOB_H
 #define FENCE_POLICY_GLOB_H
@@ -25,12 +30,11 @@
 #include <stddef.h>
 
 struct glob {
-	char *regex;     /* pcre2 source text, malloc'd */
+	char *regex;     /* pcre2 source text for pcre2_match(), malloc'd */
+	char *dfa_regex; /* the same language for pcre2_dfa_match(): see
+			  * comps_translate() and policy.c rule_match() */
 	bool anchored;   /* matched from the root, not at any depth */
 	bool dir_only;   /* pattern ended in '/' */
-	size_t ncomps;   /* path components of the pattern ("**" runs count once) */
-	size_t nlit;     /* leading components without any glob syntax (anchored only) */
-	char **lit;      /* their unescaped text: nlit malloc'd strings */
 };
 
 /*

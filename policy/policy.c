@@ -22,10 +22,28 @@
 #include "policy_internal.h"
 #include "sha256.h"
 
+/*
+ * Longest pattern accepted.  A policy file's lines are far shorter; this
+ * bounds what one --rule can make the DFA matcher work through (its cost
+ * is the subject's length times the regex's size).
+ */
+#define PATTERN_MAX 1024
+
+/*
+ * pcre2_match()'s backtracking budget per call before rule_match() hands
+ * the call to pcre2_dfa_match().  Every pattern of the project's presets
+ * and tests needs a few hundred steps at most on a 4 KiB path; a pattern
+ * with many stars in one component ("*a*a*a*a*b") needs O(len^stars) on a
+ * hostile name, and this keeps what such a name costs to about a
+ * millisecond before the DFA matcher gives the same answer in linear time.
+ */
+#define BACKTRACK_LIMIT 100000
+
 struct rule {
 	struct policy_rule_info info; /* pattern and origin are owned */
-	struct glob glob;             /* anchoring and literal prefix, for pass-through */
-	pcre2_code *re;
+	struct glob glob;
+	pcre2_code *re;               /* glob.regex: JIT or the interpreter */
+	pcre2_code *dfa_re;           /* glob.dfa_regex: when re runs out of budget */
 	bool jit;                     /* pcre2_jit_compile() succeeded */
 };
 
@@ -37,6 +55,8 @@ struct policy {
 	char *canon;                  /* policy_canonical_text(), grown per rule */
 	size_t canon_len;
 	size_t canon_cap;
+	pcre2_match_context *mctx;    /* BACKTRACK_LIMIT; read-only once made */
+	bool dfa_only;                /* tests: every match by pcre2_dfa_match() */
 };
 
 static const char *const level_names[] = { "none", "view", "read", "write" };
@@ -110,8 +130,12 @@ struct policy *policy_new(void)
 
 	if (!p)
 		return NULL;
+	p->mctx = pcre2_match_context_create(NULL);
 	/* The canonical text is itself a loadable policy file. */
-	if (canon_add(p, "[rules]\n") < 0) {
+	if (!p->mctx || pcre2_set_match_limit(p->mctx, BACKTRACK_LIMIT) != 0 ||
+	    canon_add(p, "[rules]\n") < 0) {
+		pcre2_match_context_free(p->mctx);
+		free(p->canon);
 		free(p);
 		return NULL;
 	}
@@ -124,6 +148,7 @@ static void rule_free(struct rule *r)
 	free((char *)r->info.origin);
 	glob_free(&r->glob);
 	pcre2_code_free(r->re);
+	pcre2_code_free(r->dfa_re);
 }
 
 void policy_free(struct policy *p)
@@ -137,7 +162,119 @@ void policy_free(struct policy *p)
 	free(p->rules);
 	free(p->description);
 	free(p->canon);
+	pcre2_match_context_free(p->mctx);
 	free(p);
+}
+
+void policy_set_dfa_only(struct policy *p, bool on)
+{
+	p->dfa_only = on;
+}
+
+/* Compiles one regex of a rule; NULL with *code set on failure. */
+static pcre2_code *rule_compile(const char *regex, int *code)
+{
+	PCRE2_SIZE off;
+
+	return pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED,
+			     PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
+				     PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_AUTO_CAPTURE,
+			     code, &off, NULL);
+}
+
+/* ---- matching ---- */
+
+/* pcre2_dfa_match()'s workspace: on the stack, grown on the heap up to the cap. */
+#define DFA_WS_STACK 512
+#define DFA_WS_MAX (1u << 20)
+
+/*
+ * The DFA matcher follows every way through the regex at once instead of
+ * backtracking: its work is the subject's length times the regex's size,
+ * whatever the pattern (pcre2matching(3)).  Same answers as pcre2_match()
+ * on dfa_regex, which has no atomic group; returns >= 0 for a match.
+ */
+static int dfa_match(const struct rule *r, const char *subj, size_t len, uint32_t opts,
+		     pcre2_match_data *md)
+{
+	int stack[DFA_WS_STACK], *ws = stack;
+	size_t n = DFA_WS_STACK;
+	int rc;
+
+	/* A complete match only has to exist: the shortest one says so soonest. */
+	if (!(opts & PCRE2_PARTIAL_HARD))
+		opts |= PCRE2_DFA_SHORTEST;
+	for (;;) {
+		int *grown;
+
+		rc = pcre2_dfa_match(r->dfa_re, (PCRE2_SPTR)subj, len, 0, opts, md, NULL, ws, n);
+		if (rc != PCRE2_ERROR_DFA_WSSIZE || n >= DFA_WS_MAX)
+			break;
+		n *= 8;
+		grown = realloc(ws == stack ? NULL : ws, n * sizeof(*ws));
+		if (!grown) {
+			rc = PCRE2_ERROR_NOMEMORY;
+			break;
+		}
+		ws = grown;
+	}
+	if (ws != stack)
+		free(ws);
+	return rc;
+}
+
+/*
+ * pcre2's answer for rule R on SUBJ: >= 0 match, PCRE2_ERROR_NOMATCH,
+ * PCRE2_ERROR_PARTIAL (only with OPTS PCRE2_PARTIAL_HARD), or an error
+ * (only when even the DFA matcher could not answer).
+ *
+ * JIT (or the interpreter) first, with BACKTRACK_LIMIT; when it runs out
+ * of any budget (match limit, JIT stack, heap), the DFA matcher answers
+ * instead.  So a pattern that backtracks badly on some name costs time
+ * but never changes an answer: issue 15 item 6, where a limit error made
+ * a hidden name answer ERANGE instead of ENOENT.
+ */
+static int rule_match(const struct policy *p, const struct rule *r, const char *subj,
+		      size_t len, uint32_t opts, pcre2_match_data *md)
+{
+	int rc;
+
+	/*
+	 * Partial matching (could the rule match beneath a directory?) is
+	 * the DFA matcher's alone: it needs the DFA regex (see glob.c
+	 * comps_translate()), and a directory's subject is short.
+	 */
+	if (!p->dfa_only && !(opts & PCRE2_PARTIAL_HARD)) {
+		if (r->jit)
+			rc = pcre2_jit_match(r->re, (PCRE2_SPTR)subj, len, 0, opts, md, p->mctx);
+		else
+			rc = pcre2_match(r->re, (PCRE2_SPTR)subj, len, 0, opts, md, p->mctx);
+		if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH || rc == PCRE2_ERROR_PARTIAL)
+			return rc;
+	}
+	return dfa_match(r, subj, len, opts, md);
+}
+
+/*
+ * Runs R's DFA regex once each way, so that a pattern the DFA matcher
+ * cannot handle is refused when it loads.  0, -ENOMEM or -EINVAL.
+ */
+static int rule_dfa_probe(const struct rule *r)
+{
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	int a, b;
+
+	if (!md)
+		return -ENOMEM;
+	a = dfa_match(r, "a/", 2, 0, md);
+	b = dfa_match(r, "a/", 2, PCRE2_PARTIAL_HARD, md);
+	pcre2_match_data_free(md);
+	if (a == PCRE2_ERROR_NOMEMORY || b == PCRE2_ERROR_NOMEMORY)
+		return -ENOMEM;
+	if ((a < 0 && a != PCRE2_ERROR_NOMATCH) ||
+	    (b < 0 && b != PCRE2_ERROR_NOMATCH && b != PCRE2_ERROR_PARTIAL))
+		return -EINVAL;
+	return 0;
 }
 
 int policy_add_rule(struct policy *p, enum policy_level level, const char *pattern,
@@ -146,7 +283,6 @@ int policy_add_rule(struct policy *p, enum policy_level level, const char *patte
 	struct rule r = { 0 };
 	char reason[256];
 	int code, ret;
-	PCRE2_SIZE off;
 
 	if ((unsigned)level > POLICY_WRITE)
 		return policy_error_set(err, origin, line, "invalid level %d", (int)level);
@@ -159,19 +295,23 @@ int policy_add_rule(struct policy *p, enum policy_level level, const char *patte
 		return policy_error_set(err, origin, line,
 					"pattern '%s': contains a line break (use '?' to match one)",
 					pattern);
+	if (strlen(pattern) > PATTERN_MAX)
+		return policy_error_set(err, origin, line,
+					"pattern '%.40s...': longer than %d bytes", pattern,
+					PATTERN_MAX);
 	ret = glob_translate(pattern, &r.glob, reason, sizeof(reason));
 	if (ret == -EINVAL)
 		return policy_error_set(err, origin, line, "pattern '%s': %s", pattern, reason);
 	if (ret < 0)
 		return ret;
-	r.re = pcre2_compile((PCRE2_SPTR)r.glob.regex, PCRE2_ZERO_TERMINATED,
-			     PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP |
-				     PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_AUTO_CAPTURE,
-			     &code, &off, NULL);
-	if (!r.re) {
+	r.re = rule_compile(r.glob.regex, &code);
+	if (r.re)
+		r.dfa_re = rule_compile(r.glob.dfa_regex, &code);
+	if (!r.re || !r.dfa_re) {
 		PCRE2_UCHAR msg[160];
 
 		(void)pcre2_get_error_message(code, msg, sizeof(msg));
+		pcre2_code_free(r.re);
 		glob_free(&r.glob);
 		if (code == PCRE2_ERROR_HEAPLIMIT || code == PCRE2_ERROR_NOMEMORY)
 			return -ENOMEM;
@@ -180,6 +320,20 @@ int policy_add_rule(struct policy *p, enum policy_level level, const char *patte
 	}
 	/* The interpreter gives the same answers, only slower: JIT is optional. */
 	r.jit = pcre2_jit_compile(r.re, PCRE2_JIT_COMPLETE) == 0;
+	/*
+	 * The DFA matcher is the bound on every match (rule_match()): a
+	 * pattern it cannot run is refused here, with its line, rather than
+	 * failing on some path later.
+	 */
+	ret = rule_dfa_probe(&r);
+	if (ret < 0) {
+		rule_free(&r);
+		if (ret == -ENOMEM)
+			return ret;
+		return policy_error_set(err, origin, line,
+					"pattern '%s': cannot be matched within bounded work",
+					pattern);
+	}
 
 	r.info.index = (unsigned)p->nrules;
 	r.info.level = level;
@@ -290,18 +444,18 @@ void policy_digest(const struct policy *p, char out[65])
 
 /* ---- resolution ---- */
 
-/* pcre2's answer for one rule: >= 0 match, PCRE2_ERROR_NOMATCH, or an error. */
-static int rule_match(const struct rule *r, const char *subj, size_t len, pcre2_match_data *md)
-{
-	if (r->jit)
-		return pcre2_jit_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
-	return pcre2_match(r->re, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
-}
+/* A decision with nothing decided yet: none, by the default. */
+static const struct policy_decision decision_none = {
+	.level = POLICY_NONE,
+	.own = POLICY_NONE,
+	.rule = -1,
+	.reincluded_by = -1,
+};
 
 /*
- * Index of the last rule whose regex matches SUBJ, -1 when none does, or
- * -ERANGE-style failure reported through *fail (a pcre2 resource limit:
- * the caller denies rather than guess).
+ * Index of the last rule whose regex matches SUBJ, or -1 when none does.
+ * *fail gets -ENOMEM, or -ERANGE when even the DFA matcher could not
+ * answer (the caller then fails closed: see own_level()).
  */
 static int last_match(const struct policy *p, const char *subj, size_t len,
 		      pcre2_match_data *md, int *fail)
@@ -309,7 +463,7 @@ static int last_match(const struct policy *p, const char *subj, size_t len,
 	size_t i;
 
 	for (i = p->nrules; i-- > 0;) {
-		int rc = rule_match(&p->rules[i], subj, len, md);
+		int rc = rule_match(p, &p->rules[i], subj, len, 0, md);
 
 		if (rc >= 0)
 			return (int)i;
@@ -321,53 +475,47 @@ static int last_match(const struct policy *p, const char *subj, size_t len,
 	return -1;
 }
 
-/* Number of components of the relative path rel[0..len). */
-static size_t count_components(const char *rel, size_t len)
-{
-	size_t i, n = 1;
-
-	if (!len)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (rel[i] == '/')
-			n++;
-	return n;
-}
-
 /*
- * SPEC 3's exception: is there a rule after rule R (any rule when R is -1)
- * with level view or more whose anchored literal prefix strictly extends
- * the directory rel[0..len)?  For the root (len 0) every rule counts:
- * every path lies beneath the root.
+ * The first rule after rule AFTER (any rule when AFTER is -1) with level
+ * MIN or more that could match some path strictly beneath the directory
+ * rel[0..len), or -1.  For the root (len 0) every such rule counts: every
+ * path lies beneath the root.  Otherwise the question goes to pcre2 as a
+ * partial match of "rel/" (see glob.h); a rule that matches "rel/"
+ * completely covers everything beneath too.
+ *
+ * Only rules after the directory's own deciding rule AFTER can decide a
+ * path beneath it: AFTER matches every such path as well, and the last
+ * match wins.  A matching error counts as "cannot": the directory stays
+ * as hidden (or as unwritable) as its own level says, failing closed.
  */
-static bool reincluded_beneath(const struct policy *p, int r, const char *rel, size_t len)
+static int beneath_rule(const struct policy *p, int after, const char *rel, size_t len,
+			enum policy_level min, pcre2_match_data *md)
 {
-	size_t j = count_components(rel, len);
+	char stack[1024], *subj = NULL;
+	int found = -1;
 	size_t k;
 
-	for (k = (size_t)(r + 1); k < p->nrules; k++) {
-		const struct rule *rule = &p->rules[k];
-		const char *c = rel;
-		size_t i;
+	for (k = (size_t)(after + 1); k < p->nrules && found < 0; k++) {
+		int rc;
 
-		if (rule->info.level < POLICY_VIEW)
+		if (p->rules[k].info.level < min)
 			continue;
-		if (j == 0)
-			return true;
-		if (!rule->glob.anchored || rule->glob.ncomps <= j || rule->glob.nlit < j)
-			continue;
-		for (i = 0; i < j; i++) {
-			const char *slash = memchr(c, '/', len - (size_t)(c - rel));
-			size_t n = slash ? (size_t)(slash - c) : len - (size_t)(c - rel);
-
-			if (strlen(rule->glob.lit[i]) != n || memcmp(rule->glob.lit[i], c, n))
-				break;
-			c += n + 1;
+		if (!len)
+			return (int)k;
+		if (!subj) {
+			subj = len + 1 <= sizeof(stack) ? stack : malloc(len + 1);
+			if (!subj)
+				return -1;
+			memcpy(subj, rel, len);
+			subj[len] = '/';
 		}
-		if (i == j)
-			return true;
+		rc = rule_match(p, &p->rules[k], subj, len + 1, PCRE2_PARTIAL_HARD, md);
+		if (rc >= 0 || rc == PCRE2_ERROR_PARTIAL)
+			found = (int)k;
 	}
-	return false;
+	if (subj != stack)
+		free(subj);
+	return found;
 }
 
 /* Strips one leading '/' and checks the components: 0 or -EINVAL. */
@@ -418,7 +566,7 @@ int policy_rule_matches(const struct policy *p, size_t i, const char *path, bool
 	memcpy(subj, rel, len);
 	if (is_dir)
 		subj[len++] = '/';
-	rc = rule_match(r, subj, len, md);
+	rc = rule_match(p, r, subj, len, 0, md);
 	free(subj);
 	pcre2_match_data_free(md);
 	if (rc >= 0)
@@ -428,7 +576,13 @@ int policy_rule_matches(const struct policy *p, size_t i, const char *path, bool
 	return rc == PCRE2_ERROR_NOMEMORY ? -ENOMEM : -ERANGE;
 }
 
-/* Own level and rule of the path rel[0..len) (len 0: the root). */
+/*
+ * Own level and rule of the path rel[0..len) (len 0: the root).  When no
+ * matcher could answer (-ERANGE from last_match(), which the DFA fallback
+ * makes all but unreachable) the path is none with match_error set and 0
+ * is returned: it answers exactly as a hidden name does, never with an
+ * error of its own that would tell a hidden name from an absent one.
+ */
 static int own_level(const struct policy *p, const char *rel, size_t len, bool is_dir,
 		     pcre2_match_data *md, struct policy_decision *out)
 {
@@ -446,11 +600,41 @@ static int own_level(const struct policy *p, const char *rel, size_t len, bool i
 	r = last_match(p, subj, len, md, &fail);
 	if (subj != stack)
 		free(subj);
+	if (fail == -ERANGE) {
+		out->rule = -1;
+		out->own = POLICY_NONE;
+		out->match_error = true;
+		return 0;
+	}
 	if (fail)
 		return fail;
 	out->rule = r;
 	out->own = r >= 0 ? p->rules[r].info.level : POLICY_NONE;
 	return 0;
+}
+
+/*
+ * The level of a reachable path from its own: its own level, or a
+ * pass-through view for a directory whose own level is none but beneath
+ * which a later rule of level view or more could match (SPEC 3).
+ */
+static void reach(const struct policy *p, const char *rel, size_t len, bool is_dir,
+		  pcre2_match_data *md, struct policy_decision *d)
+{
+	int k;
+
+	if (d->own >= POLICY_VIEW) {
+		d->level = d->own;
+		return;
+	}
+	if (!is_dir || d->match_error)
+		return;
+	k = beneath_rule(p, d->rule, rel, len, POLICY_VIEW, md);
+	if (k >= 0) {
+		d->level = POLICY_VIEW;
+		d->passthrough = true;
+		d->reincluded_by = k;
+	}
 }
 
 /* Decision for rel[0..len) given its parent's; WANT_OWN false skips matching under a hidden parent. */
@@ -459,7 +643,7 @@ static int decide_child(const struct policy *p, const struct policy_decision *pa
 			pcre2_match_data *md, struct policy_decision *out)
 {
 	const char *slash = memrchr(rel, '/', len);
-	struct policy_decision d = { .level = POLICY_NONE, .own = POLICY_NONE, .rule = -1 };
+	struct policy_decision d = decision_none;
 	int r;
 
 	if (parent->level == POLICY_NONE) {
@@ -478,29 +662,19 @@ static int decide_child(const struct policy *p, const struct policy_decision *pa
 	r = own_level(p, rel, len, is_dir, md, &d);
 	if (r < 0)
 		return r;
-	if (d.own >= POLICY_VIEW) {
-		d.level = d.own;
-	} else if (is_dir && reincluded_beneath(p, d.rule, rel, len)) {
-		d.level = POLICY_VIEW;
-		d.passthrough = true;
-	}
+	reach(p, rel, len, is_dir, md, &d);
 	*out = d;
 	return 0;
 }
 
 static int root_decide(const struct policy *p, pcre2_match_data *md, struct policy_decision *out)
 {
-	struct policy_decision d = { .level = POLICY_NONE, .own = POLICY_NONE, .rule = -1 };
+	struct policy_decision d = decision_none;
 	int r = own_level(p, "", 0, true, md, &d);
 
 	if (r < 0)
 		return r;
-	if (d.own >= POLICY_VIEW) {
-		d.level = d.own;
-	} else if (reincluded_beneath(p, d.rule, "", 0)) {
-		d.level = POLICY_VIEW;
-		d.passthrough = true;
-	}
+	reach(p, "", 0, true, md, &d);
 	*out = d;
 	return 0;
 }
@@ -508,11 +682,10 @@ static int root_decide(const struct policy *p, pcre2_match_data *md, struct poli
 void policy_resolve_root(const struct policy *p, struct policy_decision *out)
 {
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-	struct policy_decision none = { .level = POLICY_NONE, .own = POLICY_NONE, .rule = -1 };
 
 	/* Fail closed: without memory to match, the root shows nothing. */
 	if (!md || root_decide(p, md, out) < 0)
-		*out = none;
+		*out = decision_none;
 	pcre2_match_data_free(md);
 }
 
@@ -563,4 +736,24 @@ int policy_resolve_child(const struct policy *p, const struct policy_decision *p
 	r = decide_child(p, parent, rel, len, is_dir, true, md, out);
 	pcre2_match_data_free(md);
 	return r;
+}
+
+bool policy_could_match_beneath(const struct policy *p, const char *dirpath,
+				enum policy_level min_level)
+{
+	struct policy_decision d = decision_none;
+	pcre2_match_data *md;
+	const char *rel;
+	size_t len;
+	int k = -1;
+
+	if (path_relative(dirpath, &rel, &len) < 0)
+		return false;
+	md = pcre2_match_data_create(1, NULL);
+	if (!md)
+		return false;
+	if (own_level(p, rel, len, true, md, &d) == 0 && !d.match_error)
+		k = beneath_rule(p, d.rule, rel, len, min_level, md);
+	pcre2_match_data_free(md);
+	return k >= 0;
 }

@@ -68,7 +68,8 @@ void policy_free(struct policy *p);
 /*
  * Compiles PATTERN (SPEC 2) and appends it as the last rule.
  * origin/line are copied and only used for reporting.
- * Returns 0, -EINVAL with err filled (bad pattern, naming it), -ENOMEM.
+ * Returns 0, -EINVAL with err filled (bad pattern, naming it; a pattern
+ * longer than 1024 bytes; one the DFA matcher cannot run), -ENOMEM.
  */
 int policy_add_rule(struct policy *p, enum policy_level level, const char *pattern,
 		    const char *origin, int line, struct policy_error *err);
@@ -127,14 +128,21 @@ void policy_digest(const struct policy *p, char out[65]);
  * rule       index of the deciding rule, or -1 for the default (none).
  *            For a path hidden by an ancestor this is the ancestor's rule.
  * passthrough true for a directory whose own level is none but which is
- *            shown as view because a later rule re-includes something
- *            strictly beneath it (SPEC 3); it lists only reachable entries.
+ *            shown as view because a later rule of level view or more
+ *            could match some path strictly beneath it (SPEC 3); it lists
+ *            only reachable entries.
+ * reincluded_by  for a pass-through directory, the index of the first such
+ *            later rule; -1 otherwise.
  * hidden_by  when the path is hidden because an ancestor is not reachable:
  *            the length of that ancestor's path (without leading '/'), so
  *            that path[0..hidden_by) names it; 0 otherwise (and 0 when the
  *            unreachable ancestor is the root itself: see hidden).
  * hidden     true when the path is hidden because an ancestor (the root
  *            included) is not reachable, whatever its own level.
+ * match_error true when no matcher could decide the path within its
+ *            bounds (never seen in practice: the DFA fallback bounds every
+ *            match).  The path is then none with rule -1, and answers
+ *            exactly as any hidden name does (fail closed).
  */
 struct policy_decision {
 	enum policy_level level;
@@ -143,6 +151,8 @@ struct policy_decision {
 	bool passthrough;
 	size_t hidden_by;
 	bool hidden;
+	int reincluded_by;
+	bool match_error;
 };
 
 /* Decision for the codebase root (a directory). */
@@ -152,8 +162,10 @@ void policy_resolve_root(const struct policy *p, struct policy_decision *out);
  * Full resolution of PATH (see top for its form), walking every ancestor
  * for reachability.  IS_DIR says whether PATH itself is a directory (it
  * matters for trailing-'/' patterns and pass-through); every ancestor is
- * a directory.  Returns 0, -EINVAL for a malformed path, -ENOMEM, or
- * -ERANGE when pcre2 hit a resource limit on this path (callers deny).
+ * a directory.  Returns 0, -EINVAL for a malformed path, or -ENOMEM.
+ * A pattern that backtracks too long on this path is answered by the DFA
+ * matcher instead (same answer, bounded work); should even that fail, the
+ * path is none (match_error above), never an error code of its own.
  */
 int policy_resolve(const struct policy *p, const char *path, bool is_dir,
 		   struct policy_decision *out);
@@ -172,8 +184,25 @@ int policy_resolve_child(const struct policy *p, const struct policy_decision *p
  * Does rule I match PATH (or one of its ancestors), by its pattern alone?
  * For explain --all, which shows every matching rule and not only the
  * last one.  Returns 1, 0, or -EINVAL (bad path or I out of range),
- * -ENOMEM, -ERANGE as policy_resolve().
+ * -ENOMEM, -ERANGE when no matcher could decide within its bounds.
  */
 int policy_rule_matches(const struct policy *p, size_t i, const char *path, bool is_dir);
+
+/*
+ * Could a rule of level MIN_LEVEL or more decide some path strictly
+ * beneath the directory DIRPATH (form as at the top; "" is the root)?
+ * By the patterns alone, whether DIRPATH is reachable or not.  Only rules
+ * after the last rule matching DIRPATH itself count (an earlier one can
+ * never be the last match beneath it); the pattern question goes to pcre2
+ * as a partial match (see policy/glob.h), so no caller re-parses globs.
+ *
+ * This is SPEC 3's pass-through test (MIN_LEVEL view) and the daemon's
+ * "may this directory hold writable names" (MIN_LEVEL write).  It
+ * over-approximates only where a still later none rule hides again all
+ * that the rule could reach.  False on a malformed path, without memory,
+ * or when matching fails: fail closed.
+ */
+bool policy_could_match_beneath(const struct policy *p, const char *dirpath,
+				enum policy_level min_level);
 
 #endif

@@ -50,7 +50,8 @@ static void same(const struct policy_decision *a, const struct policy_decision *
 {
 	if (a->level != b->level || a->own != b->own || a->rule != b->rule ||
 	    a->passthrough != b->passthrough || a->hidden != b->hidden ||
-	    a->hidden_by != b->hidden_by)
+	    a->hidden_by != b->hidden_by || a->reincluded_by != b->reincluded_by ||
+	    a->match_error != b->match_error)
 		abort();
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policy_internal.h"
 #include "policy_load.h"
 #include "sha256.h"
 
@@ -455,6 +456,30 @@ static void test_glob_differential(void **state)
 					 path, dir ? " (dir)" : "", d.own == POLICY_READ ? "match" : "no",
 					 want ? "match" : "no");
 			matched += want;
+			/* The DFA fallback agrees. */
+			policy_set_dfa_only(p, true);
+			assert_int_equal(policy_resolve(p, path, dir, &d), 0);
+			if ((d.own == POLICY_READ) != want)
+				fail_msg("DFA: pattern '%s' on '%s'%s disagrees", pattern, path,
+					 dir ? " (dir)" : "");
+			policy_set_dfa_only(p, false);
+			/*
+			 * A match beneath an ancestor directory is seen from it: the
+			 * partial match never misses ("could match beneath").
+			 */
+			if (want && !ref_match(pattern, NULL, true)) {
+				char anc[128];
+				char *slash;
+
+				strcpy(anc, path);
+				while ((slash = strrchr(anc, '/')) != NULL) {
+					*slash = '\0';
+					if (!ref_match(pattern, anc, true) &&
+					    !policy_could_match_beneath(p, anc, POLICY_READ))
+						fail_msg("pattern '%s' matches '%s'%s but not beneath '%s'",
+							 pattern, path, dir ? "/" : "", anc);
+				}
+			}
 			/* The root, too. */
 			policy_resolve_root(p, &d);
 			if ((d.own == POLICY_READ) != ref_match(pattern, NULL, true))
@@ -582,13 +607,14 @@ static const struct resolve_case resolve_cases[] = {
 	{ "", NULL, true, POLICY_NONE, POLICY_NONE, -1, false, false, 0 },
 	{ "", "x", false, POLICY_NONE, POLICY_NONE, -1, false, true, 0 },
 	{ "", "x/y", true, POLICY_NONE, POLICY_NONE, -1, false, true, 0 },
-	/* a basename rule alone: the root passes through, other directories do not */
+	/* a basename rule alone: every directory passes through (a src/ may lie beneath) */
 	{ ONLY_SRC, NULL, true, POLICY_VIEW, POLICY_NONE, -1, true, false, 0 },
+	{ ONLY_SRC, "x", true, POLICY_VIEW, POLICY_NONE, -1, true, false, 0 },
 	{ ONLY_SRC, "src", true, POLICY_READ, POLICY_READ, 0, false, false, 0 },
 	{ ONLY_SRC, "src/a", false, POLICY_READ, POLICY_READ, 0, false, false, 0 },
 	{ ONLY_SRC, "x", false, POLICY_NONE, POLICY_NONE, -1, false, false, 0 },
-	{ ONLY_SRC, "x/y", false, POLICY_NONE, POLICY_NONE, -1, false, true, 1 },
-	{ ONLY_SRC, "a/src/b", false, POLICY_NONE, POLICY_READ, -1, false, true, 1 },
+	{ ONLY_SRC, "x/y", false, POLICY_NONE, POLICY_NONE, -1, false, false, 0 },
+	{ ONLY_SRC, "a/src/b", false, POLICY_READ, POLICY_READ, 0, false, false, 0 },
 	/* levels and last match */
 	{ VIEW_MD, "x.md", false, POLICY_READ, POLICY_READ, 1, false, false, 0 },
 	{ VIEW_MD, "a/b.c", false, POLICY_VIEW, POLICY_VIEW, 0, false, false, 0 },
@@ -609,13 +635,14 @@ static const struct resolve_case resolve_cases[] = {
 	/* hidden by the root itself */
 	{ ROOT_NONE, NULL, true, POLICY_NONE, POLICY_NONE, 1, false, false, 0 },
 	{ ROOT_NONE, "x.c", false, POLICY_NONE, POLICY_NONE, 1, false, true, 0 },
-	/* a trailing globstar re-includes the contents; a leading one has no literal prefix */
+	/* a trailing globstar re-includes the contents; so does a leading one (issue 16) */
 	{ STAR_REINCLUDE, "vault", true, POLICY_VIEW, POLICY_NONE, 1, true, false, 0 },
 	{ STAR_REINCLUDE, "vault/x", false, POLICY_READ, POLICY_READ, 2, false, false, 0 },
 	{ STAR_REINCLUDE, "vault/d/x", false, POLICY_READ, POLICY_READ, 2, false, false, 0 },
-	{ BASENAME_REINCLUDE, "vault", true, POLICY_NONE, POLICY_NONE, 1, false, false, 0 },
-	{ BASENAME_REINCLUDE, "vault/public.key", false, POLICY_NONE, POLICY_READ, 1, false, true,
-	  5 },
+	{ BASENAME_REINCLUDE, "vault", true, POLICY_VIEW, POLICY_NONE, 1, true, false, 0 },
+	{ BASENAME_REINCLUDE, "vault/public.key", false, POLICY_READ, POLICY_READ, 2, false, false,
+	  0 },
+	{ BASENAME_REINCLUDE, "vault/other", false, POLICY_NONE, POLICY_NONE, 1, false, false, 0 },
 	/* a later none on the re-included directory wins again */
 	{ NONE_AFTER, "a", true, POLICY_VIEW, POLICY_NONE, 1, true, false, 0 },
 	{ NONE_AFTER, "a/b", true, POLICY_NONE, POLICY_NONE, 3, false, false, 0 },
@@ -654,6 +681,393 @@ static void test_resolve_case(void **state)
 	assert_int_equal(d.hidden, c->hidden);
 	assert_int_equal(d.hidden_by, c->hidden_by);
 	policy_free(p);
+}
+
+/* ---- re-inclusion: any later rule that could match beneath (issue 16 item 1) ---- */
+
+struct reinclude_case {
+	const char *policy; /* [rules] body */
+	const char *path;   /* NULL: the root */
+	bool dir;
+	enum policy_level level;
+	bool passthrough;
+	int by;             /* reincluded_by: 0-based rule index, -1 */
+};
+
+#define A_B "none = **\nread = a/**/b\n"
+#define ANY_MD "none = **\nread = **/*.md\n"
+#define SRC_LIB "none = **\nread = {src,lib}/**/*.py\n"
+#define SRC_C "none = **\nread = src/**/*.c\n"
+/*
+ * Under a dir-only secret rule.  The intent (SPEC 3's own example is
+ * "read = /secrets/public.key" after "none = secrets/"): a dir-only none
+ * rule is a rule like any other, so a later rule that could match beneath
+ * it re-opens it as a pass-through directory that shows only what the
+ * later rule reaches.  An anchored later rule re-opens only its own
+ * secrets/; one at any depth (SECRET_ANY_PUB) re-opens every secrets/, since by
+ * last-match-wins it does decide every .pub beneath them.  Whoever wants
+ * a directory sealed whatever comes later repeats its none rule last.
+ */
+#define SECRET_PUB "read = **\nnone = secrets/\nread = secrets/**/*.pub\n"
+#define SECRET_ANY_PUB "read = **\nnone = secrets/\nread = **/*.pub\n"
+#define SECRET_SEALED "read = **\nnone = secrets/\nread = **/*.pub\nnone = secrets/\n"
+#define HIDE_AGAIN "none = **\nread = src/**/*.c\nnone = src/gen/\n"
+#define NONE_RULES_DONT "none = **\nnone = src/**/*.c\n"
+#define VIEW_DOCS "none = **\nview = docs/**\n"
+#define CLASS_ESC "none = **\nread = [ab]x/k\nread = c\\*/k\n"
+
+static const struct reinclude_case reinclude_cases[] = {
+	/* A_B: every directory under a/, nothing else */
+	{ A_B, NULL, true, POLICY_VIEW, true, 1 },
+	{ A_B, "a", true, POLICY_VIEW, true, 1 },
+	{ A_B, "a/x", true, POLICY_VIEW, true, 1 },
+	{ A_B, "a/x/y/z", true, POLICY_VIEW, true, 1 },
+	{ A_B, "a/b", false, POLICY_READ, false, -1 },
+	{ A_B, "a/x/y/b", false, POLICY_READ, false, -1 },
+	{ A_B, "a/x/b/inside", false, POLICY_READ, false, -1 },
+	{ A_B, "a/x/c", false, POLICY_NONE, false, -1 },
+	{ A_B, "c", true, POLICY_NONE, false, -1 },
+	{ A_B, "c/a/b", false, POLICY_NONE, false, -1 },
+	{ A_B, "ab", true, POLICY_NONE, false, -1 },
+	/* ANY_MD: every directory at any depth */
+	{ ANY_MD, "docs", true, POLICY_VIEW, true, 1 },
+	{ ANY_MD, "docs/x/y", true, POLICY_VIEW, true, 1 },
+	{ ANY_MD, "docs/x/y/README.md", false, POLICY_READ, false, -1 },
+	{ ANY_MD, "README.md", false, POLICY_READ, false, -1 },
+	{ ANY_MD, "docs/x/main.c", false, POLICY_NONE, false, -1 },
+	{ ANY_MD, "docs/x/main.c", true, POLICY_VIEW, true, 1 },
+	/* SRC_LIB: both roots, nothing beside them */
+	{ SRC_LIB, "src", true, POLICY_VIEW, true, 1 },
+	{ SRC_LIB, "lib", true, POLICY_VIEW, true, 1 },
+	{ SRC_LIB, "lib/a/b", true, POLICY_VIEW, true, 1 },
+	{ SRC_LIB, "lib/a/b/m.py", false, POLICY_READ, false, -1 },
+	{ SRC_LIB, "src/m.py", false, POLICY_READ, false, -1 },
+	{ SRC_LIB, "src/m.c", false, POLICY_NONE, false, -1 },
+	{ SRC_LIB, "bin", true, POLICY_NONE, false, -1 },
+	{ SRC_LIB, "srcx", true, POLICY_NONE, false, -1 },
+	{ SRC_LIB, "bin/src/m.py", false, POLICY_NONE, false, -1 },
+	/* the issue's example */
+	{ SRC_C, "src/x/y/z.c", false, POLICY_READ, false, -1 },
+	{ SRC_C, "src/x/y", true, POLICY_VIEW, true, 1 },
+	{ SRC_C, "src/x/y/z.h", false, POLICY_NONE, false, -1 },
+	/* under a dir-only secret rule (see SECRET_PUB) */
+	{ SECRET_PUB, "secrets", true, POLICY_VIEW, true, 2 },
+	{ SECRET_PUB, "secrets/id.pub", false, POLICY_READ, false, -1 },
+	{ SECRET_PUB, "secrets/id", false, POLICY_NONE, false, -1 },
+	{ SECRET_PUB, "secrets/sub", true, POLICY_VIEW, true, 2 },
+	{ SECRET_PUB, "secrets/sub/k.pub", false, POLICY_READ, false, -1 },
+	{ SECRET_PUB, "secrets/sub/k", false, POLICY_NONE, false, -1 },
+	{ SECRET_PUB, "a/secrets", true, POLICY_NONE, false, -1 },
+	{ SECRET_PUB, "a/secrets/k.pub", false, POLICY_NONE, false, -1 },
+	{ SECRET_ANY_PUB, "a/secrets", true, POLICY_VIEW, true, 2 },
+	{ SECRET_ANY_PUB, "a/secrets/k.pub", false, POLICY_READ, false, -1 },
+	{ SECRET_ANY_PUB, "a/secrets/k", false, POLICY_NONE, false, -1 },
+	{ SECRET_SEALED, "secrets", true, POLICY_NONE, false, -1 },
+	{ SECRET_SEALED, "a/secrets", true, POLICY_NONE, false, -1 },
+	{ SECRET_SEALED, "a/secrets/k.pub", false, POLICY_NONE, false, -1 },
+	{ SECRET_SEALED, "a/k.pub", false, POLICY_READ, false, -1 },
+	/* last match still wins: a later none hides again */
+	{ HIDE_AGAIN, "src", true, POLICY_VIEW, true, 1 },
+	{ HIDE_AGAIN, "src/a/x.c", false, POLICY_READ, false, -1 },
+	{ HIDE_AGAIN, "src/gen", true, POLICY_NONE, false, -1 },
+	{ HIDE_AGAIN, "src/gen/x.c", false, POLICY_NONE, false, -1 },
+	{ HIDE_AGAIN, "src/gen/d", true, POLICY_NONE, false, -1 },
+	/* only rules of level view or more re-include */
+	{ NONE_RULES_DONT, NULL, true, POLICY_NONE, false, -1 },
+	{ VIEW_DOCS, "docs", true, POLICY_VIEW, true, 1 },
+	{ VIEW_DOCS, "docs/x", false, POLICY_VIEW, false, -1 },
+	{ VIEW_DOCS, "doc", true, POLICY_NONE, false, -1 },
+	/* classes and escapes are pcre2's business, not a literal-prefix guess */
+	{ CLASS_ESC, "ax", true, POLICY_VIEW, true, 1 },
+	{ CLASS_ESC, "bx", true, POLICY_VIEW, true, 1 },
+	{ CLASS_ESC, "cx", true, POLICY_NONE, false, -1 },
+	{ CLASS_ESC, "c*", true, POLICY_VIEW, true, 2 },
+	{ CLASS_ESC, "cc", true, POLICY_NONE, false, -1 },
+	{ CLASS_ESC, "c*/k", false, POLICY_READ, false, -1 },
+};
+
+static void check_reinclude(const struct reinclude_case *c, bool dfa)
+{
+	struct policy *p = load_rules(c->policy);
+	struct policy_decision d;
+
+	policy_set_dfa_only(p, dfa);
+	if (c->path)
+		assert_int_equal(policy_resolve(p, c->path, c->dir, &d), 0);
+	else
+		policy_resolve_root(p, &d);
+	if (d.level != c->level || d.passthrough != c->passthrough || d.reincluded_by != c->by)
+		fail_msg("%s: level %s pass-through %d by #%d; want %s %d #%d",
+			 dfa ? "DFA" : "JIT", policy_level_name(d.level), d.passthrough,
+			 d.reincluded_by, policy_level_name(c->level), c->passthrough, c->by);
+	assert_false(d.match_error);
+	policy_free(p);
+}
+
+static void test_reinclude_case(void **state)
+{
+	check_reinclude(*state, false);
+	check_reinclude(*state, true);
+}
+
+/* ---- policy_could_match_beneath (issue 16 item 2) ---- */
+
+struct beneath_case {
+	const char *policy;
+	const char *dir;
+	enum policy_level min;
+	bool want;
+};
+
+#define AGENT_LIKE "read = **\nwrite = /output/\nwrite = /tmp/\nnone = .env\n"
+#define WRITE_LOG "read = **\nwrite = *.log\n"
+#define WRITE_OUT "read = **\nwrite = out/**/*.txt\n"
+#define DOCS_RO "write = **\nread = /docs/\n"
+#define DOCS_DRAFTS "write = **\nread = /docs/\nwrite = /docs/drafts/\n"
+#define WRITE_ALT "read = **\nwrite = a/{b,c}/d\n"
+#define WRITE_ESC "read = **\nwrite = a\\*/x\nwrite = [kl]/x\n"
+#define WRITE_BEFORE "write = /out/\nread = **\n"
+
+static const struct beneath_case beneath_cases[] = {
+	{ AGENT_LIKE, "", POLICY_WRITE, true },
+	{ AGENT_LIKE, "/", POLICY_WRITE, true },
+	{ AGENT_LIKE, "src", POLICY_WRITE, false },
+	{ AGENT_LIKE, "src/output", POLICY_WRITE, false },
+	{ AGENT_LIKE, "output", POLICY_WRITE, false }, /* itself write: nothing after decides */
+	{ AGENT_LIKE, "src", POLICY_NONE, true },        /* none = .env at any depth */
+	{ AGENT_LIKE, "src", POLICY_VIEW, false },
+	{ WRITE_LOG, "a/b", POLICY_WRITE, true },
+	{ WRITE_LOG, "", POLICY_WRITE, true },
+	{ WRITE_OUT, "out", POLICY_WRITE, true },
+	{ WRITE_OUT, "out/x/y", POLICY_WRITE, true },
+	{ WRITE_OUT, "outx", POLICY_WRITE, false },
+	{ WRITE_OUT, "src/out", POLICY_WRITE, false },
+	{ DOCS_RO, "docs", POLICY_WRITE, false },
+	{ DOCS_RO, "docs/x", POLICY_WRITE, false },
+	{ DOCS_DRAFTS, "docs", POLICY_WRITE, true },
+	{ DOCS_DRAFTS, "docs/x", POLICY_WRITE, false },
+	{ WRITE_ALT, "a", POLICY_WRITE, true },
+	{ WRITE_ALT, "a/c", POLICY_WRITE, true },
+	{ WRITE_ALT, "a/e", POLICY_WRITE, false },
+	{ WRITE_ALT, "b", POLICY_WRITE, false },
+	{ WRITE_ESC, "a*", POLICY_WRITE, true },
+	{ WRITE_ESC, "ab", POLICY_WRITE, false },
+	{ WRITE_ESC, "k", POLICY_WRITE, true },
+	{ WRITE_ESC, "m", POLICY_WRITE, false },
+	{ WRITE_BEFORE, "", POLICY_WRITE, false }, /* read = ** after it decides everything */
+	{ WRITE_BEFORE, "out", POLICY_WRITE, false },
+	{ "", "", POLICY_NONE, false },
+	{ AGENT_LIKE, "a//b", POLICY_WRITE, false }, /* malformed: false */
+	{ AGENT_LIKE, "../x", POLICY_WRITE, false },
+};
+
+static void test_beneath_case(void **state)
+{
+	const struct beneath_case *c = *state;
+	struct policy *p = load_rules(c->policy);
+
+	assert_int_equal(policy_could_match_beneath(p, c->dir, c->min), c->want);
+	policy_set_dfa_only(p, true);
+	assert_int_equal(policy_could_match_beneath(p, c->dir, c->min), c->want);
+	policy_free(p);
+}
+
+/* ---- what a pass-through directory lists, and its mode ---- */
+
+struct listing_case {
+	const char *policy;
+	const char *dir;      /* "" the root */
+	const char *children; /* names, ',' between, a trailing '/' for a directory */
+	const char *listed;   /* the children whose level is not none, in order */
+	const char *levels;   /* the directory's level, then 'w' when it keeps its w bits */
+};
+
+static const struct listing_case listing_cases[] = {
+	{ SRC_C, "src", "a.c,a.h,sub/,gen/,.env", "a.c,sub/,gen/", "view" },
+	{ HIDE_AGAIN, "src", "a.c,a.h,sub/,gen/", "a.c,sub/", "view" },
+	{ SECRET_PUB, "secrets", "id,id.pub,sub/,x.pub/", "id.pub,sub/,x.pub/", "view" },
+	{ SECRET_SEALED, "a", "secrets/,k.pub,k", "k.pub,k", "read" },
+	{ A_B, "", "a/,b,c/", "a/", "view" },
+	{ "none = **\nwrite = out/**/*.log\n", "out", "x.log,x.txt,d/", "x.log,d/", "view w" },
+	{ "none = **\nwrite = out/**/*.log\n", "", "out/,x.log", "out/", "view w" },
+	{ "none = **\nread = src/**/*.c\n", "", "src/,x.c", "src/", "view" },
+};
+
+/* The level of DIR's child NAME, as the daemon resolves it at lookup. */
+static enum policy_level child_level(const struct policy *p, const struct policy_decision *dir,
+				     const char *dirpath, const char *name, bool is_dir)
+{
+	struct policy_decision d;
+	char path[256];
+
+	(void)snprintf(path, sizeof(path), "%s%s%s", dirpath, *dirpath ? "/" : "", name);
+	assert_int_equal(policy_resolve_child(p, dir, path, is_dir, &d), 0);
+	return d.level;
+}
+
+static void test_listing_case(void **state)
+{
+	const struct listing_case *c = *state;
+	struct policy *p = load_rules(c->policy);
+	struct policy_decision d;
+	char listed[256] = "", levels[32], *names = strdup(c->children), *save = NULL, *n;
+
+	assert_non_null(names);
+	assert_int_equal(policy_resolve(p, c->dir, true, &d), 0);
+	/* As fs_fill_attr() does: a directory below write keeps w only if writes may land beneath. */
+	(void)snprintf(levels, sizeof(levels), "%s%s", policy_level_name(d.level),
+		       d.level < POLICY_WRITE && policy_could_match_beneath(p, c->dir, POLICY_WRITE)
+			       ? " w" : "");
+	assert_string_equal(levels, c->levels);
+	for (n = strtok_r(names, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(n);
+		bool is_dir = n[len - 1] == '/';
+		char name[64];
+
+		(void)snprintf(name, sizeof(name), "%.*s", (int)(len - is_dir), n);
+		if (child_level(p, &d, c->dir, name, is_dir) == POLICY_NONE)
+			continue;
+		if (*listed)
+			strcat(listed, ",");
+		strcat(listed, n);
+	}
+	assert_string_equal(listed, c->listed);
+	free(names);
+	policy_free(p);
+}
+
+/* ---- bounded matching (issue 15 item 6) ---- */
+
+/*
+ * Patterns that backtrack catastrophically on some names: many stars in
+ * one component (O(len^stars)) and alternations of overlapping lengths
+ * (O(2^n)).  The names hold the 'b' each pattern requires, so pcre2's
+ * required-character check cannot cut the search short; the miss has it
+ * one place too early.  Behind "read = **", a none rule of each kind must
+ * hide exactly the names it matches and leave the others readable: never
+ * an error (the ERANGE of issue 15 item 6), never another answer.
+ */
+static void test_match_limit(void **state)
+{
+	static const struct {
+		const char *pattern;
+		size_t as; /* the names: as 'a's, then "b" (hit) or "ba" (miss) */
+	} evil[] = {
+		{ "*a*a*a*a*a*a*a*a*a*b", 240 },
+		{ "/*a*a*a*a*a*a*a*a*a*b", 240 },
+		{ "**/*a*a*a*a*a*a*a*a*a*b", 240 },
+		{ "{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}"
+		  "{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}{a,aa}"
+		  "{a,aa}{a,aa}{a,aa}{a,aa}b",
+		  45 },
+		{ "*{a,aa}*{a,aa}*{a,aa}*{a,aa}*{a,aa}*{a,aa}*{a,aa}*b", 240 },
+		{ "[a]*[!b]*?*a*a*?*a*a*a*b", 240 },
+	};
+	char hit[256], miss[256], path[600];
+	size_t k;
+
+	for (k = 0; k < sizeof(evil) / sizeof(evil[0]); k++) {
+		struct policy *p = policy_new();
+		struct policy_error err = { 0 };
+		struct policy_decision d;
+		int dfa;
+
+		memset(hit, 'a', evil[k].as);
+		memcpy(miss, hit, evil[k].as);
+		strcpy(hit + evil[k].as, "b");
+		strcpy(miss + evil[k].as, "ba");
+		assert_int_equal(policy_add_rule(p, POLICY_READ, "**", "t", 1, &err), 0);
+		if (policy_add_rule(p, POLICY_NONE, evil[k].pattern, "t", 2, &err) != 0)
+			fail_msg("'%s' refused: %s", evil[k].pattern, err.msg);
+		for (dfa = 0; dfa < 2; dfa++) {
+			policy_set_dfa_only(p, dfa);
+			assert_int_equal(policy_resolve(p, miss, false, &d), 0);
+			if (d.level != POLICY_READ || d.match_error)
+				fail_msg("'%s' on the miss (%s): level %s, error %d", evil[k].pattern,
+					 dfa ? "DFA" : "JIT", policy_level_name(d.level),
+					 d.match_error);
+			(void)snprintf(path, sizeof(path), "%s/%s", miss, miss);
+			assert_int_equal(policy_resolve(p, path, true, &d), 0);
+			assert_int_equal(d.level, POLICY_READ);
+			assert_int_equal(policy_rule_matches(p, 1, path, true), 0);
+			assert_int_equal(policy_resolve(p, hit, false, &d), 0);
+			if (d.level != POLICY_NONE || d.rule != 1 || d.match_error)
+				fail_msg("'%s' on the hit (%s): level %s rule %d", evil[k].pattern,
+					 dfa ? "DFA" : "JIT", policy_level_name(d.level), d.rule);
+			assert_int_equal(policy_rule_matches(p, 1, hit, false), 1);
+			assert_false(policy_could_match_beneath(p, hit, POLICY_VIEW));
+		}
+		policy_free(p);
+	}
+}
+
+/* Over-long patterns are refused at load, with their line. */
+static void test_pattern_too_long(void **state)
+{
+	char text[1200 + 32], msg[1024];
+	struct policy *p = policy_new();
+	struct policy_error err = { 0 };
+
+	strcpy(text, "[rules]\nread = ");
+	memset(text + strlen(text), 'a', 1025);
+	strcpy(text + 15 + 1025, "\n");
+	/* Over the 197-byte line limit: that error comes first, and names the line. */
+	assert_int_equal(policy_load_text(p, text, strlen(text), "p.ini", NULL, NULL, &err),
+			 -EINVAL);
+	policy_error_format(&err, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "p.ini:2: "));
+	memset(text, 'a', 1025);
+	text[1025] = '\0';
+	assert_int_equal(policy_add_rule(p, POLICY_READ, text, "--rule", 0, &err), -EINVAL);
+	policy_error_format(&err, msg, sizeof(msg));
+	assert_string_equal(msg, "--rule: pattern 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...': "
+				 "longer than 1024 bytes");
+	text[1024] = '\0';
+	assert_int_equal(policy_add_rule(p, POLICY_READ, text, "--rule", 0, &err), 0);
+	policy_free(p);
+}
+
+/* Both matchers agree on every pattern table row (the DFA one is the fallback). */
+static void test_dfa_agrees(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(glob_cases) / sizeof(glob_cases[0]); i++) {
+		const struct glob_case *c = &glob_cases[i];
+		struct policy *p = policy_new();
+		struct policy_error err;
+		struct policy_decision d;
+
+		assert_int_equal(policy_add_rule(p, POLICY_READ, c->pattern, "t", 1, &err), 0);
+		policy_set_dfa_only(p, true);
+		if (c->path)
+			assert_int_equal(policy_resolve_child(
+						 p, &(struct policy_decision){ .level = POLICY_READ },
+						 c->path, c->dir, &d),
+					 0);
+		else
+			policy_resolve_root(p, &d);
+		if ((d.own == POLICY_READ) != c->match)
+			fail_msg("DFA: glob '%s' on '%s'%s: %s", c->pattern,
+				 c->path ? c->path : "(root)", c->dir ? "/" : "",
+				 d.own == POLICY_READ ? "match" : "no match");
+		policy_free(p);
+	}
+	for (i = 0; i < sizeof(resolve_cases) / sizeof(resolve_cases[0]); i++) {
+		const struct resolve_case *c = &resolve_cases[i];
+		struct policy *p = load_rules(c->policy);
+		struct policy_decision d;
+
+		policy_set_dfa_only(p, true);
+		if (c->path)
+			assert_int_equal(policy_resolve(p, c->path, c->dir, &d), 0);
+		else
+			policy_resolve_root(p, &d);
+		if (d.level != c->level || d.rule != c->rule || d.passthrough != c->passthrough ||
+		    d.hidden != c->hidden)
+			fail_msg("DFA: resolve #%zu disagrees", i);
+		policy_free(p);
+	}
 }
 
 /* ---- malformed policy files: one line with file, line and reason ---- */
@@ -938,7 +1352,8 @@ static void test_resolve_child_agrees(void **state)
 	static const char *const policies[] = {
 		SPEC3, SPEC3_REVERSED, NESTED, CHAIN, "", ONLY_SRC, VIEW_MD, WRITE_BUILD,
 		LAST_WINS, DOCS, FILE_OR_DIR, ROOT_NONE, STAR_REINCLUDE, BASENAME_REINCLUDE,
-		NONE_AFTER,
+		NONE_AFTER, A_B, ANY_MD, SRC_LIB, SRC_C, SECRET_PUB, SECRET_ANY_PUB, SECRET_SEALED,
+		HIDE_AGAIN, VIEW_DOCS,
 		"read = **\nwrite = /output/\nnone = .env\nnone = secrets/\nnone = **/.docker/config.json\n",
 	};
 	/* Parents before children; a trailing '/' marks a directory. */
@@ -981,7 +1396,8 @@ static void test_resolve_child_agrees(void **state)
 			assert_int_equal(policy_resolve(p, path, dir, &full), 0);
 			if (full.level != dec[i].level || full.own != dec[i].own ||
 			    full.rule != dec[i].rule || full.passthrough != dec[i].passthrough ||
-			    full.hidden != dec[i].hidden || full.hidden_by != dec[i].hidden_by)
+			    full.hidden != dec[i].hidden || full.hidden_by != dec[i].hidden_by ||
+			    full.reincluded_by != dec[i].reincluded_by)
 				fail_msg("policy %zu, '%s': resolve %s/%d, resolve_child %s/%d", pi,
 					 tree[i], policy_level_name(full.level), full.rule,
 					 policy_level_name(dec[i].level), dec[i].rule);
@@ -1370,12 +1786,18 @@ int main(void)
 		{ "glob_differential", test_glob_differential },
 		{ "deep_path_globstars", test_deep_path_globstars },
 		{ "rule_matches", test_rule_matches },
+		{ "match_limit", test_match_limit },
+		{ "pattern_too_long", test_pattern_too_long },
+		{ "dfa_agrees", test_dfa_agrees },
 	};
 	size_t nglob = sizeof(glob_cases) / sizeof(glob_cases[0]);
 	size_t nperr = sizeof(pattern_errors) / sizeof(pattern_errors[0]);
 	size_t nres = sizeof(resolve_cases) / sizeof(resolve_cases[0]);
 	size_t nlerr = sizeof(load_errors) / sizeof(load_errors[0]);
 	size_t nsecret = sizeof(secret_examples) / sizeof(secret_examples[0]);
+	size_t nreinc = sizeof(reinclude_cases) / sizeof(reinclude_cases[0]);
+	size_t nbeneath = sizeof(beneath_cases) / sizeof(beneath_cases[0]);
+	size_t nlisting = sizeof(listing_cases) / sizeof(listing_cases[0]);
 	size_t npreset = 0, total, n = 0, i, k, nnamed;
 	struct CMUnitTest *tests;
 	const char *root = getenv("FENCE_ROOT");
@@ -1401,7 +1823,8 @@ int main(void)
 				       policy_level_name(c->secret));
 		}
 	}
-	total = nglob + nperr + nres + nlerr + npreset + sizeof(single) / sizeof(single[0]);
+	total = nglob + nperr + nres + nlerr + npreset + nreinc + nbeneath + nlisting +
+		sizeof(single) / sizeof(single[0]);
 	tests = calloc(total, sizeof(*tests));
 	if (!tests)
 		return 1;
@@ -1430,6 +1853,29 @@ int main(void)
 		if (asprintf(&name, "bad policy: %s", load_errors[i].msg) < 0)
 			return 1;
 		add_case(tests, &n, name, test_load_error, &load_errors[i]);
+	}
+	for (i = 0; i < nreinc; i++) {
+		const struct reinclude_case *c = &reinclude_cases[i];
+
+		if (asprintf(&name, "re-include #%zu '%s'%s is %s%s", i, c->path ? c->path : "(root)",
+			     c->dir ? "/" : "", policy_level_name(c->level),
+			     c->passthrough ? " pass-through" : "") < 0)
+			return 1;
+		add_case(tests, &n, name, test_reinclude_case, c);
+	}
+	for (i = 0; i < nbeneath; i++) {
+		const struct beneath_case *c = &beneath_cases[i];
+
+		if (asprintf(&name, "beneath #%zu '%s' %s: %s", i, c->dir, policy_level_name(c->min),
+			     c->want ? "yes" : "no") < 0)
+			return 1;
+		add_case(tests, &n, name, test_beneath_case, c);
+	}
+	for (i = 0; i < nlisting; i++) {
+		if (asprintf(&name, "listing #%zu of '%s': %s", i, listing_cases[i].dir,
+			     listing_cases[i].listed) < 0)
+			return 1;
+		add_case(tests, &n, name, test_listing_case, &listing_cases[i]);
 	}
 	nnamed = n; /* the names above were allocated */
 	for (i = 0; i < npreset; i++)
