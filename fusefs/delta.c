@@ -282,12 +282,10 @@ static void staged_drop(struct fs_session *s, struct staged *c)
  * an origin record.  Touches neither upper/ nor the inode, so it needs no
  * lock: the source and work/ are the daemon's alone.
  */
-static int stage_file(struct fs_session *s, struct fs_inode *i, const struct stat *st, off_t len,
+static int stage_file(struct fs_session *s, int in, const struct stat *st, off_t len,
 		      struct staged *c)
 {
-	_cleanup_close_ int in = -1;
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	char p[32];
 	int r;
 
 	if (len > st->st_size)
@@ -298,13 +296,6 @@ static int stage_file(struct fs_session *s, struct fs_inode *i, const struct sta
 	if (r < 0)
 		return r;
 	c->charged = len;
-	/* Reopening an O_PATH fd goes through its /proc magic link: no O_NOFOLLOW. */
-	in = open(delta_fd_path(i->src_fd, p, sizeof(p)), O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		r = -errno;
-		staged_drop(s, c);
-		return r;
-	}
 	tmp_name(s, c->tmp, sizeof(c->tmp));
 	c->fd = openat(s->work_fd, c->tmp, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
 		       0600);
@@ -318,7 +309,7 @@ static int stage_file(struct fs_session *s, struct fs_inode *i, const struct sta
 	if (r == 0 && len < st->st_size && ftruncate(c->fd, len) < 0)
 		r = -errno;
 	if (r == 0)
-		r = copy_xattrs(i->src_fd, c->fd);
+		r = copy_xattrs(in, c->fd);
 	if (r == 0)
 		r = copy_owner(c->fd, st);
 	if (r == 0 && fchmod(c->fd, st->st_mode & 07777) < 0)
@@ -369,42 +360,69 @@ static int commit_file(struct fs_session *s, struct fs_inode *i, int upfd, const
 			return -errno;
 		}
 	}
+	if (fstatat(upper, "", &ust, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = -errno;
+
+		(void)close(upper);
+		(void)close(c->fd);
+		c->fd = -1;
+		return r;
+	}
 	/* The read fd on the source gives way to a read-write fd on the copy. */
-	pthread_rwlock_wrlock(&i->io_lock);
-	if (i->data_fd >= 0)
+	pthread_rwlock_wrlock(fs_io_lock(i));
+	if (i->data_fd >= 0) {
 		(void)close(i->data_fd);
-	if (!i->data_counted)
-		atomic_fetch_add(&s->read_fds, 1);
-	i->data_counted = true;
-	i->data_fd = c->fd;
+		i->data_fd = c->fd;
+	} else {
+		i->data_fd = c->fd;
+		fs_data_fd_added(s, i);
+	}
 	i->data_rw = true;
-	i->upper_fd = upper;
-	pthread_rwlock_unlock(&i->io_lock);
+	fs_set_upper(s, i, upper, &ust);
+	pthread_rwlock_unlock(fs_io_lock(i));
 	c->fd = -1;
 	/* Same object, new home: later lookups find it in upper/. */
-	if (fstatat(upper, "", &ust, AT_EMPTY_PATH) == 0)
-		fs_inode_rekey(s, i, ust.st_dev, ust.st_ino);
+	fs_inode_rekey(s, i, ust.st_dev, ust.st_ino);
 	return 0;
 }
 
 static int copy_up_file(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
 			const struct stat *st)
 {
+	_cleanup_close_ int in = fs_open_object(s, i, false, O_RDONLY);
 	struct staged c;
-	int r = stage_file(s, i, st, st->st_size, &c);
+	int r;
 
+	if (in < 0)
+		return -errno;
+	r = stage_file(s, in, st, st->st_size, &c);
 	return r < 0 ? r : commit_file(s, i, upfd, name, &c);
 }
 
-static int copy_up_symlink(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
-			   const struct stat *st)
+/* Caches the O_PATH fd UPPER of I's new delta object on I.  0 or -errno. */
+static int set_upper(struct fs_session *s, struct fs_inode *i, int upper)
+{
+	struct stat ust;
+
+	if (fstatat(upper, "", &ust, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = -errno;
+
+		(void)close(upper);
+		return r;
+	}
+	fs_set_upper(s, i, upper, &ust);
+	return 0;
+}
+
+static int copy_up_symlink(struct fs_session *s, struct fs_inode *i, int sfd, int upfd,
+			   const char *name, const struct stat *st)
 {
 	char target[PATH_MAX + 1], tmp[64];
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	ssize_t n;
 	int upper;
 
-	n = readlinkat(i->src_fd, "", target, sizeof(target) - 1);
+	n = readlinkat(sfd, "", target, sizeof(target) - 1);
 	if (n < 0)
 		return -errno;
 	target[n] = '\0';
@@ -428,8 +446,7 @@ static int copy_up_symlink(struct fs_session *s, struct fs_inode *i, int upfd, c
 	upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
 		return -errno;
-	i->upper_fd = upper;
-	return 0;
+	return set_upper(s, i, upper);
 
 out_unlink:;
 	int r = -errno;
@@ -438,8 +455,8 @@ out_unlink:;
 	return r;
 }
 
-static int copy_up_dir(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
-		       const struct stat *st)
+static int copy_up_dir(struct fs_session *s, struct fs_inode *i, int sfd, int upfd,
+		       const char *name, const struct stat *st)
 {
 	_cleanup_close_ int fd = -1;
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
@@ -452,7 +469,7 @@ static int copy_up_dir(struct fs_session *s, struct fs_inode *i, int upfd, const
 	fd = openat(upfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	r = copy_xattrs(i->src_fd, fd);
+	r = copy_xattrs(sfd, fd);
 	if (r == 0)
 		r = copy_owner(fd, st);
 	if (r == 0 && fchmod(fd, st->st_mode & 07777) < 0)
@@ -466,8 +483,7 @@ static int copy_up_dir(struct fs_session *s, struct fs_inode *i, int upfd, const
 	upper = openat(upfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
 		return -errno;
-	i->upper_fd = upper;
-	return 0;
+	return set_upper(s, i, upper);
 }
 
 static int copy_up_special(struct fs_session *s, struct fs_inode *i, int upfd, const char *name,
@@ -491,42 +507,41 @@ static int copy_up_special(struct fs_session *s, struct fs_inode *i, int upfd, c
 	upper = openat(upfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (upper < 0)
 		return -errno;
-	i->upper_fd = upper;
-	return 0;
+	return set_upper(s, i, upper);
 }
 
 int delta_copy_up(struct fs_session *s, struct fs_inode *i)
 {
 	struct stat st;
-	int r;
+	int r, sfd, upfd;
 
-	if (i->upper_fd >= 0)
+	if (i->has_upper)
 		return 0;
-	if (!i->parent || i->src_fd < 0)
+	if (!i->parent || !i->has_src)
 		return -EIO; /* the root always has an upper; delta-only inodes too */
 	r = delta_copy_up(s, i->parent);
 	if (r < 0)
 		return r;
-	if (fstatat(i->src_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	sfd = fs_src(s, i);
+	upfd = fs_upper(s, i->parent);
+	if (sfd < 0 || upfd < 0)
+		return -errno;
+	if (fstatat(sfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
-		r = copy_up_file(s, i, i->parent->upper_fd, i->name, &st);
+		r = copy_up_file(s, i, upfd, i->name, &st);
 		break;
 	case S_IFDIR:
-		r = copy_up_dir(s, i, i->parent->upper_fd, i->name, &st);
+		r = copy_up_dir(s, i, sfd, upfd, i->name, &st);
 		break;
 	case S_IFLNK:
-		r = copy_up_symlink(s, i, i->parent->upper_fd, i->name, &st);
-		if (r == 0) {
-			struct stat ust;
-
-			if (fstatat(i->upper_fd, "", &ust, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
-				fs_inode_rekey(s, i, ust.st_dev, ust.st_ino);
-		}
+		r = copy_up_symlink(s, i, sfd, upfd, i->name, &st);
+		if (r == 0)
+			fs_inode_rekey(s, i, s->upper_dev, i->upper_ino);
 		break;
 	default:
-		r = copy_up_special(s, i, i->parent->upper_fd, i->name, &st);
+		r = copy_up_special(s, i, upfd, i->name, &st);
 		break;
 	}
 	if (r == 0)
@@ -536,41 +551,45 @@ int delta_copy_up(struct fs_session *s, struct fs_inode *i)
 
 int delta_copy_up_data(struct fs_session *s, struct fs_inode *i, off_t len)
 {
+	_cleanup_close_ int in = -1;
 	struct staged c;
 	struct stat st;
 	int r;
 
 	if (i->type != S_IFREG) {
-		pthread_rwlock_wrlock(&s->ns_lock);
+		fs_ns_wrlock(s);
 		r = delta_copy_up(s, i);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 		return r;
 	}
-	pthread_mutex_lock(&i->copy_lock);
-	pthread_rwlock_rdlock(&s->ns_lock);
-	r = i->upper_fd >= 0 ? 1 : i->src_fd < 0 ? -EIO : 0;
-	pthread_rwlock_unlock(&s->ns_lock);
-	/* src_fd never changes once the inode exists: the copy needs no lock. */
-	if (r == 0 && fstatat(i->src_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	if (r == 0)
-		r = stage_file(s, i, &st, len, &c);
+	pthread_mutex_lock(fs_copy_lock(i));
+	fs_ns_rdlock(s);
+	r = i->has_upper ? 1 : !i->has_src ? -EIO : 0;
+	/* The copy itself runs without ns_lock, on a read fd of its own. */
 	if (r == 0) {
-		pthread_rwlock_wrlock(&s->ns_lock);
-		if (i->upper_fd >= 0) {
+		in = fs_open_object(s, i, false, O_RDONLY);
+		if (in < 0 || fstat(in, &st) < 0)
+			r = -errno;
+	}
+	fs_ns_unlock(s);
+	if (r == 0)
+		r = stage_file(s, in, &st, len, &c);
+	if (r == 0) {
+		fs_ns_wrlock(s);
+		if (i->has_upper) {
 			staged_drop(s, &c); /* copied meanwhile by a rename or link */
 		} else {
 			r = delta_copy_up(s, i->parent);
 			if (r == 0)
-				r = commit_file(s, i, i->parent->upper_fd, i->name, &c);
+				r = commit_file(s, i, fs_upper(s, i->parent), i->name, &c);
 			else
 				staged_drop(s, &c);
 			if (r == 0)
 				fs_dir_invalidate(i->parent);
 		}
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 	}
-	pthread_mutex_unlock(&i->copy_lock);
+	pthread_mutex_unlock(fs_copy_lock(i));
 	return r > 0 ? 0 : r;
 }
 

@@ -3,23 +3,33 @@
  * fs.h - the fencefs daemon: one session, an inode table, the FUSE handlers.
  *
  * Shape follows libfuse's example/passthrough_hp.cc: one session struct
- * reached through fuse_req_userdata(), one inode per (source object, level)
- * holding O_PATH fds, every file operation done with *at() calls relative to
- * those fds.  Contract: ../shared/SPEC.md sections 1, 6 and 8.
+ * reached through fuse_req_userdata(), one inode per (source object, level),
+ * every file operation done with *at() calls relative to directory fds.
+ * Unlike passthrough_hp, an inode holds no fd of its own: its fds are a
+ * cache under one budget (fs_fds.c), so that any number of inodes works
+ * at any fd limit.  Contract: ../shared/SPEC.md sections 1, 6 and 8.
  *
  * Locking, outermost first (never take them in another order):
+ *   copy_lock        serialises a file's copy-up (delta_copy_up_data).
+ *   pt_lock          over inode->pt_* (fs_passthrough.c): the opens of a
+ *                    file and its backing file (it takes ns_lock for reading
+ *                    to open the backing file).
  *   sess->ns_lock    rwlock over the namespace: lookups and readdir take it
  *                    for reading; everything that changes a directory
- *                    (create, unlink, rename, copy-up, ...) for writing.  It
- *                    guards inode->parent, ->name, ->dec, ->upper_fd,
- *                    ->opaque and the delta's directories.
- *   inode->pt_lock   mutex over inode->pt_* (fs_passthrough.c): the opens of
- *                    a file and its backing file.
- *   inode->io_lock   rwlock over inode->data_fd: READ/WRITE hold it for
+ *                    (create, unlink, rename, copy-up, ...) for writing, and
+ *                    the fd sweep.  It guards inode->parent, ->name, ->dec,
+ *                    ->has_upper, ->opaque, the cached O_PATH fds (valid
+ *                    while it is held) and the delta's directories.  Taken
+ *                    through fs_ns_rdlock()/fs_ns_wrlock()/fs_ns_unlock().
+ *   io_lock          rwlock over inode->data_fd: READ/WRITE hold it for
  *                    reading while they use the fd; copy-up swaps the fd
  *                    holding it for writing.
- *   inode->dir_lock  mutex over inode->dirlist (the cached merged listing).
+ *   dir_lock         mutex over inode->dirlist (the cached merged listing).
  *   sess->table_lock mutex over the hash table, nlookup and refs.
+ *   sess->fd_lock    mutex over the fd cache's list and counts (fs_fds.c);
+ *                    it only try-locks io_lock.
+ * The per-inode locks are stripes shared by several inodes (fs_inode.c):
+ * no code path holds two of one kind at once.
  */
 #ifndef FENCE_FS_H
 #define FENCE_FS_H
@@ -40,25 +50,23 @@
 struct fs_opts;
 struct fs_dirlist;
 
+/* A link in the session's list of inodes that hold cached fds (fs_fds.c). */
+struct fs_fdlink {
+	struct fs_fdlink *prev, *next;
+};
+
 struct fs_inode {
+	/*
+	 * Fields in order of size, so that the record stays small: it is
+	 * kept for every inode the kernel remembers (fs_fds_stats() reports
+	 * the heap per inode).
+	 */
+
 	/* Immutable after creation. */
-	mode_t type;          /* S_IFMT bits */
-	enum policy_level level;
-	bool write_beneath;   /* a directory under write that may hold write names */
 	uint64_t report_ino;  /* st_ino shown to the sandbox: stable across copy-up */
 
 	/* Guarded by sess->table_lock. */
-	dev_t key_dev;        /* hash key: (key_dev, key_ino, level) */
-	ino_t key_ino;
-	/*
-	 * A source file with several hard links gets one inode per name
-	 * until its copy-up, as in overlayfs without index: a write through
-	 * one name copies up that name only, so the names must not share the
-	 * kernel's page cache.  The key then also holds (parent, name).
-	 */
-	bool per_name;
 	uint64_t nlookup;     /* the kernel's references */
-	uint64_t refs;        /* children whose ->parent is this inode */
 	struct fs_inode *hnext;
 
 	/*
@@ -68,35 +76,58 @@ struct fs_inode {
 	struct fs_inode *parent; /* NULL for the root */
 	char *name;              /* NULL for the root */
 	struct policy_decision dec;
-	int src_fd;    /* O_PATH on the source object, -1 if delta-only */
-	int upper_fd;  /* O_PATH on the delta object, -1 until copy-up; set once, and
-			* for files with io_lock held too (data_fd() reads it under io_lock) */
-	bool opaque;   /* upper dir hides the source dir */
-	atomic_bool audited_write; /* the first write through this inode was logged */
-	/* Read since the kernel last got its attributes: its atime is stale (fs_notify.c). */
-	atomic_bool atime_stale;
+	/*
+	 * The objects shown, by identity: an inode holds no fd of its own.
+	 * Its O_PATH fds are a cache (fs_fds.c) reached with fs_src() and
+	 * fs_upper() under ns_lock, closed when cold and reopened by name in
+	 * the parent, the identity checked again (ESTALE otherwise).  The
+	 * hash key is one of the two: the delta object's once key_upper.
+	 */
+	dev_t src_dev;
+	ino_t src_ino;
+	ino_t upper_ino;      /* on sess->upper_dev */
 
-	/* Serialises the lock-free data copy of a file's copy-up (delta_copy_up_data). */
-	pthread_mutex_t copy_lock;
+	/* Guarded by sess->fd_lock: on the list while it holds a cached fd. */
+	struct fs_fdlink fdl;
 
+	/* Guarded by dir_lock. */
+	struct fs_dirlist *dirlist;
+
+	mode_t type;          /* S_IFMT bits; immutable */
+	uint32_t refs;        /* children whose ->parent is this inode (table_lock) */
+	int src_fd;           /* cached O_PATH on the source object, or -1 */
+	int upper_fd;         /* cached O_PATH on the delta object, or -1 */
 	/* Guarded by io_lock. */
-	pthread_rwlock_t io_lock;
-	int data_fd;   /* lazily opened: O_RDONLY on the source or O_RDWR on upper */
-	bool data_rw;
-	bool data_counted; /* data_fd counts in sess->read_fds */
+	int data_fd;          /* lazily opened: O_RDONLY on the source or O_RDWR on upper */
 
 	/* Guarded by pt_lock (fs_passthrough.c). */
-	pthread_mutex_t pt_lock;
 	int pt_backing;       /* backing id registered with the kernel, 0 none */
+	uint32_t pt_refs;     /* passthrough opens not yet released */
+	uint32_t pt_cached;   /* page-cache opens not yet released */
 	bool pt_upper;        /* it is the delta copy (else the source) */
 	bool pt_rw;           /* opened read-write */
 	bool pt_used;         /* passthrough I/O since the last page-cache open */
-	uint32_t pt_refs;     /* passthrough opens not yet released */
-	uint32_t pt_cached;   /* page-cache opens not yet released */
 
-	/* Guarded by dir_lock. */
-	pthread_mutex_t dir_lock;
-	struct fs_dirlist *dirlist;
+	uint8_t level;        /* enum policy_level; immutable */
+	bool write_beneath;   /* a directory under write that may hold write names */
+	/*
+	 * A source file with several hard links gets one inode per name
+	 * until its copy-up, as in overlayfs without index: a write through
+	 * one name copies up that name only, so the names must not share the
+	 * kernel's page cache.  The key then also holds (parent, name).
+	 * (table_lock)
+	 */
+	bool per_name;
+	bool key_upper;       /* keyed by the delta object (table_lock) */
+	bool has_src;         /* a source object: (src_dev, src_ino) */
+	bool has_upper;       /* a delta object; set once (ns_lock) */
+	bool orphan;          /* its delta name was removed: its fds stay (pinned) */
+	bool opaque;          /* upper dir hides the source dir (ns_lock) */
+	bool data_rw;         /* io_lock */
+	atomic_bool fd_ref;   /* used since the last sweep (second chance) */
+	atomic_bool audited_write; /* the first write through this inode was logged */
+	/* Read since the kernel last got its attributes: its atime is stale (fs_notify.c). */
+	atomic_bool atime_stale;
 };
 
 struct fs_session {
@@ -128,12 +159,27 @@ struct fs_session {
 	struct fs_notifier *notifier; /* fs_notify.c, NULL when not running */
 
 	/*
-	 * Read fds kept open on source files (fs_data.c): past the budget,
-	 * READ opens and closes one per request, so that the fd limit goes to
-	 * the O_PATH fds every known inode needs.
+	 * The fd budget (fs_fds.c): the fds cached on inodes (O_PATH and
+	 * data) stay under fd_budget; a sweep closes cold ones.  Guarded by
+	 * fd_lock, innermost of all locks.
 	 */
-	_Atomic int64_t read_fds;
-	_Atomic int64_t read_fd_budget;
+	pthread_mutex_t fd_lock;
+	struct fs_fdlink fd_list;   /* inodes holding cached fds; sentinel */
+	struct fs_fdlink *fd_hand;  /* the sweep's position */
+	_Atomic int64_t fd_count;   /* cached fds on listed inodes */
+	_Atomic int64_t fd_pinned;  /* fds of orphans and of the root */
+	_Atomic int64_t fd_peak;    /* highest fd_count + fd_pinned */
+	int64_t fd_budget;
+	_Atomic uint64_t fd_evicted, fd_reopened, fd_stale;
+	_Atomic int64_t inodes, inodes_peak;
+	atomic_bool trim_wanted;    /* a sweep is due: new outer ns_lock readers wait a little */
+	bool trim_stop;
+	bool trim_running;
+	pthread_t trim_thread;
+	pthread_mutex_t trim_mu;
+	pthread_cond_t trim_cv, gate_cv;
+	dev_t upper_dev;            /* the delta's filesystem */
+	_Atomic int64_t read_fd_budget; /* passthrough backing ids kept (fs_passthrough.c) */
 	uint64_t max_delta;        /* 0: no budget */
 	_Atomic int64_t delta_bytes;
 	_Atomic uint64_t denied;
@@ -151,6 +197,19 @@ struct fs_session {
 
 /* --- fs_inode.c --- */
 
+/*
+ * The locks of an inode (a stripe shared with other inodes, see the top):
+ *   io_lock   over ->data_fd: READ/WRITE hold it for reading while they
+ *             use the fd; copy-up swaps the fd holding it for writing.
+ *   dir_lock  over ->dirlist.
+ *   copy_lock serialises the lock-free data copy of a file's copy-up.
+ *   pt_lock   over ->pt_* (fs_passthrough.c).
+ */
+pthread_rwlock_t *fs_io_lock(const struct fs_inode *i);
+pthread_mutex_t *fs_dir_lock(const struct fs_inode *i);
+pthread_mutex_t *fs_copy_lock(const struct fs_inode *i);
+pthread_mutex_t *fs_pt_lock(const struct fs_inode *i);
+
 /* Sets up the table and the root inode from the open root fds.  0 or -errno. */
 int fs_table_init(struct fs_session *s);
 /* Frees every inode (at exit). */
@@ -159,14 +218,16 @@ void fs_table_destroy(struct fs_session *s);
 struct fs_inode *fs_inode_get(struct fs_session *s, fuse_ino_t ino);
 /*
  * Finds the inode for (dev, ino, level) or makes one, taking one kernel
- * reference (nlookup) either way.  Takes ownership of src_fd and upper_fd
- * (closed when an existing inode is returned).  *created says which.
- * Returns NULL when out of memory (fds closed).
+ * reference (nlookup) either way.  SRC and UPPER are the attributes of
+ * its source and delta objects (NULL: none).  Takes ownership of
+ * upper_fd, an O_PATH fd on the delta object or -1 (cached, or closed
+ * when an existing inode is returned).  Returns NULL when out of memory.
  */
 struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino, mode_t type,
 				      const struct policy_decision *dec, struct fs_inode *parent,
-				      const char *name, int src_fd, int upper_fd,
-				      uint64_t report_ino, bool opaque, bool per_name);
+				      const char *name, const struct stat *src,
+				      const struct stat *upper, int upper_fd, uint64_t report_ino,
+				      bool opaque, bool per_name);
 /*
  * Only the finding half: the inode the table holds for (dev, ino, level)
  * -- and (parent, name) for a per-name one -- with one more kernel
@@ -182,12 +243,70 @@ void fs_inode_rekey(struct fs_session *s, struct fs_inode *i, dev_t dev, ino_t i
 /* Calls fn for every inode in the table (table_lock held: fn must not lock it). */
 void fs_inode_foreach(struct fs_session *s, void (*fn)(struct fs_inode *i, void *ctx), void *ctx);
 /*
- * Out of fds (EMFILE/ENFILE): closes the cached read fds not in use right
- * now and halves the budget for them.  Returns how many were closed.
+ * Out of fds (EMFILE/ENFILE): closes the cached data fds not in use right
+ * now and asks for a sweep.  Returns how many were closed.
  */
 size_t fs_reclaim_read_fds(struct fs_session *s);
-/* openat() that, out of fds, reclaims cached read fds once and retries. */
+/* openat() that, out of fds, reclaims cached data fds once and retries. */
 int fs_openat(struct fs_session *s, int dirfd, const char *name, int flags, mode_t mode);
+
+/* --- fs_fds.c: the fd budget --- */
+
+/* Cached fds when the mount does not say (fs_mount.c derives it from RLIMIT_NOFILE). */
+#define FS_FD_BUDGET_DEFAULT 1024
+
+/*
+ * ns_lock, through these only: a reader arriving while a sweep is due
+ * waits briefly so that the sweep (a writer) is not starved, and the
+ * last unlock of a thread asks for a sweep when over budget.
+ */
+void fs_ns_rdlock(struct fs_session *s);
+void fs_ns_wrlock(struct fs_session *s);
+void fs_ns_unlock(struct fs_session *s);
+/*
+ * Sets up the budget (fs_table_init() does), starts its sweeping thread
+ * (once the daemon has forked: without it nothing is swept) and stops it.
+ * 0 or -errno.
+ */
+int fs_fds_init(struct fs_session *s, int64_t budget);
+int fs_fds_start(struct fs_session *s);
+void fs_fds_stop(struct fs_session *s);
+/*
+ * The O_PATH fd of I's source (delta) object, opened again if it was
+ * closed; valid until ns_lock (held by the caller) is released.  -1 with
+ * errno set: ESTALE when the object at I's path is another one now, EIO
+ * when I has none.
+ */
+int fs_src(struct fs_session *s, struct fs_inode *i);
+int fs_upper(struct fs_session *s, struct fs_inode *i);
+/* The fd of what the sandbox sees of I: its delta copy, else the source. */
+int fs_object(struct fs_session *s, struct fs_inode *i);
+/* Caches FD (O_PATH, taken) as I's delta object, whose attributes are ST; ns_lock held. */
+void fs_set_upper(struct fs_session *s, struct fs_inode *i, int fd, const struct stat *st);
+/* I's source object is out of reach from now on (moved in the delta); ns_lock held. */
+void fs_drop_src(struct fs_session *s, struct fs_inode *i);
+/*
+ * Opens I's source (delta) object anew with FLAGS (not cached): through
+ * the cached O_PATH fd, else by name in the parent, the identity checked.
+ * ns_lock held.  The fd, or -1 with errno set.
+ */
+int fs_open_object(struct fs_session *s, struct fs_inode *i, bool upper, int flags);
+/* Attributes of I's object (the delta copy if any), identity checked; ns_lock held. */
+int fs_lstat_object(struct fs_session *s, struct fs_inode *i, struct stat *st);
+/*
+ * The delta name NAME in DIR (object ST) is about to go: inodes named so
+ * keep their fds open from now on (they have no path any more).
+ * ns_lock held for writing.
+ */
+void fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name,
+		    const struct stat *st);
+/* Accounts a data fd just stored on I (io_lock held for writing). */
+void fs_data_fd_added(struct fs_session *s, struct fs_inode *i);
+/* Releases I's cached fds and its place on the list (the inode is being freed). */
+void fs_fds_release(struct fs_session *s, struct fs_inode *i);
+/* Writes the counters as one JSON object into BUF. */
+void fs_fds_stats(struct fs_session *s, char *buf, size_t len);
+
 /*
  * Writes the path of I relative to the root (no leading '/', "" for the
  * root) into buf.  Caller holds ns_lock.  0 or -ENAMETOOLONG.

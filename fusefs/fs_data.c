@@ -28,62 +28,60 @@
 /*
  * The data fd of regular file I, with io_lock held for reading (the caller
  * unlocks).  RW asks for a read-write fd on the delta copy (which must
- * exist).  Opened lazily and kept for the inode's life: READ and WRITE
- * come by node id, without a per-open handle (OPEN answers ENOSYS).
+ * exist).  Opened lazily and cached under the fd budget (fs_fds.c): READ
+ * and WRITE come by node id, without a per-open handle (OPEN answers
+ * ENOSYS), and the sweep may close it whenever no request uses it.
  */
 int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd)
 {
-	char p[32];
+	int r = 0;
 
 	if (i->type != S_IFREG)
 		return -EINVAL;
-	/*
-	 * The fds are reopened through /proc/self/fd/N (the O_PATH fd's magic
-	 * link), which names the very object looked up: no path is walked
-	 * again, so O_NOFOLLOW is neither needed nor possible there.
-	 */
-	pthread_rwlock_rdlock(&i->io_lock);
-	if (i->data_fd >= 0 && (!rw || i->data_rw)) {
-		*fd = i->data_fd;
-		return 0;
-	}
-	pthread_rwlock_unlock(&i->io_lock);
-	pthread_rwlock_wrlock(&i->io_lock);
-	if (i->data_fd < 0 || (rw && !i->data_rw)) {
-		int nfd = -1;
-		bool nrw = false;
-
-		if (i->upper_fd >= 0) {
-			nfd = fs_openat(s, AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)),
-					O_RDWR | O_CLOEXEC, 0);
-			nrw = nfd >= 0;
-			if (nfd < 0 && !rw)
-				nfd = fs_openat(s, AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0);
-		} else if (!rw && i->src_fd >= 0) {
-			/* The source is only ever opened read-only (SPEC 6). */
-			nfd = fs_openat(s, AT_FDCWD, delta_fd_path(i->src_fd, p, sizeof(p)),
-					O_RDONLY | O_CLOEXEC, 0);
-		} else {
-			errno = EIO;
+	for (;;) {
+		pthread_rwlock_rdlock(fs_io_lock(i));
+		if (i->data_fd >= 0 && (!rw || i->data_rw)) {
+			*fd = i->data_fd;
+			if (!atomic_load_explicit(&i->fd_ref, memory_order_relaxed))
+				atomic_store_explicit(&i->fd_ref, true, memory_order_relaxed);
+			return 0;
 		}
-		if (nfd < 0) {
-			int r = -errno;
+		pthread_rwlock_unlock(fs_io_lock(i));
+		/* ns_lock ranks above io_lock; the object is found under it. */
+		fs_ns_rdlock(s);
+		pthread_rwlock_wrlock(fs_io_lock(i));
+		if (i->data_fd < 0 || (rw && !i->data_rw)) {
+			int nfd = -1;
+			bool nrw = false;
 
-			pthread_rwlock_unlock(&i->io_lock);
+			if (i->has_upper) {
+				nfd = fs_open_object(s, i, true, O_RDWR);
+				nrw = nfd >= 0;
+				if (nfd < 0 && !rw)
+					nfd = fs_open_object(s, i, true, O_RDONLY);
+			} else if (!rw && i->has_src) {
+				/* The source is only ever opened read-only (SPEC 6). */
+				nfd = fs_open_object(s, i, false, O_RDONLY);
+			} else {
+				errno = EIO;
+			}
+			if (nfd < 0) {
+				r = -errno;
+			} else if (i->data_fd >= 0) {
+				(void)close(i->data_fd);
+				i->data_fd = nfd;
+			} else {
+				i->data_fd = nfd;
+				fs_data_fd_added(s, i);
+			}
+			if (nfd >= 0)
+				i->data_rw = nrw;
+		}
+		pthread_rwlock_unlock(fs_io_lock(i));
+		fs_ns_unlock(s);
+		if (r < 0)
 			return r;
-		}
-		if (i->data_fd >= 0)
-			(void)close(i->data_fd);
-		if (!i->data_counted)
-			atomic_fetch_add(&s->read_fds, 1);
-		i->data_fd = nfd;
-		i->data_rw = nrw;
-		i->data_counted = true;
 	}
-	*fd = i->data_fd;
-	/* Downgrade: holding the write lock for the I/O would serialise readers. */
-	pthread_rwlock_unlock(&i->io_lock);
-	return fs_data_fd(s, i, rw, fd);
 }
 
 /* Copy-up of I when it has no delta copy yet (the data copied without ns_lock). */
@@ -99,10 +97,10 @@ void fs_wrote_once(struct fs_session *s, fuse_req_t req, struct fs_inode *i, con
 
 	if (atomic_exchange(&i->audited_write, true))
 		return;
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	if (fs_inode_path(i, path, sizeof(path)) == 0)
 		fs_wrote(s, req, op, path, NULL);
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 }
 
 /* --- file data ---------------------------------------------------------- */
@@ -139,9 +137,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (s->audit && (exec || audit_wants_all(s->audit))) {
-		pthread_rwlock_rdlock(&s->ns_lock);
+		fs_ns_rdlock(s);
 		r = fs_inode_path(i, path + 1, sizeof(path) - 1);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 		if (r == 0)
 			fs_audit(s, req, exec ? "exec" : "read", "open", path, NULL, NULL, 0);
 	}
@@ -207,25 +205,6 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int r, fd;
 
 	r = fs_need_level_locked(s, req, i, POLICY_READ, "read");
-	if (r == 0 && i->data_fd < 0 && i->upper_fd < 0 &&
-	    atomic_load(&s->read_fds) >= s->read_fd_budget) {
-		/* Over the budget: a one-off fd, not kept (see fs.h read_fds). */
-		char p[32];
-		int once = fs_openat(s, AT_FDCWD, delta_fd_path(i->src_fd, p, sizeof(p)),
-				     O_RDONLY | O_CLOEXEC, 0);
-
-		if (once < 0) {
-			fuse_reply_err(req, errno);
-			return;
-		}
-		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		buf.buf[0].fd = once;
-		buf.buf[0].pos = off;
-		fs_notify_read(s, i);
-		fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-		(void)close(once);
-		return;
-	}
 	/*
 	 * Before the reply (once it is sent the kernel may forget I, an
 	 * unlinked file closed, and I is freed) and before io_lock (it takes
@@ -243,7 +222,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-	pthread_rwlock_unlock(&i->io_lock);
+	pthread_rwlock_unlock(fs_io_lock(i));
 }
 
 /* Charges the budget for writing LEN bytes at OFF into fd (growth only). */
@@ -268,7 +247,7 @@ static int writable_fd(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 {
 	int r = fs_need_level_locked(s, req, i, POLICY_WRITE, op);
 
-	if (r == 0 && i->upper_fd < 0)
+	if (r == 0 && !i->has_upper)
 		r = fs_ensure_upper(s, i);
 	if (r == 0)
 		r = fs_data_fd(s, i, true, fd);
@@ -293,7 +272,7 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 	}
 	r = charge_growth(s, fd, off, len, &charged);
 	if (r < 0) {
-		pthread_rwlock_unlock(&i->io_lock);
+		pthread_rwlock_unlock(fs_io_lock(i));
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -301,7 +280,7 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in, 0);
-	pthread_rwlock_unlock(&i->io_lock);
+	pthread_rwlock_unlock(fs_io_lock(i));
 	if (n < 0) {
 		delta_uncharge(s, charged);
 		fuse_reply_err(req, (int)-n);
@@ -318,7 +297,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 	int r, fd;
 
 	/* Nothing was written where there is no delta copy. */
-	if (i->type != S_IFREG || i->upper_fd < 0) {
+	if (i->type != S_IFREG || !i->has_upper) {
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -331,7 +310,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 	if (r == 0) {
 		if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
 			r = -errno;
-		pthread_rwlock_unlock(&i->io_lock);
+		pthread_rwlock_unlock(fs_io_lock(i));
 	}
 	fuse_reply_err(req, -r);
 }
@@ -342,15 +321,14 @@ void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	struct fs_inode *i = fs_inode_get(s, ino);
 	int r = 0;
 
-	pthread_rwlock_rdlock(&s->ns_lock);
-	if (i->upper_fd >= 0) {
-		_cleanup_close_ int fd = openat(i->upper_fd, ".", O_RDONLY | O_DIRECTORY |
-									 O_CLOEXEC);
+	fs_ns_rdlock(s);
+	if (i->has_upper) {
+		_cleanup_close_ int fd = fs_open_object(s, i, true, O_RDONLY | O_DIRECTORY);
 
 		if (fd < 0 || fsync(fd) < 0)
 			r = errno;
 	}
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	fuse_reply_err(req, r);
 }
 
@@ -373,7 +351,7 @@ void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len
 		r = -errno;
 		delta_uncharge(s, charged);
 	}
-	pthread_rwlock_unlock(&i->io_lock);
+	pthread_rwlock_unlock(fs_io_lock(i));
 	if (r == 0)
 		fs_wrote_once(s, req, i, "fallocate");
 	fuse_reply_err(req, -r);
@@ -386,21 +364,33 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	struct fs_session *s = S(req);
 	struct fs_inode *in = fs_inode_get(s, ino_in), *out = fs_inode_get(s, ino_out);
 	int64_t charged = 0;
-	int r, fdin = -1, fdout;
+	int r, fdin = -1, fdout = -1;
 	ssize_t n = 0;
 
 	r = fs_need_level_locked(s, req, in, POLICY_READ, "read");
+	/*
+	 * A private read fd on IN, opened before OUT's io_lock is taken: the
+	 * stripes are shared (two held at once could be one), and ns_lock
+	 * ranks above io_lock.
+	 */
+	if (r == 0 && in != out) {
+		fs_ns_rdlock(s);
+		errno = EINVAL;
+		fdin = in->type == S_IFREG ? fs_open_object(s, in, in->has_upper, O_RDONLY) : -1;
+		if (fdin < 0)
+			r = -errno;
+		fs_ns_unlock(s);
+	}
 	if (r == 0)
 		r = writable_fd(s, req, out, "write", &fdout);
 	if (r < 0) {
+		if (fdin >= 0)
+			(void)close(fdin);
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (in != out) {
-		r = fs_data_fd(s, in, false, &fdin);
-	} else {
+	if (in == out)
 		fdin = fdout;
-	}
 	if (r == 0)
 		r = charge_growth(s, fdout, off_out, len, &charged);
 	if (r == 0) {
@@ -411,8 +401,8 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		}
 	}
 	if (in != out && fdin >= 0)
-		pthread_rwlock_unlock(&in->io_lock);
-	pthread_rwlock_unlock(&out->io_lock);
+		(void)close(fdin);
+	pthread_rwlock_unlock(fs_io_lock(out));
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;

@@ -141,13 +141,19 @@ static int merge(struct fs_session *s, struct fs_inode *dir, bool filter,
 	if (!l)
 		return -ENOMEM;
 	atomic_init(&l->refs, 1);
-	if (dir->upper_fd >= 0)
-		r = read_dir(dir->upper_fd, l, 0, true);
+	if (dir->has_upper) {
+		int fd = fs_upper(s, dir);
+
+		r = fd < 0 ? -errno : read_dir(fd, l, 0, true);
+	}
 	nupper = l->n;
 	if (nupper > 1)
 		qsort(l->e, nupper, sizeof(*l->e), cmp_dirent);
-	if (r == 0 && dir->src_fd >= 0 && !dir->opaque)
-		r = read_dir(dir->src_fd, l, nupper, false);
+	if (r == 0 && dir->has_src && !dir->opaque) {
+		int fd = fs_src(s, dir);
+
+		r = fd < 0 ? -errno : read_dir(fd, l, nupper, false);
+	}
 	if (r < 0)
 		goto out_free;
 	if (l->n > 1)
@@ -196,16 +202,16 @@ static int get_list(struct fs_session *s, struct fs_inode *dir, struct fs_dirlis
 {
 	int r = 0;
 
-	pthread_rwlock_rdlock(&s->ns_lock);
-	pthread_mutex_lock(&dir->dir_lock);
+	fs_ns_rdlock(s);
+	pthread_mutex_lock(fs_dir_lock(dir));
 	if (!dir->dirlist)
 		r = merge(s, dir, true, &dir->dirlist);
 	if (r == 0) {
 		atomic_fetch_add(&dir->dirlist->refs, 1);
 		*out = dir->dirlist;
 	}
-	pthread_mutex_unlock(&dir->dir_lock);
-	pthread_rwlock_unlock(&s->ns_lock);
+	pthread_mutex_unlock(fs_dir_lock(dir));
+	fs_ns_unlock(s);
 	return r;
 }
 
@@ -242,10 +248,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 	if (audit_wants_all(s->audit) && off == 0) {
 		char path[PATH_MAX + 1] = "/";
 
-		pthread_rwlock_rdlock(&s->ns_lock);
+		fs_ns_rdlock(s);
 		if (fs_inode_path(dir, path + 1, sizeof(path) - 1) == 0)
 			fs_audit(s, req, "read", "readdir", path, NULL, NULL, 0);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 	}
 	/* Offsets: 1 ".", 2 "..", 3 + k for entry k. */
 	for (k = off; k < (off_t)l->n + 2; k++) {
@@ -283,6 +289,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 			break;
 		}
 		pos += need;
+	}
+	/*
+	 * The end of the listing was asked for: the kernel has it all, and
+	 * caches it.  The daemon's copy goes, so that its memory follows
+	 * the directories being listed, not every one ever listed; a later
+	 * listing builds it again, in the same (sorted) order.
+	 */
+	if (off >= (off_t)l->n + 2) {
+		pthread_mutex_lock(fs_dir_lock(dir));
+		if (dir->dirlist == l) {
+			dir->dirlist = NULL;
+			fs_dirlist_put(l);
+		}
+		pthread_mutex_unlock(fs_dir_lock(dir));
 	}
 	fs_dirlist_put(l);
 	fuse_reply_buf(req, buf, pos);

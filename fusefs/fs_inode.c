@@ -15,6 +15,60 @@
 #include "cleanup.h"
 #include "fs.h"
 
+/*
+ * The per-inode locks live in tables of stripes, shared by inodes whose
+ * addresses hash alike: 176 bytes of locks per inode would be most of its
+ * record (issue 11: memory follows the inodes the kernel remembers).  No
+ * code path holds two locks of one kind at once, so sharing cannot
+ * deadlock (fs.h).
+ */
+#define FS_STRIPES 1024
+
+static struct {
+	pthread_once_t once;
+	pthread_rwlock_t io[FS_STRIPES];
+	pthread_mutex_t dir[FS_STRIPES], copy[FS_STRIPES], pt[FS_STRIPES];
+} locks = { .once = PTHREAD_ONCE_INIT };
+
+static void locks_init(void)
+{
+	size_t k;
+
+	for (k = 0; k < FS_STRIPES; k++) {
+		pthread_rwlock_init(&locks.io[k], NULL);
+		pthread_mutex_init(&locks.dir[k], NULL);
+		pthread_mutex_init(&locks.copy[k], NULL);
+		pthread_mutex_init(&locks.pt[k], NULL);
+	}
+}
+
+static size_t stripe(const struct fs_inode *i)
+{
+	uint64_t h = (uint64_t)(uintptr_t)i * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 54) & (FS_STRIPES - 1);
+}
+
+pthread_rwlock_t *fs_io_lock(const struct fs_inode *i)
+{
+	return &locks.io[stripe(i)];
+}
+
+pthread_mutex_t *fs_dir_lock(const struct fs_inode *i)
+{
+	return &locks.dir[stripe(i)];
+}
+
+pthread_mutex_t *fs_copy_lock(const struct fs_inode *i)
+{
+	return &locks.copy[stripe(i)];
+}
+
+pthread_mutex_t *fs_pt_lock(const struct fs_inode *i)
+{
+	return &locks.pt[stripe(i)];
+}
+
 static size_t bucket(const struct fs_session *s, dev_t dev, ino_t ino, enum policy_level level)
 {
 	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)dev * 0xff51afd7ed558ccdULL ^
@@ -27,7 +81,9 @@ int fs_table_init(struct fs_session *s)
 {
 	struct fs_inode *r = &s->root;
 	struct stat st;
+	int rr;
 
+	pthread_once(&locks.once, locks_init);
 	s->table_size = 4096;
 	s->table = calloc(s->table_size, sizeof(*s->table));
 	if (!s->table)
@@ -43,35 +99,34 @@ int fs_table_init(struct fs_session *s)
 	policy_resolve_root(s->policy, &r->dec);
 	r->level = r->dec.level;
 	r->write_beneath = r->level < POLICY_WRITE && fs_write_possible_beneath(s->policy, "");
+	r->has_src = true;
+	r->src_dev = st.st_dev;
+	r->src_ino = st.st_ino;
+	if (fstatat(s->upper_root, "", &st, AT_EMPTY_PATH) < 0)
+		return -errno;
+	r->has_upper = true;
+	r->upper_ino = st.st_ino;
+	r->data_fd = -1;
+	r->src_fd = r->upper_fd = -1;
+	rr = fs_fds_init(s, s->fd_budget > 0 ? s->fd_budget : FS_FD_BUDGET_DEFAULT);
+	if (rr < 0)
+		return rr;
+	/* The root's fds never close: every walk starts there. */
 	r->src_fd = fcntl(s->src_root, F_DUPFD_CLOEXEC, 0);
 	r->upper_fd = fcntl(s->upper_root, F_DUPFD_CLOEXEC, 0);
 	if (r->src_fd < 0 || r->upper_fd < 0)
 		return -errno;
+	atomic_fetch_add(&s->fd_pinned, 2);
 	r->opaque = false;
-	r->data_fd = -1;
-	pthread_rwlock_init(&r->io_lock, NULL);
-	pthread_mutex_init(&r->dir_lock, NULL);
-	pthread_mutex_init(&r->copy_lock, NULL);
-	pthread_mutex_init(&r->pt_lock, NULL);
 	return 0;
 }
 
 static void inode_free(struct fs_session *s, struct fs_inode *i)
 {
-	if (i->data_counted)
-		atomic_fetch_sub(&s->read_fds, 1);
-	if (i->src_fd >= 0)
-		(void)close(i->src_fd);
-	if (i->upper_fd >= 0)
-		(void)close(i->upper_fd);
-	if (i->data_fd >= 0)
-		(void)close(i->data_fd);
+	fs_fds_release(s, i);
+	atomic_fetch_sub(&s->inodes, 1);
 	fs_dirlist_put(i->dirlist);
-	pthread_rwlock_destroy(&i->io_lock);
-	pthread_mutex_destroy(&i->dir_lock);
-	pthread_mutex_destroy(&i->copy_lock);
 	fs_pt_forget(s, i);
-	pthread_mutex_destroy(&i->pt_lock);
 	free(i->name);
 	free(i);
 }
@@ -92,6 +147,7 @@ void fs_table_destroy(struct fs_session *s)
 	}
 	free(s->table);
 	s->table = NULL;
+	fs_fds_stop(s);
 	if (s->root.src_fd >= 0)
 		(void)close(s->root.src_fd);
 	if (s->root.upper_fd >= 0)
@@ -107,9 +163,19 @@ struct fs_inode *fs_inode_get(struct fs_session *s, fuse_ino_t ino)
 	return (struct fs_inode *)(uintptr_t)ino;
 }
 
+static dev_t key_dev(const struct fs_session *s, const struct fs_inode *i)
+{
+	return i->key_upper ? s->upper_dev : i->src_dev;
+}
+
+static ino_t key_ino(const struct fs_inode *i)
+{
+	return i->key_upper ? i->upper_ino : i->src_ino;
+}
+
 static void table_insert(struct fs_session *s, struct fs_inode *i)
 {
-	size_t b = bucket(s, i->key_dev, i->key_ino, i->level);
+	size_t b = bucket(s, key_dev(s, i), key_ino(i), i->level);
 
 	i->hnext = s->table[b];
 	s->table[b] = i;
@@ -117,7 +183,7 @@ static void table_insert(struct fs_session *s, struct fs_inode *i)
 
 static void table_remove(struct fs_session *s, struct fs_inode *i)
 {
-	struct fs_inode **pp = &s->table[bucket(s, i->key_dev, i->key_ino, i->level)];
+	struct fs_inode **pp = &s->table[bucket(s, key_dev(s, i), key_ino(i), i->level)];
 
 	while (*pp && *pp != i)
 		pp = &(*pp)->hnext;
@@ -157,9 +223,17 @@ static struct fs_inode *table_find(struct fs_session *s, dev_t dev, ino_t ino,
 {
 	struct fs_inode *i;
 
+	/*
+	 * A source object is found again only under the name it was found
+	 * by: moved on the host, it is a new inode at the new name (the old
+	 * one answers ESTALE), since the old one is reopened by its name
+	 * (fs_fds.c).  A delta object moves only by rename, which renames
+	 * its inode: one inode, whatever name.
+	 */
+	(void)per_name;
 	for (i = s->table[bucket(s, dev, ino, level)]; i; i = i->hnext) {
-		if (i->key_dev == dev && i->key_ino == ino && i->level == level &&
-		    (!i->per_name || (per_name && i->parent == parent && !strcmp(i->name, name)))) {
+		if (key_ino(i) == ino && key_dev(s, i) == dev && i->level == level &&
+		    (i->key_upper || (i->parent == parent && !strcmp(i->name, name)))) {
 			i->nlookup++;
 			return i;
 		}
@@ -181,17 +255,17 @@ struct fs_inode *fs_inode_find(struct fs_session *s, dev_t dev, ino_t ino,
 
 struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino, mode_t type,
 				      const struct policy_decision *dec, struct fs_inode *parent,
-				      const char *name, int src_fd, int upper_fd,
-				      uint64_t report_ino, bool opaque, bool per_name)
+				      const char *name, const struct stat *src,
+				      const struct stat *upper, int upper_fd, uint64_t report_ino,
+				      bool opaque, bool per_name)
 {
 	struct fs_inode *i;
+	int64_t n;
 
 	pthread_mutex_lock(&s->table_lock);
 	i = table_find(s, dev, ino, dec->level, parent, name, per_name);
 	if (i) {
 		pthread_mutex_unlock(&s->table_lock);
-		if (src_fd >= 0)
-			(void)close(src_fd);
 		if (upper_fd >= 0)
 			(void)close(upper_fd);
 		return i;
@@ -202,8 +276,6 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 	if (!i || !i->name) {
 		pthread_mutex_unlock(&s->table_lock);
 		free(i);
-		if (src_fd >= 0)
-			(void)close(src_fd);
 		if (upper_fd >= 0)
 			(void)close(upper_fd);
 		return NULL;
@@ -212,25 +284,32 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 	i->level = dec->level;
 	i->dec = *dec;
 	i->report_ino = report_ino;
-	i->key_dev = dev;
-	i->key_ino = ino;
+	i->key_upper = src == NULL;
 	i->per_name = per_name;
 	i->nlookup = 1;
 	i->parent = parent;
 	parent->refs++;
-	i->src_fd = src_fd;
-	i->upper_fd = upper_fd;
+	i->src_fd = i->upper_fd = i->data_fd = -1;
+	if (src) {
+		i->has_src = true;
+		i->src_dev = src->st_dev;
+		i->src_ino = src->st_ino;
+	}
+	if (upper) {
+		i->has_upper = true;
+		i->upper_ino = upper->st_ino;
+	}
 	i->opaque = opaque;
-	i->data_fd = -1;
-	pthread_rwlock_init(&i->io_lock, NULL);
-	pthread_mutex_init(&i->dir_lock, NULL);
-	pthread_mutex_init(&i->copy_lock, NULL);
-	pthread_mutex_init(&i->pt_lock, NULL);
 	if (s->table_count + 1 > s->table_size)
 		table_grow(s);
 	table_insert(s, i);
 	s->table_count++;
+	n = atomic_fetch_add(&s->inodes, 1) + 1;
+	if (n > atomic_load(&s->inodes_peak))
+		atomic_store(&s->inodes_peak, n);
 	pthread_mutex_unlock(&s->table_lock);
+	if (upper_fd >= 0)
+		fs_set_upper(s, i, upper_fd, upper);
 	return i;
 }
 
@@ -260,10 +339,12 @@ void fs_inode_rekey(struct fs_session *s, struct fs_inode *i, dev_t dev, ino_t i
 {
 	if (i == &s->root)
 		return;
+	(void)dev; /* the delta's: sess->upper_dev */
 	pthread_mutex_lock(&s->table_lock);
+	/* Removed under the old key: i->upper_ino may be set already, not yet used. */
 	table_remove(s, i);
-	i->key_dev = dev;
-	i->key_ino = ino;
+	i->key_upper = true;
+	i->upper_ino = ino;
 	i->per_name = false;
 	table_insert(s, i);
 	pthread_mutex_unlock(&s->table_lock);
@@ -281,33 +362,6 @@ void fs_inode_foreach(struct fs_session *s, void (*fn)(struct fs_inode *i, void 
 			fn(i, ctx);
 	}
 	pthread_mutex_unlock(&s->table_lock);
-}
-
-size_t fs_reclaim_read_fds(struct fs_session *s)
-{
-	size_t b, n = 0;
-
-	pthread_mutex_lock(&s->table_lock);
-	for (b = 0; b < s->table_size; b++) {
-		struct fs_inode *i;
-
-		for (i = s->table[b]; i; i = i->hnext) {
-			/* trylock: io_lock ranks above table_lock (fs.h). */
-			if (pthread_rwlock_trywrlock(&i->io_lock) != 0)
-				continue;
-			if (i->data_counted) {
-				(void)close(i->data_fd);
-				i->data_fd = -1;
-				i->data_counted = false;
-				atomic_fetch_sub(&s->read_fds, 1);
-				n++;
-			}
-			pthread_rwlock_unlock(&i->io_lock);
-		}
-	}
-	pthread_mutex_unlock(&s->table_lock);
-	atomic_store(&s->read_fd_budget, atomic_load(&s->read_fd_budget) / 2);
-	return n;
 }
 
 int fs_openat(struct fs_session *s, int dirfd, const char *name, int flags, mode_t mode)
@@ -361,9 +415,9 @@ void fs_dir_invalidate(struct fs_inode *i)
 {
 	struct fs_dirlist *l;
 
-	pthread_mutex_lock(&i->dir_lock);
+	pthread_mutex_lock(fs_dir_lock(i));
 	l = i->dirlist;
 	i->dirlist = NULL;
-	pthread_mutex_unlock(&i->dir_lock);
+	pthread_mutex_unlock(fs_dir_lock(i));
 	fs_dirlist_put(l);
 }

@@ -18,10 +18,8 @@
 
 /* --- fs_ops.c: shared helpers --- */
 
-/* The fd of what the sandbox sees of I: its delta copy, else the source. */
-int fs_object_fd(const struct fs_inode *i);
 /* Attributes of I as shown (fs_fill_attr()); ns_lock held. */
-int fs_stat_inode(struct fs_session *s, const struct fs_inode *i, struct stat *st);
+int fs_stat_inode(struct fs_session *s, struct fs_inode *i, struct stat *st);
 /* I must be at least WANT (else ENOENT or EACCES, logged as OP); ns_lock held. */
 int fs_need_level(struct fs_session *s, fuse_req_t req, const struct fs_inode *i,
 		  enum policy_level want, const char *op);

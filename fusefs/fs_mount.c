@@ -130,6 +130,9 @@ struct mount_run {
 	char *delta;           /* canonical */
 	bool private_delta;
 	char pidfile[PATH_MAX];
+	char *stats_file;      /* --stats-file, absolute (the daemon changes to /) */
+	pthread_t stats_thread;
+	bool stats_running;
 	struct fs_session s;
 };
 
@@ -218,6 +221,79 @@ static void write_stats(struct mount_run *m)
 	(void)close(m->o.stats_fd);
 }
 
+/* FILE made absolute against the working directory; malloc'd, NULL with errno. */
+static char *absolute_path(const char *file)
+{
+	char cwd[PATH_MAX], *out;
+
+	if (file[0] == '/')
+		return strdup(file);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (asprintf(&out, "%s/%s", cwd, file) < 0)
+		return NULL;
+	return out;
+}
+
+/* --stats-file: the counters, replaced at once (written beside, then renamed). */
+static void write_stats_file(struct mount_run *m)
+{
+	char line[512], tmp[PATH_MAX + 16];
+	int fd, n;
+
+	if (!m->stats_file)
+		return;
+	fs_fds_stats(&m->s, line, sizeof(line) - 1);
+	n = (int)strlen(line);
+	line[n++] = '\n';
+	snprintf(tmp, sizeof(tmp), "%s.%d", m->stats_file, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, line, (size_t)n) != n || close(fd) < 0 ||
+	    rename(tmp, m->stats_file) < 0) {
+		fprintf(stderr, "fencefs: cannot write '%s': %s\n", m->stats_file, strerror(errno));
+		(void)unlink(tmp);
+	}
+}
+
+/* Writes the stats file at each SIGUSR1 (blocked in every other thread). */
+static void *stats_main(void *arg)
+{
+	struct mount_run *m = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	while (sigwait(&set, &sig) == 0 && sig == SIGUSR1)
+		write_stats_file(m);
+	return NULL;
+}
+
+static void stats_start(struct mount_run *m)
+{
+	sigset_t set;
+
+	if (!m->stats_file)
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	/* Before the workers start: they inherit the mask. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	m->stats_running = pthread_create(&m->stats_thread, NULL, stats_main, m) == 0;
+}
+
+static void stats_stop(struct mount_run *m)
+{
+	if (!m->stats_running)
+		return;
+	/* SIGUSR2 ends the wait (sigwait() takes it from the pending set). */
+	pthread_kill(m->stats_thread, SIGUSR2);
+	pthread_join(m->stats_thread, NULL);
+	m->stats_running = false;
+}
+
 static void signal_ready(struct mount_run *m)
 {
 	if (m->o.ready_fd < 0)
@@ -274,14 +350,22 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* A quarter of the fd limit for cached read fds, the rest for the inodes' O_PATH fds. */
-static int64_t read_fd_budget(void)
+/*
+ * The fds the daemon may cache (--fd-cache, else a quarter of the soft fd
+ * limit, at most 4096): the rest is for the files the sandbox holds open
+ * (orphans), transient opens and libfuse.
+ */
+static int64_t fd_budget(const struct fs_opts *o)
 {
 	struct rlimit rl;
+	int64_t b;
 
+	if (o->fd_cache > 0)
+		return o->fd_cache;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return 1 << 18;
-	return (int64_t)rl.rlim_cur / 4;
+		return 4096;
+	b = (int64_t)rl.rlim_cur / 4;
+	return b < FS_FD_CACHE_MIN ? FS_FD_CACHE_MIN : b > 4096 ? 4096 : b;
 }
 
 /* Everything before the session: source, delta, policy, audit.  Exit status or 0. */
@@ -347,6 +431,15 @@ static int prepare(struct mount_run *m)
 	m->s.owner_gid = m->o.owner_gid;
 	m->s.verbose = m->o.verbose;
 	m->s.foreign_pids = m->fd_mount;
+	m->s.fd_budget = fd_budget(&m->o);
+	if (m->o.stats_file) {
+		m->stats_file = absolute_path(m->o.stats_file);
+		if (!m->stats_file) {
+			fprintf(stderr, "fencefs mount: --stats-file '%s': %s\n", m->o.stats_file,
+				strerror(errno));
+			return 1;
+		}
+	}
 	r = delta_setup(&m->s, m->delta, m->source, m->policy, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "fencefs mount: %s\n", err);
@@ -389,7 +482,7 @@ static int prepare(struct mount_run *m)
 	 * explicit mode.
 	 */
 	(void)umask(0);
-	m->s.read_fd_budget = read_fd_budget();
+	m->s.read_fd_budget = m->s.fd_budget / 4;
 	m->s.daemon_opens = m->s.audit != NULL || m->o.exact_opens;
 	return 0;
 }
@@ -450,6 +543,9 @@ static int serve(struct mount_run *m)
 		return 1;
 	}
 	write_pidfile(m);
+	stats_start(m); /* first: the threads below inherit its signal mask */
+	if (fs_fds_start(&m->s) < 0)
+		fprintf(stderr, "fencefs: no fd sweeping thread: cached fds are not bounded\n");
 	if (m->s.audit && audit_start_writer(m->s.audit) < 0)
 		fprintf(stderr, "fencefs: audit log unbuffered (no writer thread)\n");
 	signal_ready(m);
@@ -475,6 +571,10 @@ static int serve(struct mount_run *m)
 static void teardown(struct mount_run *m)
 {
 	write_stats(m);
+	stats_stop(m);
+	fs_fds_stop(&m->s);
+	write_stats_file(m);
+	free(m->stats_file);
 	/* The backing ids go with the session's fd: inode_free() must not close them. */
 	m->s.passthrough = false;
 	if (m->s.se)

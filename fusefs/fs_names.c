@@ -69,27 +69,21 @@ static int prepare_create(struct fs_session *s, fuse_req_t req, struct fs_inode 
 	r = delta_ensure_dir(s, dir);
 	if (r < 0)
 		return r;
-	return delta_clear_whiteout(s, dir->upper_fd, name, was_whiteout);
+	return delta_clear_whiteout(s, fs_upper(s, dir), name, was_whiteout);
 }
 
 /* Makes the inode for a name just created in DIR's upper directory. */
 static int new_node(struct fs_session *s, struct fs_inode *dir, const char *name,
 		    const struct policy_decision *dec, struct fs_inode **out, struct stat *attr)
 {
-	int fd = fs_openat(s, dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 	struct stat st;
 	struct fs_inode *i;
 
-	if (fd < 0)
+	/* No fd: the new object is known by identity (fs_fds.c opens it when needed). */
+	if (fstatat(fs_upper(s, dir), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		int r = -errno;
-
-		(void)close(fd);
-		return r;
-	}
-	i = fs_inode_find_or_add(s, st.st_dev, st.st_ino, st.st_mode & S_IFMT, dec, dir, name, -1,
-				 fd, st.st_ino, false, false);
+	i = fs_inode_find_or_add(s, st.st_dev, st.st_ino, st.st_mode & S_IFMT, dec, dir, name, NULL,
+				 &st, -1, st.st_ino, false, false);
 	if (!i)
 		return -ENOMEM;
 	*attr = st;
@@ -104,7 +98,7 @@ static void restore_whiteout(struct fs_session *s, struct fs_inode *dir, const c
 			     bool was_whiteout)
 {
 	if (was_whiteout)
-		(void)delta_make_whiteout(s, dir->upper_fd, name);
+		(void)delta_make_whiteout(s, fs_upper(s, dir), name);
 }
 
 enum make_kind { MAKE_FILE, MAKE_DIR, MAKE_NODE, MAKE_SYMLINK };
@@ -123,12 +117,14 @@ static int give_to_caller(struct fs_session *s, fuse_req_t req, struct fs_inode 
 	struct stat pst;
 	gid_t gid = c->gid;
 	mode_t keep;
+	int dfd;
 
 	if (s->has_owner || geteuid() != 0)
 		return 0;
-	if (fstatat(dir->upper_fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+	dfd = fs_upper(s, dir);
+	if (fstatat(dfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = (gid_t)-1;
-	if (fchownat(dir->upper_fd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(dfd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/*
 	 * chown(2) clears the set-ID bits of a non-directory (chown_common()
@@ -139,7 +135,7 @@ static int give_to_caller(struct fs_session *s, fuse_req_t req, struct fs_inode 
 	 */
 	keep = mode & (S_ISUID | (gid == c->gid ? S_ISGID : 0));
 	if ((kind == MAKE_FILE || kind == MAKE_NODE) && keep &&
-	    fchmodat(dir->upper_fd, name, mode & 07777, 0) < 0)
+	    fchmodat(dfd, name, mode & 07777, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -160,9 +156,9 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 	bool was_whiteout;
 	char path[PATH_MAX];
 	int64_t cost, dsize;
-	int r, fd = -1;
+	int r, fd = -1, dfd;
 
-	pthread_rwlock_wrlock(&s->ns_lock);
+	fs_ns_wrlock(s);
 	r = prepare_create(s, req, dir, name, a->kind == MAKE_DIR, op, &dec, &was_whiteout);
 	if (r < 0)
 		goto out_unlock;
@@ -174,21 +170,22 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 		restore_whiteout(s, dir, name, was_whiteout);
 		goto out_unlock;
 	}
-	dsize = delta_dir_size(dir->upper_fd);
+	dfd = fs_upper(s, dir);
+	dsize = delta_dir_size(dfd);
 	switch (a->kind) {
 	case MAKE_FILE:
-		fd = fs_openat(s, dir->upper_fd, name,
+		fd = fs_openat(s, dfd, name,
 			       O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, a->mode & 07777);
 		r = fd < 0 ? -errno : 0;
 		break;
 	case MAKE_DIR:
-		r = mkdirat(dir->upper_fd, name, a->mode & 07777) < 0 ? -errno : 0;
+		r = mkdirat(dfd, name, a->mode & 07777) < 0 ? -errno : 0;
 		break;
 	case MAKE_NODE:
-		r = mknodat(dir->upper_fd, name, a->mode, 0) < 0 ? -errno : 0;
+		r = mknodat(dfd, name, a->mode, 0) < 0 ? -errno : 0;
 		break;
 	case MAKE_SYMLINK:
-		r = symlinkat(a->target, dir->upper_fd, name) < 0 ? -errno : 0;
+		r = symlinkat(a->target, dfd, name) < 0 ? -errno : 0;
 		break;
 	}
 	if (r < 0) {
@@ -196,10 +193,10 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 		restore_whiteout(s, dir, name, was_whiteout);
 		goto out_unlock;
 	}
-	delta_charge_anyway(s, delta_dir_size(dir->upper_fd) - dsize);
+	delta_charge_anyway(s, delta_dir_size(dfd) - dsize);
 	r = give_to_caller(s, req, dir, name, a->kind, a->mode);
 	if (r < 0) {
-		(void)unlinkat(dir->upper_fd, name, a->kind == MAKE_DIR ? AT_REMOVEDIR : 0);
+		(void)unlinkat(dfd, name, a->kind == MAKE_DIR ? AT_REMOVEDIR : 0);
 		delta_uncharge(s, cost);
 		restore_whiteout(s, dir, name, was_whiteout);
 		goto out_unlock;
@@ -207,7 +204,7 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 	r = new_node(s, dir, name, &dec, &i, &attr);
 	if (r == 0 && a->kind == MAKE_DIR && was_whiteout) {
 		/* rmdir of a source directory then mkdir: the new one hides the old. */
-		r = delta_set_opaque(s, i->upper_fd);
+		r = delta_set_opaque(s, fs_upper(s, i));
 		i->opaque = r == 0;
 	}
 	if (r < 0) {
@@ -216,21 +213,20 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 		goto out_unlock;
 	}
 	if (a->kind == MAKE_FILE) {
-		pthread_rwlock_wrlock(&i->io_lock);
+		pthread_rwlock_wrlock(fs_io_lock(i));
 		if (i->data_fd < 0) {
 			i->data_fd = TAKE_FD(fd);
 			i->data_rw = true;
-			i->data_counted = true;
-			atomic_fetch_add(&s->read_fds, 1);
+			fs_data_fd_added(s, i);
 		}
-		pthread_rwlock_unlock(&i->io_lock);
+		pthread_rwlock_unlock(fs_io_lock(i));
 	}
 	if (fs_child_path(dir, name, path, sizeof(path)) == 0)
 		fs_wrote(s, req, op, path, NULL);
 	fs_fill_entry(s, i, &attr, e);
 
 out_unlock:
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	if (fd >= 0)
 		(void)close(fd);
 	return r;
@@ -260,10 +256,10 @@ void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, 
 		struct policy_decision dec;
 		char path[PATH_MAX];
 
-		pthread_rwlock_rdlock(&s->ns_lock);
+		fs_ns_rdlock(s);
 		if (fs_decide(s, fs_inode_get(s, parent), name, false, path, sizeof(path), &dec) == 0)
 			fs_deny(s, req, "mknod", path, dec.level, EPERM);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -310,7 +306,7 @@ static int do_link(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	char path[PATH_MAX], opath[PATH_MAX], p[32];
 	int r;
 
-	pthread_rwlock_wrlock(&s->ns_lock);
+	fs_ns_wrlock(s);
 	/*
 	 * The linked file must itself be writable: its delta copy is shared
 	 * by both names, so a link from a read or view file into a write
@@ -332,12 +328,14 @@ static int do_link(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		 * (linkat(2)); without it, the /proc magic link does for
 		 * files, and a symlink goes by its recorded name.
 		 */
-		r = linkat(i->upper_fd, "", dir->upper_fd, name, AT_EMPTY_PATH);
+		int ifd = fs_upper(s, i), dfd = fs_upper(s, dir);
+
+		r = linkat(ifd, "", dfd, name, AT_EMPTY_PATH);
 		if (r < 0 && errno == ENOENT && i->type == S_IFLNK)
-			r = linkat(i->parent->upper_fd, i->name, dir->upper_fd, name, 0);
+			r = linkat(fs_upper(s, i->parent), i->name, dfd, name, 0);
 		else if (r < 0 && errno == ENOENT)
-			r = linkat(AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)),
-				   dir->upper_fd, name, AT_SYMLINK_FOLLOW);
+			r = linkat(AT_FDCWD, delta_fd_path(ifd, p, sizeof(p)), dfd, name,
+				   AT_SYMLINK_FOLLOW);
 		r = r < 0 ? -errno : 0;
 	}
 	if (r < 0) {
@@ -352,7 +350,7 @@ static int do_link(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		fs_wrote(s, req, "link", opath, path);
 	fs_fill_entry(s, ni, &attr, e);
 out_unlock:
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	return r;
 }
 
@@ -406,18 +404,21 @@ static int open_dir_view(struct fs_session *s, struct fs_inode *dir, const char 
 	memset(tmp, 0, sizeof(*tmp));
 	tmp->type = S_IFDIR;
 	tmp->src_fd = tmp->upper_fd = tmp->data_fd = -1;
+	/* Not in the table, no parent: its fds are its own, never swept. */
 	if (o->in_upper) {
-		tmp->upper_fd = openat(dir->upper_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-								    O_CLOEXEC);
+		tmp->upper_fd = fs_openat(s, fs_upper(s, dir), name,
+					  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (tmp->upper_fd < 0)
 			return -errno;
+		tmp->has_upper = true;
 		tmp->opaque = delta_is_opaque(s, tmp->upper_fd);
 	}
 	if (o->in_source && !tmp->opaque && S_ISDIR(o->src_st.st_mode)) {
-		tmp->src_fd = openat(dir->src_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-								O_CLOEXEC);
+		tmp->src_fd = fs_openat(s, fs_src(s, dir), name,
+					O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (tmp->src_fd < 0)
 			return -errno;
+		tmp->has_src = true;
 	}
 	return 0;
 }
@@ -472,7 +473,7 @@ static int do_remove(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	char path[PATH_MAX];
 	int r;
 
-	pthread_rwlock_wrlock(&s->ns_lock);
+	fs_ns_wrlock(s);
 	r = check_removable(s, req, dir, name, op, &o, &dec, path, sizeof(path));
 	if (r < 0)
 		goto out_unlock;
@@ -485,9 +486,12 @@ static int do_remove(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	if (r < 0)
 		goto out_unlock;
 	if (o.in_upper) {
+		int dfd = fs_upper(s, dir);
+
+		fs_pin_victims(s, dir, name, &o.st);
 		if (rmdir_op)
-			r = clear_upper_dir(dir->upper_fd, name);
-		if (r == 0 && unlinkat(dir->upper_fd, name, rmdir_op ? AT_REMOVEDIR : 0) < 0)
+			r = clear_upper_dir(dfd, name);
+		if (r == 0 && unlinkat(dfd, name, rmdir_op ? AT_REMOVEDIR : 0) < 0)
 			r = -errno;
 		if (r == 0 && (o.st.st_nlink == 1 || S_ISDIR(o.st.st_mode)))
 			delta_uncharge(s, o.st.st_size);
@@ -495,14 +499,14 @@ static int do_remove(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	if (r == 0 && o.in_source) {
 		r = delta_ensure_dir(s, dir);
 		if (r == 0)
-			r = delta_make_whiteout(s, dir->upper_fd, name);
+			r = delta_make_whiteout(s, fs_upper(s, dir), name);
 	}
 	if (r < 0)
 		goto out_unlock;
 	fs_dir_invalidate(dir);
 	fs_wrote(s, req, op, path, NULL);
 out_unlock:
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	return r;
 }
 
@@ -610,7 +614,7 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		return -EINVAL;
 	if (strlen(newname) > NAME_MAX)
 		return -ENAMETOOLONG;
-	pthread_rwlock_wrlock(&s->ns_lock);
+	fs_ns_wrlock(s);
 	r = check_removable(s, req, dir, name, "rename", &o, &dec, path, sizeof(path));
 	if (r < 0)
 		goto out_unlock;
@@ -657,9 +661,9 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	if (r < 0)
 		goto out_unlock;
 	if (is_dir) {
-		_cleanup_close_ int fd = o.in_upper ? openat(dir->upper_fd, name,
-							     O_PATH | O_DIRECTORY | O_NOFOLLOW |
-								     O_CLOEXEC) : -1;
+		_cleanup_close_ int fd = o.in_upper ? fs_openat(s, fs_upper(s, dir), name,
+								O_PATH | O_DIRECTORY | O_NOFOLLOW |
+									O_CLOEXEC, 0) : -1;
 		char walk[PATH_MAX];
 
 		/*
@@ -686,27 +690,29 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	if (r == 0)
 		r = delta_ensure_dir(s, ndir);
 	if (r == 0) {
-		r = delta_clear_whiteout(s, ndir->upper_fd, newname, &was_whiteout);
+		r = delta_clear_whiteout(s, fs_upper(s, ndir), newname, &was_whiteout);
 		if (r == -EEXIST)
 			r = 0; /* a real entry in upper: the rename replaces it */
 	}
 	/* An (emptied) directory there may still hold whiteouts: rename(2) wants it empty. */
 	if (r == 0 && exists && no.in_upper && is_dir)
-		r = clear_upper_dir(ndir->upper_fd, newname);
+		r = clear_upper_dir(fs_upper(s, ndir), newname);
 	if (r < 0)
 		goto out_forget;
+	if (exists && no.in_upper)
+		fs_pin_victims(s, ndir, newname, &no.st);
 	if (exists && no.in_upper && S_ISREG(no.st.st_mode) && no.st.st_nlink == 1)
 		delta_uncharge(s, no.st.st_size);
-	if (renameat(dir->upper_fd, name, ndir->upper_fd, newname) < 0) {
+	if (renameat(fs_upper(s, dir), name, fs_upper(s, ndir), newname) < 0) {
 		r = -errno;
 		restore_whiteout(s, ndir, newname, was_whiteout);
 		goto out_forget;
 	}
 	/* A directory landing where the source has the name must hide it. */
 	if (is_dir && (no.in_source || was_whiteout))
-		(void)delta_set_opaque(s, i->upper_fd);
+		(void)delta_set_opaque(s, fs_upper(s, i));
 	if (o.in_source)
-		r = delta_make_whiteout(s, dir->upper_fd, name);
+		r = delta_make_whiteout(s, fs_upper(s, dir), name);
 	nname = strdup(newname);
 	if (nname) {
 		pthread_mutex_lock(&s->table_lock);
@@ -717,6 +723,9 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		free(i->name);
 		i->name = nname;
 		i->dec = ndec;
+		/* Its source object stays at the old path: never reached by the new one. */
+		if (i->has_src)
+			fs_drop_src(s, i);
 		if (is_dir) {
 			struct redecide_ctx c = { s, i };
 
@@ -731,7 +740,7 @@ out_forget:
 	if (i)
 		fs_inode_forget(s, i, 1);
 out_unlock:
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	return r;
 out_unlock_einval:
 	if (r == 0)

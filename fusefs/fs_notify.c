@@ -157,7 +157,7 @@ void fs_notify_read(struct fs_session *s, struct fs_inode *i)
 	if (!n || atomic_exchange(&i->atime_stale, true) || !i->parent)
 		return;
 	now = now_ns();
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	/* The parent's path once; each ancestor's is a prefix of it. */
 	with_path = n->helper_fd >= 0 && fs_inode_path(i->parent, path, sizeof(path)) == 0;
 	if (with_path && path[0])
@@ -174,7 +174,7 @@ void fs_notify_read(struct fs_session *s, struct fs_inode *i)
 		}
 	}
 	pthread_mutex_unlock(&n->lock);
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 }
 
 /* Deepest first, so that a parent is listed after its children. */

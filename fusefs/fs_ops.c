@@ -79,15 +79,12 @@ bool fs_write_possible_beneath(const struct policy *p, const char *dirpath)
 	return false;
 }
 
-int fs_object_fd(const struct fs_inode *i)
+int fs_stat_inode(struct fs_session *s, struct fs_inode *i, struct stat *st)
 {
-	return i->upper_fd >= 0 ? i->upper_fd : i->src_fd;
-}
+	int r = fs_lstat_object(s, i, st);
 
-int fs_stat_inode(struct fs_session *s, const struct fs_inode *i, struct stat *st)
-{
-	if (fstatat(fs_object_fd(i), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (r < 0)
+		return r;
 	fs_fill_attr(s, i, st);
 	return 0;
 }
@@ -181,9 +178,9 @@ int fs_need_level_locked(struct fs_session *s, fuse_req_t req, const struct fs_i
 
 	if (i->level >= want)
 		return 0;
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	r = fs_need_level(s, req, i, want, op);
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	return r;
 }
 
@@ -250,7 +247,7 @@ int fs_check_access(struct fs_session *s, fuse_req_t req, struct fs_inode *i, in
 	char path[PATH_MAX];
 	int r;
 
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	r = fs_need_level(s, req, i, level_for_mask(i, mask), op);
 	/* Root passes mode bits except for exec: no stat needed then. */
 	if (r == 0 && s->daemon_opens && (fuse_req_ctx(req)->uid != 0 || (mask & X_OK))) {
@@ -260,7 +257,7 @@ int fs_check_access(struct fs_session *s, fuse_req_t req, struct fs_inode *i, in
 		if (r == -EACCES && fs_inode_path(i, path, sizeof(path)) == 0)
 			fs_deny(s, req, op, path, i->level, EACCES);
 	}
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	return r;
 }
 
@@ -271,26 +268,34 @@ bool fs_is_whiteout(const struct stat *st)
 
 int fs_find(struct fs_session *s, struct fs_inode *dir, const char *name, struct fs_object *o)
 {
+	int fd;
+
 	memset(o, 0, sizeof(*o));
 	o->dirfd = -1;
-	if (dir->upper_fd >= 0) {
-		if (fstatat(dir->upper_fd, name, &o->st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (dir->has_upper) {
+		fd = fs_upper(s, dir);
+		if (fd < 0)
+			return -errno;
+		if (fstatat(fd, name, &o->st, AT_SYMLINK_NOFOLLOW) == 0) {
 			if (fs_is_whiteout(&o->st)) {
 				o->whiteout = true;
 				return -ENOENT;
 			}
 			o->in_upper = true;
-			o->dirfd = dir->upper_fd;
+			o->dirfd = fd;
 		} else if (errno != ENOENT) {
 			return -errno;
 		}
 	}
-	if (dir->src_fd >= 0 && !dir->opaque) {
-		if (fstatat(dir->src_fd, name, &o->src_st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (dir->has_src && !dir->opaque) {
+		fd = fs_src(s, dir);
+		if (fd < 0)
+			return -errno;
+		if (fstatat(fd, name, &o->src_st, AT_SYMLINK_NOFOLLOW) == 0) {
 			o->in_source = true;
 			if (!o->in_upper) {
 				o->st = o->src_st;
-				o->dirfd = dir->src_fd;
+				o->dirfd = fd;
 			}
 		} else if (errno != ENOENT) {
 			return -errno;
@@ -323,12 +328,12 @@ int fs_decide(struct fs_session *s, struct fs_inode *dir, const char *name, bool
 int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		   const char *name, struct fs_inode **out, struct stat *attr)
 {
-	_cleanup_close_ int src = -1, upper = -1;
+	_cleanup_close_ int upper = -1;
 	struct policy_decision dec;
 	struct fs_object o;
 	char path[PATH_MAX];
 	struct stat st, key;
-	bool is_dir, opaque = false;
+	bool is_dir, opaque = false, src_too;
 	struct fs_inode *i;
 	int r;
 
@@ -372,35 +377,28 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 			goto found;
 		}
 	}
-	if (o.in_upper) {
-		upper = fs_openat(s, dir->upper_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+	/*
+	 * No fd is opened for the new inode: its objects are known by
+	 * identity, and fs_fds.c opens them when something needs them.  A
+	 * delta directory is opened for its opaque mark, and that fd kept.
+	 */
+	if (o.in_upper && is_dir) {
+		upper = fs_openat(s, o.dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (upper < 0)
 			return errno == ENOENT ? 0 : -errno;
 		if (fstatat(upper, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
-		if (is_dir)
-			opaque = delta_is_opaque(s, upper);
+		if (st.st_ino != o.st.st_ino || st.st_dev != o.st.st_dev)
+			return -EIO; /* changed under us */
+		opaque = delta_is_opaque(s, upper);
 	}
+	st = o.st;
 	/* The source object matters for a file not in upper, or a merged directory. */
-	if (o.in_source && !opaque &&
-	    (!o.in_upper || (is_dir && S_ISDIR(o.src_st.st_mode)))) {
-		struct stat sst;
-
-		src = fs_openat(s, dir->src_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
-		if (src < 0)
-			return errno == ENOENT ? 0 : -errno;
-		if (fstatat(src, "", &sst, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		if (!o.in_upper)
-			st = sst;
-		key = sst;
-	} else {
-		key = st;
-	}
-	if ((st.st_mode & S_IFMT) != (o.st.st_mode & S_IFMT))
-		return -EIO; /* changed under us */
+	src_too = o.in_source && !opaque && (!o.in_upper || (is_dir && S_ISDIR(o.src_st.st_mode)));
+	key = src_too ? o.src_st : o.st;
 	i = fs_inode_find_or_add(s, key.st_dev, key.st_ino, st.st_mode & S_IFMT, &dec, dir, name,
-				 TAKE_FD(src), TAKE_FD(upper), key.st_ino, opaque,
+				 src_too ? &o.src_st : NULL, o.in_upper ? &o.st : NULL,
+				 TAKE_FD(upper), key.st_ino, opaque,
 				 !o.in_upper && !is_dir && key.st_nlink > 1);
 	if (!i)
 		return -ENOMEM;
@@ -440,9 +438,9 @@ int fs_do_lookup(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, con
 	struct stat attr;
 	int r;
 
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	r = fs_lookup_node(s, req, dir, name, &i, &attr);
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	if (r < 0)
 		return r;
 	fs_fill_entry(s, i, i ? &attr : NULL, e);
@@ -507,9 +505,9 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	int r;
 
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	r = fs_stat_inode(s, fs_inode_get(s, ino), &st);
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -520,10 +518,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* --- attributes --------------------------------------------------------- */
 
-static int set_times(struct fs_inode *i, const struct stat *attr, int to_set)
+static int set_times(struct fs_session *s, struct fs_inode *i, const struct stat *attr,
+		     int to_set)
 {
 	struct timespec ts[2];
 	char p[32];
+	int fd = fs_upper(s, i);
 
 	ts[0] = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? (struct timespec){ 0, UTIME_NOW } :
 		(to_set & FUSE_SET_ATTR_ATIME)     ? attr->st_atim :
@@ -532,12 +532,14 @@ static int set_times(struct fs_inode *i, const struct stat *attr, int to_set)
 		(to_set & FUSE_SET_ATTR_MTIME)     ? attr->st_mtim :
 						     (struct timespec){ 0, UTIME_OMIT };
 	/* On the object itself (a symlink's other name may be something else by now). */
-	if (utimensat(i->upper_fd, "", ts, AT_EMPTY_PATH) == 0)
+	if (fd < 0)
+		return -errno;
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) == 0)
 		return 0;
 	if (errno != EINVAL || i->type == S_IFLNK)
 		return -errno;
 	/* Kernels before AT_EMPTY_PATH support in utimensat(2). */
-	if (utimensat(AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)), ts, 0) < 0)
+	if (utimensat(AT_FDCWD, delta_fd_path(fd, p, sizeof(p)), ts, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -570,25 +572,27 @@ static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	r = delta_copy_up_data(s, i, (to_set & FUSE_SET_ATTR_SIZE) ? attr->st_size : INT64_MAX);
 	if (r < 0)
 		return r;
-	pthread_rwlock_wrlock(&s->ns_lock);
+	fs_ns_wrlock(s);
 	r = delta_copy_up(s, i);
 	if (r == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (i->type == S_IFLNK)
 			r = -EOPNOTSUPP;
-		else if (chmod(delta_fd_path(i->upper_fd, p, sizeof(p)), attr->st_mode & 07777) < 0)
+		else if ((fd = fs_upper(s, i)) < 0 ||
+			 chmod(delta_fd_path(fd, p, sizeof(p)), attr->st_mode & 07777) < 0)
 			r = -errno;
 	}
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 
-		if (fchownat(i->upper_fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		if ((fd = fs_upper(s, i)) < 0 ||
+		    fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 	}
 	if (r == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 				 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
-		r = set_times(i, attr, to_set);
-	pthread_rwlock_unlock(&s->ns_lock);
+		r = set_times(s, i, attr, to_set);
+	fs_ns_unlock(s);
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		struct stat cur;
 
@@ -610,16 +614,16 @@ static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 			if (r == 0 && grow < 0)
 				delta_uncharge(s, -grow);
 		}
-		pthread_rwlock_unlock(&i->io_lock);
+		pthread_rwlock_unlock(fs_io_lock(i));
 	}
 	if (r == 0) {
 		char path[PATH_MAX];
 
-		pthread_rwlock_rdlock(&s->ns_lock);
+		fs_ns_rdlock(s);
 		if (fs_inode_path(i, path, sizeof(path)) == 0)
 			fs_wrote(s, req, (to_set & FUSE_SET_ATTR_SIZE) ? "truncate" : "setattr",
 				 path, NULL);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 	}
 	return r;
 }
@@ -638,9 +642,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		  FUSE_SET_ATTR_MTIME_NOW;
 	r = to_set ? do_setattr(s, req, i, attr, to_set) : 0;
 	if (r == 0) {
-		pthread_rwlock_rdlock(&s->ns_lock);
+		fs_ns_rdlock(s);
 		r = fs_stat_inode(s, i, &st);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -657,11 +661,13 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	char buf[PATH_MAX + 1];
 	ssize_t n;
 
-	pthread_rwlock_rdlock(&s->ns_lock);
-	n = readlinkat(fs_object_fd(i), "", buf, sizeof(buf) - 1);
+	fs_ns_rdlock(s);
+	n = fs_object(s, i);
+	if (n >= 0)
+		n = readlinkat((int)n, "", buf, sizeof(buf) - 1);
 	if (n < 0)
 		n = -errno;
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
 		return;

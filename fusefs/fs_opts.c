@@ -16,7 +16,8 @@ const char fs_mount_usage[] =
 	"usage: fencefs mount [--preset P] [--policy FILE] [--rule LEVEL=PATTERN]...\n"
 	"                     [--delta DIR] [--audit FILE] [--audit-all] [--max-delta BYTES]\n"
 	"                     [--exact-opens|--kernel-opens] [--no-passthrough] [-f|--foreground]\n"
-	"                     [-v] [-d] [-o FUSEOPT] SOURCE MOUNTPOINT\n"
+	"                     [--fd-cache N] [--stats-file FILE] [-v] [-d] [-o FUSEOPT]\n"
+	"                     SOURCE MOUNTPOINT\n"
 	"       fencefs mount -f --owner UID:GID --ready-fd N [--stats-fd M] [--audit-fd A]\n"
 	"                     [policy options] [--delta DIR] [--max-delta B] SOURCE /dev/fd/K\n"
 	"       fencefs umount MOUNTPOINT\n";
@@ -69,7 +70,7 @@ bad:
 /* Options that take a value; "--opt=value" is accepted too. */
 static const char *const with_value[] = {
 	"--preset", "--policy", "--rule", "--delta", "--audit", "--audit-fd", "--max-delta",
-	"--owner", "--ready-fd", "--stats-fd", "-o",
+	"--owner", "--ready-fd", "--stats-fd", "--fd-cache", "--stats-file", "-o",
 };
 
 static bool takes_value(const char *name)
@@ -111,6 +112,25 @@ static int set_option(struct fs_opts *o, const char *name, const char *v, char *
 		return parse_fd(name, v, &o->ready_fd, err, errlen);
 	} else if (!strcmp(name, "--stats-fd")) {
 		return parse_fd(name, v, &o->stats_fd, err, errlen);
+	} else if (!strcmp(name, "--fd-cache")) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (!*v || *end || errno || v[0] == '-' || n < FS_FD_CACHE_MIN ||
+		    n > FS_FD_CACHE_MAX) {
+			snprintf(err, errlen, "--fd-cache: expected a number of fds from %d to %d, "
+				 "got '%s'", FS_FD_CACHE_MIN, FS_FD_CACHE_MAX, v);
+			return -EINVAL;
+		}
+		o->fd_cache = (int64_t)n;
+	} else if (!strcmp(name, "--stats-file")) {
+		if (!*v) {
+			snprintf(err, errlen, "--stats-file: empty file name");
+			return -EINVAL;
+		}
+		o->stats_file = v;
 	} else if (!strcmp(name, "-o")) {
 		return add_str(&o->fuse_opts, &o->nfuse_opts, v);
 	}

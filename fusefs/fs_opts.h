@@ -13,6 +13,10 @@
 
 #include "policy_load.h"
 
+/* Bounds of --fd-cache (fs_fds.c: the root's two fds and a path's directories). */
+#define FS_FD_CACHE_MIN 16
+#define FS_FD_CACHE_MAX (1 << 20)
+
 struct fs_opts {
 	struct fence_policy_opts policy; /* --preset, --policy, --rule (rules malloc'd) */
 	const char *delta;       /* --delta DIR, or NULL: a private temporary delta */
@@ -33,6 +37,8 @@ struct fs_opts {
 	gid_t owner_gid;
 	int ready_fd;            /* --ready-fd N, or -1 */
 	int stats_fd;            /* --stats-fd N, or -1 */
+	int64_t fd_cache;        /* --fd-cache N: fds the daemon may cache, 0: from RLIMIT_NOFILE */
+	const char *stats_file;  /* --stats-file FILE: counters on SIGUSR1 and at exit */
 	const char *source;
 	const char *mountpoint;
 	bool help;               /* -h/--help: print usage, nothing else checked */

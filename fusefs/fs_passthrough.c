@@ -201,28 +201,32 @@ static int backing_open(struct fs_session *s, struct fs_inode *i, bool *upper, b
 {
 	struct fs_backing_map map = { 0 };
 	_cleanup_close_ int fd = -1;
-	char p[32];
 	int id;
 
-	pthread_rwlock_rdlock(&i->io_lock);
-	*upper = i->upper_fd >= 0;
+	/*
+	 * ns_lock inside pt_lock, against the order in fs.h: no writer waits
+	 * for the pt_lock of an inode being opened (only freeing takes it, and
+	 * the kernel does not forget an inode it is opening).
+	 */
+	fs_ns_rdlock(s);
+	pthread_rwlock_rdlock(fs_io_lock(i));
+	*upper = i->has_upper;
 	*rw = *upper;
 	if (*upper) {
 		/* The delta copy is the daemon's own: read-write, for later write opens. */
-		fd = fs_openat(s, AT_FDCWD, delta_fd_path(i->upper_fd, p, sizeof(p)),
-			       O_RDWR | O_CLOEXEC, 0);
+		fd = fs_open_object(s, i, true, O_RDWR);
 		if (fd < 0) {
 			*rw = false;
-			fd = fs_openat(s, AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0);
+			fd = fs_open_object(s, i, true, O_RDONLY);
 		}
-	} else if (i->src_fd >= 0) {
+	} else if (i->has_src) {
 		/* The source is only ever opened read-only (SPEC 6). */
-		fd = fs_openat(s, AT_FDCWD, delta_fd_path(i->src_fd, p, sizeof(p)),
-			       O_RDONLY | O_CLOEXEC, 0);
+		fd = fs_open_object(s, i, false, O_RDONLY);
 	} else {
 		errno = EIO;
 	}
-	pthread_rwlock_unlock(&i->io_lock);
+	pthread_rwlock_unlock(fs_io_lock(i));
+	fs_ns_unlock(s);
 	if (fd < 0)
 		return -errno;
 	map.fd = fd;
@@ -249,10 +253,10 @@ static bool may_read(struct fs_session *s, fuse_req_t req, struct fs_inode *i)
 	struct stat st;
 	bool ok;
 
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	ok = i->level >= POLICY_READ && fs_stat_inode(s, i, &st) == 0 &&
 	     fs_caller_may(s, req, &st, R_OK) == 0;
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	return ok;
 }
 
@@ -265,9 +269,9 @@ static bool backing_fits(struct fs_inode *i, int acc)
 {
 	bool fits;
 
-	pthread_rwlock_rdlock(&i->io_lock);
-	fits = i->pt_upper == (i->upper_fd >= 0) && (acc == O_RDONLY || i->pt_rw);
-	pthread_rwlock_unlock(&i->io_lock);
+	pthread_rwlock_rdlock(fs_io_lock(i));
+	fits = i->pt_upper == i->has_upper && (acc == O_RDONLY || i->pt_rw);
+	pthread_rwlock_unlock(fs_io_lock(i));
 	return fits;
 }
 
@@ -289,14 +293,14 @@ static void backing_drop(struct fs_session *s, struct fs_inode *i)
  */
 #define FS_PT_MIN_SIZE (128 * 1024)
 
-static bool small_file(struct fs_inode *i)
+static bool small_file(struct fs_session *s, struct fs_inode *i)
 {
 	struct stat st;
 	int r;
 
-	pthread_rwlock_rdlock(&i->io_lock);
-	r = fstat(i->upper_fd >= 0 ? i->upper_fd : i->src_fd, &st);
-	pthread_rwlock_unlock(&i->io_lock);
+	fs_ns_rdlock(s);
+	r = fs_lstat_object(s, i, &st);
+	fs_ns_unlock(s);
 	return r == 0 && st.st_size < FS_PT_MIN_SIZE;
 }
 
@@ -314,7 +318,7 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	       struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
-	bool upper, rw, in_place, want;
+	bool upper, rw, in_place, want, small;
 	int r = 0, id;
 
 	fi->noflush = 1;
@@ -332,17 +336,18 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 	 * first (a small file, opened in the page cache, is copied at its
 	 * first write as before).
 	 */
-	if (want && acc != O_RDONLY && i->upper_fd < 0 && !small_file(i)) {
+	small = want && small_file(s, i);
+	if (want && acc != O_RDONLY && !i->has_upper && !small) {
 		r = fs_ensure_upper(s, i);
 		if (r < 0)
 			return r;
 	}
-	pthread_mutex_lock(&i->pt_lock);
+	pthread_mutex_lock(fs_pt_lock(i));
 	if (i->pt_refs > 0) {
 		in_place = want && backing_fits(i, acc);
 		fi->fh = fh_make(FS_FH_PASSTHROUGH | (in_place ? 0 : FS_FH_DIRECT), i->pt_backing);
 		i->pt_refs++;
-	} else if (!want || i->pt_cached > 0 || small_file(i)) {
+	} else if (!want || i->pt_cached > 0 || small) {
 		cached_open(i, fi);
 	} else if (i->pt_backing > 0 && backing_fits(i, acc)) {
 		/* The id kept from earlier opens (fs_pt_release()). */
@@ -368,7 +373,7 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 			fi->fh = fh_make(FS_FH_PASSTHROUGH, id);
 		}
 	}
-	pthread_mutex_unlock(&i->pt_lock);
+	pthread_mutex_unlock(fs_pt_lock(i));
 	/* A write through the backing file never comes here: count the change now. */
 	if (want && acc != O_RDONLY && (fi->fh & FS_FH_PASSTHROUGH) && !(fi->fh & FS_FH_DIRECT))
 		fs_wrote_once(s, req, i, "open");
@@ -380,15 +385,15 @@ int fs_pt_open(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 
 void fs_pt_created(struct fs_inode *i, struct fuse_file_info *fi)
 {
-	pthread_mutex_lock(&i->pt_lock);
+	pthread_mutex_lock(fs_pt_lock(i));
 	cached_open(i, fi);
 	fi->keep_cache = 1;
-	pthread_mutex_unlock(&i->pt_lock);
+	pthread_mutex_unlock(fs_pt_lock(i));
 }
 
 void fs_pt_release(struct fs_session *s, struct fs_inode *i, uint64_t fh)
 {
-	pthread_mutex_lock(&i->pt_lock);
+	pthread_mutex_lock(fs_pt_lock(i));
 	if ((fh & FS_FH_CACHED) && i->pt_cached > 0) {
 		i->pt_cached--;
 	} else if ((fh & FS_FH_PASSTHROUGH) && i->pt_refs > 0 && --i->pt_refs == 0 &&
@@ -402,7 +407,7 @@ void fs_pt_release(struct fs_session *s, struct fs_inode *i, uint64_t fh)
 		 */
 		backing_drop(s, i);
 	}
-	pthread_mutex_unlock(&i->pt_lock);
+	pthread_mutex_unlock(fs_pt_lock(i));
 }
 
 void fs_pt_forget(struct fs_session *s, struct fs_inode *i)

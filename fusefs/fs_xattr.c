@@ -44,11 +44,13 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_rwlock_rdlock(&s->ns_lock);
-	n = getxattr(delta_fd_path(fs_object_fd(i), p, sizeof(p)), name, val, size);
+	fs_ns_rdlock(s);
+	n = fs_object(s, i);
+	if (n >= 0)
+		n = getxattr(delta_fd_path((int)n, p, sizeof(p)), name, val, size);
 	if (n < 0)
 		n = -errno;
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else if (size == 0)
@@ -72,16 +74,19 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			fuse_reply_xattr(req, 0);
 		return;
 	}
-	pthread_rwlock_rdlock(&s->ns_lock);
-	delta_fd_path(fs_object_fd(i), p, sizeof(p));
-	n = listxattr(p, NULL, 0);
+	fs_ns_rdlock(s);
+	n = fs_object(s, i);
+	if (n >= 0) {
+		delta_fd_path((int)n, p, sizeof(p));
+		n = listxattr(p, NULL, 0);
+	}
 	if (n > 0 && (list = malloc((size_t)n)))
 		n = listxattr(p, list, (size_t)n);
 	else if (n > 0)
 		n = -ENOMEM, errno = ENOMEM;
 	if (n < 0)
 		n = -errno;
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
 		return;
@@ -118,10 +123,10 @@ static int xattr_change(struct fs_session *s, fuse_req_t req, struct fs_inode *i
 		return r;
 	if (!strncmp(name, "user.", 5) && !delta_is_marker_xattr(name) && i->type != S_IFLNK)
 		return fs_ensure_upper(s, i);
-	pthread_rwlock_rdlock(&s->ns_lock);
+	fs_ns_rdlock(s);
 	if (fs_inode_path(i, path, sizeof(path)) == 0)
 		fs_deny(s, req, op, path, i->level, EPERM);
-	pthread_rwlock_unlock(&s->ns_lock);
+	fs_ns_unlock(s);
 	return -EPERM;
 }
 
@@ -136,15 +141,16 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 	if (r == 0)
 		r = delta_charge(s, (int64_t)(strlen(name) + size));
 	if (r == 0) {
-		pthread_rwlock_rdlock(&s->ns_lock);
-		if (setxattr(delta_fd_path(i->upper_fd, p, sizeof(p)), name, value, size, flags) <
-		    0) {
+		fs_ns_rdlock(s);
+		int fd = fs_upper(s, i);
+
+		if (fd < 0 || setxattr(delta_fd_path(fd, p, sizeof(p)), name, value, size, flags) < 0) {
 			r = -errno;
 			delta_uncharge(s, (int64_t)(strlen(name) + size));
 		}
 		if (r == 0 && fs_inode_path(i, path, sizeof(path)) == 0)
 			fs_wrote(s, req, "setxattr", path, NULL);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 	}
 	fuse_reply_err(req, -r);
 }
@@ -157,12 +163,14 @@ void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int r = xattr_change(s, req, i, name, "removexattr");
 
 	if (r == 0) {
-		pthread_rwlock_rdlock(&s->ns_lock);
-		if (removexattr(delta_fd_path(i->upper_fd, p, sizeof(p)), name) < 0)
+		fs_ns_rdlock(s);
+		int fd = fs_upper(s, i);
+
+		if (fd < 0 || removexattr(delta_fd_path(fd, p, sizeof(p)), name) < 0)
 			r = -errno;
 		else if (fs_inode_path(i, path, sizeof(path)) == 0)
 			fs_wrote(s, req, "removexattr", path, NULL);
-		pthread_rwlock_unlock(&s->ns_lock);
+		fs_ns_unlock(s);
 	}
 	fuse_reply_err(req, -r);
 }

@@ -34,6 +34,7 @@ count() { tail -n +"$2" "$1" | grep "opcode: $3 " | grep -vc "pid: ${hp:-none}\$
 start() {
 	: >"$T/trace"
 	"$FENCEFS" mount -f -d --preset agent-safe "$@" "$src" "$mnt" 2>"$T/trace" &
+	daemon=$!
 	for _ in $(seq 100); do
 		awk -v d="$mnt" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo && return 0
 		sleep 0.05
@@ -53,7 +54,8 @@ for mode in kernel daemon; do
 	fi
 	ok "$mode: mount with -d"
 	check_eq "$mode: pass 1 reads every line" $((NDIRS * NFILES + 1)) "$(walk)"
-	hp=$(pgrep -x fencefs-relist | head -1)
+	# This mount's helper only: a child of this daemon (other mounts may run).
+	hp=$(pgrep -P "$daemon" -x fencefs-relist | head -1)
 	check "$mode: a relisting helper runs" test -n "$hp"
 	sleep 1 # the notifier waits for 30 ms without reads, then the helper lists
 	if [ -n "$hp" ]; then
@@ -117,5 +119,6 @@ for mode in kernel daemon; do
 	fi
 	timeout 10 "$FENCEFS" umount "$mnt"
 	wait
-	check_eq "$mode: no helper left after umount" "" "$(pgrep -x fencefs-relist | tr '\n' ' ')"
+	check_eq "$mode: no helper left after umount" "" \
+		"$( [ -n "$hp" ] && kill -0 "$hp" 2>/dev/null && echo "$hp")"
 done
