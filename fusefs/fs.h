@@ -334,12 +334,6 @@ struct fs_object {
  * filled, -ENOENT when absent or deleted, other -errno.  ns_lock held.
  */
 int fs_find(struct fs_session *s, struct fs_inode *dir, const char *name, struct fs_object *o);
-/*
- * Whether some path strictly beneath directory DIRPATH ("" for the root)
- * could be at write level: some write rule could match there.  It may say
- * yes when no such path exists, never no when one does.
- */
-bool fs_write_possible_beneath(const struct policy *p, const char *dirpath);
 /* Mode bits as the level shows them (SPEC 1). */
 mode_t fs_level_mode(mode_t mode, enum policy_level level);
 /* Fills st for the sandbox: level mode bits, --owner, stable ino. */

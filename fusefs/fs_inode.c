@@ -98,7 +98,7 @@ int fs_table_init(struct fs_session *s)
 	r->nlookup = 1;
 	policy_resolve_root(s->policy, &r->dec);
 	r->level = r->dec.level;
-	r->write_beneath = r->level < POLICY_WRITE && fs_write_possible_beneath(s->policy, "");
+	r->write_beneath = r->level < POLICY_WRITE && policy_could_match_beneath(s->policy, "", POLICY_WRITE);
 	r->has_src = true;
 	r->src_dev = st.st_dev;
 	r->src_ino = st.st_ino;

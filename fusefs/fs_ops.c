@@ -47,38 +47,6 @@ mode_t fs_level_mode(mode_t mode, enum policy_level level)
 	}
 }
 
-bool fs_write_possible_beneath(const struct policy *p, const char *dirpath)
-{
-	size_t k, n = policy_rule_count(p), dlen = strlen(dirpath);
-
-	for (k = 0; k < n; k++) {
-		const struct policy_rule_info *ri = policy_rule(p, k);
-		const char *pat = ri->pattern;
-		size_t plen, lit;
-
-		if (ri->level != POLICY_WRITE)
-			continue;
-		while (*pat == '/')
-			pat++;
-		plen = strlen(pat);
-		while (plen && pat[plen - 1] == '/')
-			plen--;
-		/* No '/' inside: it matches a name at any depth (SPEC 2). */
-		if (!memchr(pat, '/', plen) && pat == ri->pattern)
-			return true;
-		if (!dlen)
-			return true;
-		lit = strcspn(pat, "*?[{\\");
-		if (lit > plen)
-			lit = plen;
-		/* Anchored: its literal prefix and DIRPATH must lie on one line. */
-		if (lit > dlen ? !strncmp(pat, dirpath, dlen) && pat[dlen] == '/' :
-				 !strncmp(pat, dirpath, lit))
-			return true;
-	}
-	return false;
-}
-
 int fs_stat_inode(struct fs_session *s, struct fs_inode *i, struct stat *st)
 {
 	int r = fs_lstat_object(s, i, st);
@@ -404,7 +372,7 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		return -ENOMEM;
 found:
 	if (is_dir && dec.level < POLICY_WRITE && !i->write_beneath &&
-	    fs_write_possible_beneath(s->policy, path))
+	    policy_could_match_beneath(s->policy, path, POLICY_WRITE))
 		i->write_beneath = true; /* same answer for every caller: the path is fixed */
 	if (audit_wants_all(s->audit)) {
 		char p[PATH_MAX + 2];

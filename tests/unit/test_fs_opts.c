@@ -44,6 +44,11 @@ static const struct bad_case bad_cases[] = {
 	{ { "--preset", NULL }, "needs a value" },
 	{ { "--rule", "read=**", "--max-delta", "lots", "a", "b", NULL }, "--max-delta" },
 	{ { "--rule", "read=**", "--max-delta", "0", "a", "b", NULL }, "--max-delta" },
+	{ { "--rule", "read=**", "--fd-cache", "15", "a", "b", NULL }, "--fd-cache: expected" },
+	{ { "--rule", "read=**", "--fd-cache", "-16", "a", "b", NULL }, "--fd-cache: expected" },
+	{ { "--rule", "read=**", "--fd-cache", "16x", "a", "b", NULL }, "--fd-cache: expected" },
+	{ { "--rule", "read=**", "--fd-cache", "99999999999", "a", "b", NULL }, "--fd-cache" },
+	{ { "--rule", "read=**", "--stats-file", "", "a", "b", NULL }, "--stats-file" },
 	{ { "--rule", "read=**", "--owner", "1000", "a", "b", NULL }, "UID:GID" },
 	{ { "--rule", "read=**", "--owner", "x:1", "a", "b", NULL }, "UID:GID" },
 	{ { "--rule", "read=**", "-f", "--ready-fd", "-3", "a", "b", NULL }, "file descriptor" },
@@ -106,6 +111,8 @@ static void test_full(void **state)
 	assert_int_equal(o.ready_fd, -1);
 	assert_int_equal(o.stats_fd, -1);
 	assert_int_equal(o.audit_fd, -1);
+	assert_int_equal(o.fd_cache, 0); /* from RLIMIT_NOFILE */
+	assert_null(o.stats_file);
 	assert_false(o.has_owner);
 	fs_opts_free(&o);
 }
@@ -115,7 +122,8 @@ static void test_fence_run_form(void **state)
 {
 	static const char *const args[] = {
 		"-f", "--owner", "1000:1001", "--ready-fd", "5", "--stats-fd", "6",
-		"--audit-fd", "7", "--rule", "read=**", "/src", "/dev/fd/9", NULL,
+		"--audit-fd", "7", "--rule", "read=**", "--fd-cache", "16", "--stats-file=s.json",
+		"/src", "/dev/fd/9", NULL,
 	};
 	struct fs_opts o;
 	char err[256];
@@ -128,6 +136,8 @@ static void test_fence_run_form(void **state)
 	assert_int_equal(o.ready_fd, 5);
 	assert_int_equal(o.stats_fd, 6);
 	assert_int_equal(o.audit_fd, 7);
+	assert_int_equal(o.fd_cache, 16);
+	assert_string_equal(o.stats_file, "s.json");
 	assert_string_equal(o.mountpoint, "/dev/fd/9");
 	fs_opts_free(&o);
 }
@@ -189,7 +199,7 @@ static void test_level_mode(void **state)
 static void test_write_possible_beneath(void **state)
 {
 	static const struct {
-		const char *rules[4];
+		const char *rules[5];
 		const char *dir;
 		bool want;
 	} cases[] = {
@@ -197,9 +207,17 @@ static void test_write_possible_beneath(void **state)
 		{ { "read=**", "write=/output/", "write=/tmp/", NULL }, "", true },
 		{ { "read=**", "write=/output/", "write=/tmp/", NULL }, "src", false },
 		{ { "read=**", "write=/output/", "write=/tmp/", NULL }, "out", false },
-		{ { "read=**", "write=/output/", NULL }, "output", true },
+		/*
+		 * output/ is itself write: what lies beneath inherits it, and no
+		 * later rule decides anything there (the daemon only asks about
+		 * directories below write).
+		 */
+		{ { "read=**", "write=/output/", NULL }, "output", false },
+		{ { "read=**", "write=/output/", "read=/output/docs/", NULL }, "output/docs", false },
+		{ { "read=**", "write=/output/", "read=/output/docs/", "write=*.md", NULL },
+		  "output/docs", true },
 		{ { "read=**", "write=/src/gen/", NULL }, "src", true },
-		{ { "read=**", "write=/src/gen/", NULL }, "src/gen/deep", true },
+		{ { "read=**", "write=/src/gen/", NULL }, "src/gen/deep", false }, /* inherits write */
 		{ { "read=**", "write=/src/gen/", NULL }, "srcx", false },
 		/* a glob continues the anchored prefix beneath */
 		{ { "read=**", "write=/src/*/gen/", NULL }, "src/a", true },
@@ -219,7 +237,7 @@ static void test_write_possible_beneath(void **state)
 		assert_non_null(p);
 		for (r = 0; cases[k].rules[r]; r++)
 			assert_int_equal(policy_add_rule_arg(p, cases[k].rules[r], &err), 0);
-		if (fs_write_possible_beneath(p, cases[k].dir) != cases[k].want)
+		if (policy_could_match_beneath(p, cases[k].dir, POLICY_WRITE) != cases[k].want)
 			fail_msg("case %zu: dir '%s' gave %d", k, cases[k].dir, !cases[k].want);
 		policy_free(p);
 	}
