@@ -24,7 +24,8 @@ WARN      := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
 BASE_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
              -fno-strict-aliasing -MMD -MP $(WARN) \
              -DFENCE_VERSION='"$(VERSION)"' -DFENCE_PRESETDIR='"$(PRESETDIR)"' \
-             -DFENCE_BINDIR='"$(BINDIR)"' -Ipolicy -Icommon
+             -DFENCE_BINDIR='"$(BINDIR)"' -DFENCE_SRCDIR='"$(CURDIR)"' \
+             -DFENCE_BUILDDIR='"$(abspath $(BUILD))"' -Ipolicy -Icommon
 ifeq ($(SAN),1)
 BASE_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 SAN_LDFLAGS := -fsanitize=address,undefined

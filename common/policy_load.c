@@ -28,15 +28,48 @@
 static char preset_dir[PATH_MAX];
 static pthread_once_t preset_dir_once = PTHREAD_ONCE_INIT;
 
-/*
- * The build tree's presets/ is used only when the binary runs from a build
- * directory next to it: <exe dir>/../presets/agent-safe.ini exists and the
- * exe does not live in the configured BINDIR (an installed binary must not
- * pick up a stray presets/ from $(PREFIX)).
- */
-static bool build_tree_presets(char *out, size_t len)
+/* Does DIR hold the presets (agent-safe.ini, the one every install has)? */
+static bool holds_presets(const char *dir)
 {
-	char exe[PATH_MAX], bindir[PATH_MAX], probe[PATH_MAX + 32];
+	char probe[PATH_MAX + 32];
+
+	(void)snprintf(probe, sizeof(probe), "%s/agent-safe.ini", dir);
+	return access(probe, R_OK) == 0;
+}
+
+/* Canonical DIR/REL into out when it holds the presets. */
+static bool presets_at(const char *dir, const char *rel, char *out, size_t len)
+{
+	char path[PATH_MAX + 64], real[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s%s", dir, rel) >= (int)sizeof(path))
+		return false;
+	if (!realpath(path, real) || !holds_presets(real) || strlen(real) >= len)
+		return false;
+	memcpy(out, real, strlen(real) + 1);
+	return true;
+}
+
+/*
+ * Where the presets are, from where the running binary is (so a build or
+ * an install works wherever it lies; issue 16 item 3), in order:
+ *
+ * 1. the binary runs from the directory it was built in (the Makefile
+ *    records FENCE_BUILDDIR and FENCE_SRCDIR): the source tree's
+ *    presets/, wherever BUILD= put the build;
+ * 2. an install: <exe dir>/../share/fencefs/presets, so that
+ *    `make install PREFIX=P` works after a build made for another prefix,
+ *    and an installed tree can be moved;
+ * 3. a build directory inside a source tree, moved with it:
+ *    <exe dir>/../presets (not when the binary sits in the configured
+ *    BINDIR, which must not pick up a stray $(PREFIX)/presets).
+ *
+ * False when none holds agent-safe.ini; the caller then names the
+ * configured FENCE_PRESETDIR in its error.
+ */
+static bool exe_relative_presets(char *out, size_t len)
+{
+	char exe[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
@@ -48,15 +81,16 @@ static bool build_tree_presets(char *out, size_t len)
 	if (!slash)
 		return false;
 	*slash = '\0';
-	if (realpath(FENCE_BINDIR, bindir) && !strcmp(bindir, exe))
+	if (!realpath(exe[0] ? exe : "/", dir))
 		return false;
-	(void)snprintf(probe, sizeof(probe), "%s/../presets/agent-safe.ini", exe);
-	if (access(probe, R_OK) != 0)
+	if (realpath(FENCE_BUILDDIR, real) && !strcmp(real, dir) &&
+	    presets_at(FENCE_SRCDIR, "/presets", out, len))
+		return true;
+	if (presets_at(dir, "/../share/fencefs/presets", out, len))
+		return true;
+	if (realpath(FENCE_BINDIR, real) && !strcmp(real, dir))
 		return false;
-	(void)snprintf(probe, sizeof(probe), "%s/../presets", exe);
-	if (!realpath(probe, out) || strlen(out) >= len)
-		return false;
-	return true;
+	return presets_at(dir, "/../presets", out, len);
 }
 
 static void preset_dir_init(void)
@@ -65,7 +99,7 @@ static void preset_dir_init(void)
 
 	if (env && *env)
 		(void)snprintf(preset_dir, sizeof(preset_dir), "%s", env);
-	else if (!build_tree_presets(preset_dir, sizeof(preset_dir)))
+	else if (!exe_relative_presets(preset_dir, sizeof(preset_dir)))
 		(void)snprintf(preset_dir, sizeof(preset_dir), "%s", FENCE_PRESETDIR);
 }
 

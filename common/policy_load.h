@@ -4,11 +4,18 @@
  * reading policy files, then handing their text to the pure engine.
  *
  * Presets are looked up, by name ([a-z0-9-]+ only, so a name can never be a
- * path), in: $FENCE_PRESET_DIR when set; else the build tree's presets/
- * when the running binary lives in a build directory of a source tree
- * (<exe dir>/../presets/agent-safe.ini exists and the binary is not in
- * FENCE_BINDIR); else the installed FENCE_PRESETDIR
- * ($(PREFIX)/share/fencefs/presets).
+ * path), in the first of these that holds agent-safe.ini:
+ *   - $FENCE_PRESET_DIR when set (taken as is);
+ *   - the source tree's presets/ when the binary runs from the build
+ *     directory it was built in, wherever BUILD= put it (the Makefile
+ *     records FENCE_SRCDIR and FENCE_BUILDDIR);
+ *   - <exe dir>/../share/fencefs/presets: an install under any PREFIX,
+ *     moved or not;
+ *   - <exe dir>/../presets: a build directory inside a source tree that
+ *     was moved along with it (not for a binary in FENCE_BINDIR);
+ *   - else the configured FENCE_PRESETDIR ($(PREFIX)/share/fencefs/presets),
+ *     which errors name.
+ * See fencefs(1) FILES.
  */
 #ifndef FENCE_POLICY_LOAD_H
 #define FENCE_POLICY_LOAD_H
