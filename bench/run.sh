@@ -46,7 +46,7 @@
 #   BENCH_SANDBOXES      concurrent fence-run sandboxes (50)
 #   BENCH_SETUPS         which setups (all of the above but unionfs)
 #   BENCH_ONLY           extended regex: run only the workload groups it matches
-#                        (grep find read write small compile mem launch conc)
+#                        (grep find read write small compile mem launch conc scale)
 #   BENCH_COUNT          1 (default): count FUSE requests per workload with the
 #                        kernel's fuse_request_send tracepoint, in one extra
 #                        untimed run per workload and FUSE setup
@@ -1013,6 +1013,8 @@ main() {
 	umount_all
 	run_launch_workloads
 	report | tee "$OUT/results.md"
+	# Issue 11's scale table, on trees and a filesystem of its own (SCALE_SIZES, see bench/scale.sh).
+	if wants scale; then BUILD=$BUILD "$ROOT/bench/scale.sh" | tee "$OUT/scale.md"; fi
 	log "bench: done in $(($(date +%s) - T_START)) s; tables in $OUT/results.md"
 }
 
