@@ -23,6 +23,7 @@
 #include "dirnames.h"
 #include "policy.h"
 #include "policy_load.h"
+#include "quote.h"
 #include "util.h"
 
 struct explain_config {
@@ -253,18 +254,31 @@ static int add_matching(struct buf *b, const struct policy *p, const char *rel, 
 static void explain_text(struct buf *b, const struct policy *p, const char *rel, bool dir,
 			 const struct policy_decision *d, int width, bool absent)
 {
-	int n = (int)strlen(rel) + (dir && rel[0] ? 2 : 1);
+	size_t start;
+	int n;
 
-	buf_addf(b, "%-5s  /%s%s", policy_level_name(d->level), rel, dir && rel[0] ? "/" : "");
+	/* Names come from the source tree too (--tree): quoted as git
+	 * does, so that none can steer the reader's terminal (quote.h). */
+	buf_addf(b, "%-5s  ", policy_level_name(d->level));
+	start = b->len;
+	quote_path_buf(b, "/", rel, dir && rel[0] ? "/" : "");
+	n = (int)(b->len - start);
 	buf_addf(b, "%*s  ", width > n ? width - n : 0, "");
 	print_rule(b, p, d->rule);
 	if (d->passthrough)
 		buf_addf(b, " pass-through (re-included by #%d)", d->reincluded_by + 1);
 	if (d->match_error)
 		buf_adds(b, " (hidden: no matcher could decide within its bounds)");
-	if (d->hidden && d->hidden_by)
-		buf_addf(b, " (hidden: ancestor /%.*s is none", (int)d->hidden_by, rel);
-	else if (d->hidden)
+	if (d->hidden && d->hidden_by) {
+		_cleanup_free_ char *anc = strndup(rel, d->hidden_by);
+
+		buf_adds(b, " (hidden: ancestor ");
+		if (anc)
+			quote_path_buf(b, "/", anc, "");
+		else
+			b->oom = true;
+		buf_adds(b, " is none");
+	} else if (d->hidden)
 		buf_adds(b, " (hidden: the root is none");
 	if (d->hidden && d->own != POLICY_NONE)
 		buf_addf(b, "; its own level would be %s", policy_level_name(d->own));
@@ -347,7 +361,10 @@ static void explain_print(struct explain_run *x, const char *rel, bool dir,
 	if (x->cfg->json)
 		buf_adds(&x->out, "}\n");
 	if (r < 0) {
-		fprintf(stderr, "fencefs explain: cannot match '/%s': %s\n", rel, strerror(-r));
+		_cleanup_free_ char *q = quote_message(rel);
+
+		fprintf(stderr, "fencefs explain: cannot match '/%s': %s\n", q ? q : "?",
+			strerror(-r));
 		x->ret = 2;
 	}
 	if (x->out.len > 65536)
@@ -373,8 +390,11 @@ static void explain_tree(struct explain_run *x, const char *rel, const struct po
 
 	dir = fence_opendirat(x->srcfd, rel[0] ? rel : ".", O_NOFOLLOW);
 	if (!dir) {
-		fprintf(stderr, "fencefs explain: cannot read '%s/%s': %s\n", x->cfg->source, rel,
-			strerror(errno));
+		int err = errno;
+		_cleanup_free_ char *q = quote_message(rel);
+
+		fprintf(stderr, "fencefs explain: cannot read '%s/%s': %s\n", x->cfg->source,
+			q ? q : "?", strerror(err));
 		x->ret = 2;
 		return;
 	}
@@ -415,7 +435,9 @@ static void explain_tree(struct explain_run *x, const char *rel, const struct po
 		is_dir = S_ISDIR(st.st_mode);
 		r = policy_resolve_child(x->p, d, child, is_dir, &cd);
 		if (r < 0) {
-			fprintf(stderr, "fencefs explain: cannot resolve '/%s': %s\n", child,
+			_cleanup_free_ char *q = quote_message(child);
+
+			fprintf(stderr, "fencefs explain: cannot resolve '/%s': %s\n", q ? q : "?",
 				strerror(-r));
 			x->ret = 2;
 			continue;
@@ -476,14 +498,18 @@ static int explain_run(const struct explain_config *cfg, const struct policy *p)
 
 		r = normalise_path(paths[i], &rel, &dir);
 		if (r < 0) {
-			fprintf(stderr, "fencefs explain: invalid path '%s': %s\n", paths[i],
+			_cleanup_free_ char *q = quote_message(paths[i]);
+
+			fprintf(stderr, "fencefs explain: invalid path '%s': %s\n", q ? q : "?",
 				r == -EINVAL ? "'..' leaves the codebase" : strerror(-r));
 			x.ret = 2;
 			continue;
 		}
 		r = explain_resolve(&x, rel, &dir, &absent, &d);
 		if (r < 0) {
-			fprintf(stderr, "fencefs explain: cannot resolve '%s': %s\n", paths[i],
+			_cleanup_free_ char *q = quote_message(paths[i]);
+
+			fprintf(stderr, "fencefs explain: cannot resolve '%s': %s\n", q ? q : "?",
 				strerror(-r));
 			x.ret = 2;
 			continue;

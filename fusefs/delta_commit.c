@@ -21,6 +21,7 @@
 #include "delta_apply.h"
 #include "delta_format.h"
 #include "delta_read.h"
+#include "quote.h"
 #include "policy.h"
 #include "util.h"
 
@@ -130,14 +131,15 @@ static void report_text(const struct delta_commit *k)
 			word = "would";
 		printf("%-9s %c ", word, ch->status);
 		if (ch->old_path) {
-			delta_print_path(stdout, "", ch->old_path);
+			quote_path_fputs(stdout, "", ch->old_path, "");
 			fputs(" -> ", stdout);
 		}
-		delta_print_path(stdout, "", ch->path);
-		if (ch->is_dir)
-			putchar('/');
-		if (k->why[i] && r != RES_APPLIED && r != RES_UNCHANGED)
-			printf(": %s", k->why[i]);
+		quote_path_fputs(stdout, "", ch->path, ch->is_dir ? "/" : "");
+		/* The reason may name a path (delta_apply.c): escaped too. */
+		if (k->why[i] && r != RES_APPLIED && r != RES_UNCHANGED) {
+			fputs(": ", stdout);
+			quote_message_fputs(stdout, k->why[i]);
+		}
 		putchar('\n');
 	}
 }

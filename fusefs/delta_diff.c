@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "delta_format.h"
 #include "delta_read.h"
+#include "quote.h"
 #include "util.h"
 
 /* Files larger than this are reported as binary instead of diffed (and
@@ -121,12 +122,10 @@ static void print_list(const struct delta_changes *c)
 			continue;
 		printf("%c ", ch->status);
 		if (ch->status == DELTA_RENAMED) {
-			delta_print_path(stdout, "", ch->old_path);
+			quote_path_fputs(stdout, "", ch->old_path, "");
 			fputs(" -> ", stdout);
 		}
-		delta_print_path(stdout, "", ch->path);
-		if (ch->is_dir)
-			putchar('/');
+		quote_path_fputs(stdout, "", ch->path, ch->is_dir ? "/" : "");
 		putchar('\n');
 	}
 }
@@ -491,9 +490,9 @@ static int print_hunks(const struct text *ta, const struct text *tb)
 static void print_header(const char *old_path, const char *new_path)
 {
 	fputs("diff --git ", stdout);
-	delta_print_path(stdout, "a/", old_path);
+	quote_path_fputs(stdout, "a/", old_path, "");
 	putchar(' ');
-	delta_print_path(stdout, "b/", new_path);
+	quote_path_fputs(stdout, "b/", new_path, "");
 	putchar('\n');
 }
 
@@ -526,7 +525,7 @@ static void print_name(const char *prefix, const char *path)
 		fputs("/dev/null", stdout);
 		return;
 	}
-	delta_print_path(stdout, prefix, path);
+	quote_path_fputs(stdout, prefix, path, "");
 	if (strchr(path, ' '))
 		putchar('\t');
 }
@@ -538,12 +537,12 @@ static int print_body(const char *old_path, const struct text *ta, const char *n
 	if (ta->binary || tb->binary) {
 		fputs("Binary files ", stdout);
 		if (old_path)
-			delta_print_path(stdout, "a/", old_path);
+			quote_path_fputs(stdout, "a/", old_path, "");
 		else
 			fputs("/dev/null", stdout);
 		fputs(" and ", stdout);
 		if (new_path)
-			delta_print_path(stdout, "b/", new_path);
+			quote_path_fputs(stdout, "b/", new_path, "");
 		else
 			fputs("/dev/null", stdout);
 		fputs(" differ\n", stdout);
@@ -607,8 +606,10 @@ static int patch_change(int upperfd, int srcfd, const struct delta_change *ch)
 		return 0; /* git tracks no directories; their files carry the change */
 	if ((ch->old_mode && !S_ISREG(ch->old_mode) && !S_ISLNK(ch->old_mode)) ||
 	    (ch->new_mode && !S_ISREG(ch->new_mode) && !S_ISLNK(ch->new_mode))) {
+		_cleanup_free_ char *q = quote_message(ch->path);
+
 		fprintf(stderr, "fencefs diff: '%s': a special file cannot be shown in a patch\n",
-			ch->path);
+			q ? q : "?");
 		return 0;
 	}
 	switch (ch->status) {
@@ -641,9 +642,9 @@ static int patch_change(int upperfd, int srcfd, const struct delta_change *ch)
 		if (!ch->content_changed)
 			fputs("similarity index 100%\n", stdout);
 		fputs("rename from ", stdout);
-		delta_print_path(stdout, "", old);
+		quote_path_fputs(stdout, "", old, "");
 		fputs("\nrename to ", stdout);
-		delta_print_path(stdout, "", ch->path);
+		quote_path_fputs(stdout, "", ch->path, "");
 		putchar('\n');
 	}
 	if (ch->content_changed) {
@@ -665,7 +666,9 @@ static int print_patch(int upperfd, int srcfd, const struct delta_changes *c)
 	for (i = 0; i < c->n; i++) {
 		r = patch_change(upperfd, srcfd, &c->v[i]);
 		if (r) {
-			fprintf(stderr, "fencefs diff: cannot diff '%s': %s\n", c->v[i].path,
+			_cleanup_free_ char *q = quote_message(c->v[i].path);
+
+			fprintf(stderr, "fencefs diff: cannot diff '%s': %s\n", q ? q : "?",
 				strerror(-r));
 			return r;
 		}

@@ -179,13 +179,6 @@ int delta_open(const char *path, int *deltafd, struct delta_meta *m, char *err, 
  */
 int delta_in_use(int deltafd, pid_t *pid);
 
-/*
- * Writes PREFIX then PATH to f, the whole C-quoted as git's quote_c_style()
- * does when PATH holds '"', '\\' or control bytes, so `git apply` and
- * `patch` read the name back.
- */
-void delta_print_path(FILE *f, const char *prefix, const char *path);
-
 /* ---- user extended attributes (delta_xattr.c) ---- */
 
 struct buf;

@@ -177,7 +177,7 @@ if mount -t overlay overlay -o "userxattr,lowerdir=$S4,upperdir=$D4/upper,workdi
 		echo hi >"$BAD" && echo q >'q"uote' && echo y >>plain)
 	umount "$M4"
 	check_eq "user.overlay.opaque and quoted names" \
-		"$(printf 'A "a\\nb"\nD dir/one\nA dir/two\nM plain\nA "q\\"uote"\nA x\377y')" \
+		"$(printf 'A "a\\nb"\nD dir/one\nA dir/two\nM plain\nA "q\\"uote"\nA "x\\377y"')" \
 		"$("$FENCEFS" diff "$D4")"
 	"$FENCEFS" diff --json "$D4" >"$T/json4"
 	check "names in --json: valid JSON, a stray byte as \\xNN" python3 - "$T/json4" <<'EOF'
@@ -196,6 +196,90 @@ EOF
 	check "quoted names: the new files are there" every '[ -f "$T/c4g/$NL" ]' '[ -f "$T/c4g/$BAD" ]'
 else
 	notok "overlayfs with userxattr"
+fi
+
+# Names that would steer the reviewer's terminal (issue 15 item 7): a bidi
+# override (U+202E), isolates (U+2066, U+2069), a C1 CSI (U+009B) and NEL
+# (U+0085), an ESC.  The text outputs quote them as git does (octal
+# escapes), plain UTF-8 (cafe with an accent) stays as it is, --json keeps
+# the exact names, and git apply and patch -p1 still take the patch.
+# (File contents are shown as they are, as git shows them: names only.)
+S5=$T/src5 D5=$T/d5 M5=$T/m5
+mkdir -p "$S5" "$D5/upper" "$D5/work" "$M5"
+RLO=$(printf 'evil\342\200\256hs.txt') CSI=$(printf 'csi\302\233''31m')
+ESC=$(printf 'esc\033[2J') ISO=$(printf '\342\201\246iso\342\201\251') CAFE=$(printf 'caf\303\251')
+MOD=$(printf 'mod\342\200\256c.x') GONE=$(printf 'gone\302\205')
+echo old >"$S5/$MOD"
+echo bye >"$S5/$GONE"
+python3 - "$S5" "$D5" <<'EOF'
+import json, sys
+json.dump({"fencefs_delta": 1, "created": "2026-01-01T00:00:00Z", "source": sys.argv[1],
+           "xattr_ns": "user", "rules": [["write", "**"]]}, open(sys.argv[2] + "/fencefs-delta.json", "w"))
+EOF
+# steering FILE...: the terminal-steering sequences found in FILEs ("" when none).
+steering() {
+	python3 - "$@" <<'EOF'
+import re, sys
+bad = []
+for f in sys.argv[1:]:
+    data = open(f, 'rb').read()
+    bad += re.findall(rb'\xe2\x80[\xaa-\xae\x8e\x8f]|\xe2\x81[\xa6-\xa9]|\xc2[\x80-\x9f]|\x1b', data)
+print(' '.join(b.hex() for b in bad))
+EOF
+}
+if mount -t overlay overlay -o "userxattr,lowerdir=$S5,upperdir=$D5/upper,workdir=$D5/work" "$M5"; then
+	(cd "$M5" && for n in "$RLO" "$CSI" "$ESC" "$ISO" "$CAFE"; do echo new file >"$n"; done &&
+		echo new >>"$MOD" && rm "$GONE")
+	umount "$M5"
+	"$FENCEFS" diff "$D5" >"$T/list5" 2>&1
+	check_eq "steering names: diff quotes them as git does, plain UTF-8 stays" \
+		"$(printf '%s\n' 'A "\342\201\246iso\342\201\251"' "A $CAFE" 'A "csi\302\23331m"' \
+			'A "esc\033[2J"' 'A "evil\342\200\256hs.txt"' 'D "gone\302\205"' \
+			'M "mod\342\200\256c.x"' | LC_ALL=C sort)" "$(LC_ALL=C sort "$T/list5")"
+	check_eq "steering names: nothing in diff steers the terminal" "" "$(steering "$T/list5")"
+	"$FENCEFS" diff --patch "$D5" >"$T/patch5" 2>"$T/patch5.err"
+	check_eq "steering names: diff --patch exits 0" 0 $?
+	check "steering names: --patch headers are quoted (diff --git, ---, +++)" every \
+		"grep -q -F 'diff --git \"a/evil\\342\\200\\256hs.txt\" \"b/evil\\342\\200\\256hs.txt\"' '$T/patch5'" \
+		"grep -q -F '+++ \"b/csi\\302\\23331m\"' '$T/patch5'" \
+		"grep -q -F -- '--- \"a/mod\\342\\200\\256c.x\"' '$T/patch5'" \
+		"grep -q -F -- '--- \"a/gone\\302\\205\"' '$T/patch5'"
+	check_eq "steering names: nothing in the patch or its messages steers the terminal" "" \
+		"$(steering "$T/patch5" "$T/patch5.err")"
+	cp -a "$S5" "$T/c5g"
+	cp -a "$S5" "$T/c5p"
+	git -C "$T/c5g" apply "$T/patch5"
+	check "steering names: git apply takes the quoted patch" [ $? = 0 ]
+	(cd "$T/c5p" && patch -p1 -s <"$T/patch5")
+	check "steering names: patch -p1 takes the quoted patch" [ $? = 0 ]
+	check_eq "steering names: git apply and patch give the same tree" "$(tree_state "$T/c5g")" \
+		"$(tree_state "$T/c5p")"
+	check "steering names: git apply made the exact names" every \
+		'[ -f "$T/c5g/$RLO" ]' '[ -f "$T/c5g/$CSI" ]' '[ -f "$T/c5g/$ESC" ]' \
+		'[ -f "$T/c5g/$ISO" ]' '[ -f "$T/c5g/$CAFE" ]' '[ ! -e "$T/c5g/$GONE" ]' '[ "$(tail -1 "$T/c5g/$MOD")" = new ]'
+	"$FENCEFS" diff --json "$D5" >"$T/json5"
+	check "steering names: --json keeps the exact names" python3 - "$T/json5" "$RLO" "$CSI" \
+		"$ESC" "$ISO" "$CAFE" "$MOD" "$GONE" <<'EOF'
+import json, sys
+paths = sorted(json.loads(l)['path'] for l in open(sys.argv[1], encoding='utf-8'))
+want = sorted(sys.argv[2:])
+assert paths == want, (paths, want)
+EOF
+	"$FENCEFS" commit --dry-run "$D5" >"$T/commit5" 2>&1
+	check "steering names: commit --dry-run quotes them" every \
+		"grep -q -F 'A \"evil\\342\\200\\256hs.txt\"' '$T/commit5'" \
+		"grep -q -F 'D \"gone\\302\\205\"' '$T/commit5'" \
+		"grep -q -F 'A $CAFE' '$T/commit5'"
+	check_eq "steering names: nothing in commit --dry-run steers the terminal" "" \
+		"$(steering "$T/commit5")"
+	cp -a "$S5" "$T/c5c"
+	"$FENCEFS" commit --force "$D5" "$T/c5c" >"$T/commit5b" 2>&1
+	check_eq "steering names: commit applies the exact names" "$(tree_state "$T/c5g")" \
+		"$(tree_state "$T/c5c")"
+	check_eq "steering names: nothing in commit's report steers the terminal" "" \
+		"$(steering "$T/commit5b")"
+else
+	notok "overlayfs with userxattr (steering names)"
 fi
 
 # Errors: not a delta, bad usage.

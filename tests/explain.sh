@@ -169,3 +169,34 @@ check_eq "FENCE_PRESET_DIR, a broken preset is listed with its error" \
 mine    mine" "$out"
 out=$(FENCE_PRESET_DIR=$T/presets "$FENCEFS" explain --preset mine /docs/x | awk '{print $1}')
 check_eq "explain with FENCE_PRESET_DIR" "read" "$out"
+
+# Names that would steer the reader's terminal (issue 15 item 7): quoted as
+# git does, from the command line and from --tree; --json keeps them exact.
+RLO=$(printf 'x\342\200\256gpj.sh') CSI=$(printf 'c\302\233''2J') CAFE=$(printf 'caf\303\251')
+out=$("$FENCEFS" explain --rule 'read=**' --rule 'none=secret*' "/$RLO" "/$CSI" "/$CAFE" \
+	"/secret$RLO/f" | awk '{print $2}')
+check_eq "steering names on the command line are quoted, plain UTF-8 is not" \
+	"$(printf '%s\n' '"/x\342\200\256gpj.sh"' '"/c\302\2332J"' "/$CAFE" \
+		'"/secretx\342\200\256gpj.sh/f"')" "$out"
+out=$("$FENCEFS" explain --rule 'read=**' --rule 'none=secret*' "/secret$RLO/f")
+check "a hiding ancestor with a steering name is quoted" \
+	grep -q -F '(hidden: ancestor "/secretx\342\200\256gpj.sh" is none)' <<<"$out"
+mkdir -p "$T/tree5/$RLO" "$T/tree5/$CAFE"
+: >"$T/tree5/$RLO/$CSI"; : >"$T/tree5/$(printf 'esc\033]0;title\007')"
+"$FENCEFS" explain --source "$T/tree5" --tree --rule 'read=**' >"$T/tree5.out" 2>&1
+check_eq "--tree quotes steering names" \
+	"$(printf '%s\n' '/' "/$CAFE/" '"/esc\033]0;title\a"' '"/x\342\200\256gpj.sh/"' \
+		'"/x\342\200\256gpj.sh/c\302\2332J"')" "$(awk '{print $2}' "$T/tree5.out")"
+check_eq "nothing in explain's output steers the terminal" "" "$(python3 - "$T/tree5.out" <<'EOF'
+import re, sys
+data = open(sys.argv[1], 'rb').read()
+print(' '.join(b.hex() for b in re.findall(rb'\xe2\x80[\xaa-\xae\x8e\x8f]|\xe2\x81[\xa6-\xa9]|\xc2[\x80-\x9f]|[\x00-\x09\x0b-\x1f\x7f]', data)))
+EOF
+)"
+"$FENCEFS" explain --json --source "$T/tree5" --tree --rule 'read=**' >"$T/tree5.json"
+check "--json keeps steering names exact" python3 - "$T/tree5.json" "$RLO" "$CSI" <<'EOF'
+import json, sys
+paths = [json.loads(l)['path'] for l in open(sys.argv[1], encoding='utf-8')]
+rlo, csi = sys.argv[2], sys.argv[3]
+assert '/' + rlo in paths and '/' + rlo + '/' + csi in paths, paths
+EOF

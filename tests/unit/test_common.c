@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for common/util.c and common/audit.c: value parsers, JSON
- * encoding of hostile file names, and the audit log's line format. */
+/* Unit tests for common/util.c, common/audit.c and common/quote.c: value
+ * parsers, JSON encoding of hostile file names, the audit log's line
+ * format, and names quoted for a reviewer's terminal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "quote.h"
 #include "util.h"
 
 static void test_parse_size(void **state)
@@ -119,6 +121,116 @@ static void test_json_strings(void **state)
 		if (strcmp(b.data, cases[i].out))
 			fail_msg("case %zu: got %s want %s", i, b.data, cases[i].out);
 		buf_free(&b);
+	}
+}
+
+/* Names quoted as git's quote_c_style() (issue 15 item 7). */
+static void test_quote_path(void **state)
+{
+	static const struct {
+		const char *prefix, *in, *out;
+	} cases[] = {
+		/* Plain names, printable UTF-8 included, stay as they are. */
+		{ "", "src/main.c", "src/main.c" },
+		{ "a/", "src/main.c", "a/src/main.c" },
+		{ "", "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.txt", "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.txt" },
+		{ "", "emoji-\xf0\x9f\x98\x80", "emoji-\xf0\x9f\x98\x80" },
+		{ "", "with space", "with space" },
+		{ "", "", "" },
+		/* git's escapes; the prefix goes inside the quotes. */
+		{ "b/", "a\"b", "\"b/a\\\"b\"" },
+		{ "", "back\\slash", "\"back\\\\slash\"" },
+		{ "", "nl\nx", "\"nl\\nx\"" },
+		{ "", "t\tr\rv\vf\fb\ba\a", "\"t\\tr\\rv\\vf\\fb\\ba\\a\"" },
+		{ "", "esc\x1b[31m", "\"esc\\033[31m\"" },
+		{ "", "del\x7f", "\"del\\177\"" },
+		/* U+202E RIGHT-TO-LEFT OVERRIDE: the reviewer would read "txt.exe" backwards. */
+		{ "a/", "x\xe2\x80\xaetxt.sh", "\"a/x\\342\\200\\256txt.sh\"" },
+		/* The other bidi controls and separators. */
+		{ "", "\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad",
+		  "\"\\342\\200\\252\\342\\200\\253\\342\\200\\254\\342\\200\\255\"" },
+		{ "", "\xe2\x81\xa6i\xe2\x81\xa9", "\"\\342\\201\\246i\\342\\201\\251\"" },
+		{ "", "\xe2\x81\xa7\xe2\x81\xa8", "\"\\342\\201\\247\\342\\201\\250\"" },
+		{ "", "lrm\xe2\x80\x8e", "\"lrm\\342\\200\\216\"" },
+		{ "", "rlm\xe2\x80\x8f", "\"rlm\\342\\200\\217\"" },
+		{ "", "alm\xd8\x9c", "\"alm\\330\\234\"" },
+		{ "", "ls\xe2\x80\xa8ps\xe2\x80\xa9", "\"ls\\342\\200\\250ps\\342\\200\\251\"" },
+		/* Neighbours of the bidi ranges are plain text. */
+		{ "", "\xe2\x80\x8d\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa", "\xe2\x80\x8d\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa" },
+		/* C1 controls: U+009B is CSI, U+0080 and U+009F the ends. */
+		{ "", "csi\xc2\x9b" "31m", "\"csi\\302\\233" "31m\"" },
+		{ "", "\xc2\x80\xc2\x9f\xc2\xa0", "\"\\302\\200\\302\\237\xc2\xa0\"" },
+		/* Not UTF-8: lone bytes, truncated and overlong sequences, surrogates. */
+		{ "", "bad\xff", "\"bad\\377\"" },
+		{ "", "cut\xe2\x80", "\"cut\\342\\200\"" },
+		{ "", "over\xc0\xaf", "\"over\\300\\257\"" },
+		{ "", "sur\xed\xa0\x80", "\"sur\\355\\240\\200\"" },
+		{ "", "big\xf4\x90\x80\x80", "\"big\\364\\220\\200\\200\"" },
+		/* A quoted name keeps its printable UTF-8 as it is. */
+		{ "", "\xc3\xa9\n", "\"\xc3\xa9\\n\"" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *q = quote_path(cases[i].prefix, cases[i].in, "");
+		struct buf b = { 0 };
+		char *mem = NULL;
+		size_t memlen = 0;
+		FILE *f;
+
+		assert_non_null(q);
+		if (strcmp(q, cases[i].out))
+			fail_msg("case %zu: got '%s', want '%s'", i, q, cases[i].out);
+		assert_int_equal(quote_path_needed(cases[i].in), q[0] == '"');
+		quote_path_buf(&b, cases[i].prefix, cases[i].in, "");
+		buf_add(&b, "", 1);
+		assert_string_equal(b.data, q);
+		f = open_memstream(&mem, &memlen);
+		assert_non_null(f);
+		quote_path_fputs(f, cases[i].prefix, cases[i].in, "");
+		assert_int_equal(fclose(f), 0);
+		assert_string_equal(mem, q);
+		free(mem);
+		buf_free(&b);
+		free(q);
+	}
+}
+
+/* A suffix (a directory's '/') goes inside the quotes, as the prefix does. */
+static void test_quote_path_suffix(void **state)
+{
+	char *q = quote_path("/", "d\xe2\x80\xae", "/");
+
+	assert_non_null(q);
+	assert_string_equal(q, "\"/d\\342\\200\\256/\"");
+	free(q);
+	q = quote_path("", "plain", "/");
+	assert_non_null(q);
+	assert_string_equal(q, "plain/");
+	free(q);
+}
+
+/* Messages: only what steers the terminal is escaped, no quotes added. */
+static void test_quote_message(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "'a\"b\\c' is not writable", "'a\"b\\c' is not writable" },
+		{ "'x\xe2\x80\xaey': conflict", "'x\\342\\200\\256y': conflict" },
+		{ "csi \xc2\x9b" "2J and \x1b[2J", "csi \\302\\233" "2J and \\033[2J" },
+		{ "caf\xc3\xa9 \xff", "caf\xc3\xa9 \\377" },
+		{ "", "" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *q = quote_message(cases[i].in);
+
+		assert_non_null(q);
+		if (strcmp(q, cases[i].out))
+			fail_msg("case %zu: got '%s', want '%s'", i, q, cases[i].out);
+		free(q);
 	}
 }
 
@@ -236,6 +348,8 @@ int main(void)
 		cmocka_unit_test(test_json_strings),      cmocka_unit_test(test_buf_growth),
 		cmocka_unit_test(test_errno_names),       cmocka_unit_test(test_audit_lines),
 		cmocka_unit_test(test_audit_refuses_symlink), cmocka_unit_test(test_audit_reports_failure),
+		cmocka_unit_test(test_quote_path),        cmocka_unit_test(test_quote_path_suffix),
+		cmocka_unit_test(test_quote_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
