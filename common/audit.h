@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit.h - the JSON Lines audit log (SPEC 8), shared by the daemon and the
+ * audit.h - the JSON Lines audit log (docs/SPEC.md 8), shared by the daemon and the
  * launcher.  Both may append to one file: every flush is a single write()
  * of whole lines on an O_APPEND descriptor, so lines never interleave.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * delta_format.h - the on-disk format of a fencefs delta (SPEC 6), shared by
+ * delta_format.h - the on-disk format of a fencefs delta (docs/SPEC.md 6), shared by
  * the daemon that writes it (fusefs/delta.c) and the tools that read it
  * (fencefs diff/commit/discard, fence-run --apply).
  *

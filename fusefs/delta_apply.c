@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * delta_apply.c - apply a delta's changes to its source (SPEC 6), for
+ * delta_apply.c - apply a delta's changes to its source (docs/SPEC.md 6), for
  * `fencefs commit` (delta_commit.c): what is checked, in which order, and
  * the renames.  The bytes are written by delta_stage.c.
  *

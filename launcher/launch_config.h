@@ -2,7 +2,7 @@
 /*
  * launch_config.h - fence-run's one configuration struct and the option
  * parser that fills it (callable from unit tests: no I/O but what the
- * caller asks for, no exit()).  Contract: SPEC 7, issue 4 item 1, and
+ * caller asks for, no exit()).  Contract: docs/SPEC.md 7, issue 4 item 1, and
  * man/fence-run.1; usage() and the SYNOPSIS say the same thing.
  */
 #ifndef FENCE_LAUNCH_CONFIG_H
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-/* Exit statuses of SPEC 7. */
+/* Exit statuses of docs/SPEC.md 7. */
 #define LAUNCH_EXIT_TIMEOUT 124
 #define LAUNCH_EXIT_FAILURE 125
 #define LAUNCH_EXIT_NOEXEC 126

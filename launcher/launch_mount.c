@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * launch_mount.c - the sandbox's root filesystem (SPEC 7 "Inside the
+ * launch_mount.c - the sandbox's root filesystem (docs/SPEC.md 7 "Inside the
  * sandbox"), built by the init in its own mount namespace:
  *
  *   /            tmpfs, read-only once built
@@ -169,7 +169,7 @@ int launch_root_workspace(const struct launch_sandbox *sb, int fuse_fd, char *er
 	if (mkdir("workspace", 0755) < 0)
 		return fence_errf(err, errlen, -errno, "cannot create /workspace: %s", strerror(errno));
 	/* default_permissions: the kernel checks the mode bits the daemon
-	 * reports (SPEC 1 maps levels to modes); allow_other: the init, which
+	 * reports (docs/SPEC.md 1 maps levels to modes); allow_other: the init, which
 	 * is the same uid, and nothing outside this user namespace, may use
 	 * it (a userns FUSE mount never serves processes outside its ns). */
 	snprintf(opts, sizeof(opts),
@@ -216,7 +216,7 @@ static int bind_system_dirs(char *err, size_t errlen)
 }
 
 /*
- * /etc: only what programs need to run (SPEC 7).  A symlink into /usr
+ * /etc: only what programs need to run (docs/SPEC.md 7).  A symlink into /usr
  * (localtime, os-release on most systems) is recreated as a symlink, since
  * /usr is there; any other symlink (resolv.conf -> /run/...) is followed
  * and its target bound, because /run is not.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * launch_result.h - fence-run's --result JSON object (SPEC 7, issue 4) and
+ * launch_result.h - fence-run's --result JSON object (docs/SPEC.md 7, issue 4) and
  * the matching audit "start"/"exit" event fields.  An API for agent
  * frameworks: keys are only ever added, never renamed.
  */
@@ -49,7 +49,7 @@ void launch_audit_start_fields(const struct fence_run_config *c, int argc, char 
 void launch_audit_exit_fields(const struct launch_result *r, struct buf *b);
 
 /*
- * The command's environment (SPEC 7): PATH, HOME, LANG, TERM from the
+ * The command's environment (docs/SPEC.md 7): PATH, HOME, LANG, TERM from the
  * caller when set, then --env-pass values the caller has, then --env
  * KEY=VALUE; a later key replaces an earlier one.  GETENV reads the
  * caller's environment (getenv, or a table in tests).  Returns a

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * launch_seccomp.c - the seccomp filter of SPEC 7 (see the header).
+ * launch_seccomp.c - the seccomp filter of docs/SPEC.md 7 (see the header).
  * Which syscalls and why follows Docker's and bubblewrap's default
  * profiles: namespace and mount manipulation (escape the fence), tracing
  * and cross-process memory access, kernel attack surface that ordinary

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * launch_seccomp.h - the sandbox's seccomp filter (SPEC 7), built with
+ * launch_seccomp.h - the sandbox's seccomp filter (docs/SPEC.md 7), built with
  * libseccomp: default allow, each listed syscall fails with EPERM (clone3
  * with ENOSYS so that libc falls back to clone, whose flags a classic BPF
  * filter can inspect), and syscalls of any other architecture (i386,

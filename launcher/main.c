@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * fence-run - run a command in a sandbox whose /workspace is a codebase
- * seen through a fencefs policy (SPEC 7, issue 4).
+ * seen through a fencefs policy (docs/SPEC.md 7, issue 4).
  *
  * main() reads as parse, validate, run, report.  run() is one straight
  * list of named steps (minijail_enter()'s shape); each fills run->error

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * glob.h - translation of one policy pattern (SPEC 2) into a pcre2 regex.
+ * glob.h - translation of one policy pattern (docs/SPEC.md 2) into a pcre2 regex.
  * Internal to policy/; policy.c compiles the result.
  *
  * The regex is matched against the subject S: a path without its leading

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * parse.c - policy files (SPEC 5) through inih.
+ * parse.c - policy files (docs/SPEC.md 5) through inih.
  *
  * Debian's inih is built without INI_HANDLER_LINENO, so the handler is not
  * told the line.  We feed ini_parse_stream() through our own reader over

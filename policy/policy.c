@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * policy.c - the ordered rule list and path resolution (SPEC 3).
+ * policy.c - the ordered rule list and path resolution (docs/SPEC.md 3).
  *
  * Each rule is compiled once, when it is added, to one pcre2 regex (see
  * glob.h for its shape).  A regex matches the subject of a path when the
@@ -616,7 +616,7 @@ static int own_level(const struct policy *p, const char *rel, size_t len, bool i
 /*
  * The level of a reachable path from its own: its own level, or a
  * pass-through view for a directory whose own level is none but beneath
- * which a later rule of level view or more could match (SPEC 3).
+ * which a later rule of level view or more could match (docs/SPEC.md 3).
  */
 static void reach(const struct policy *p, const char *rel, size_t len, bool is_dir,
 		  pcre2_match_data *md, struct policy_decision *d)

@@ -6,7 +6,7 @@
  * (STYLE.md "Shape").  Loading a policy *file* or a preset by name is done
  * by the caller (common/policy_load.c), which hands the text in here.
  *
- * Contract: ../shared/SPEC.md sections 2 (patterns), 3 (resolution),
+ * Contract: docs/SPEC.md sections 2 (patterns), 3 (resolution),
  * 4 (presets) and 5 (policy file).  The user-facing form is
  * man/fence-policy.5.
  *
@@ -66,7 +66,7 @@ struct policy *policy_new(void);
 void policy_free(struct policy *p);
 
 /*
- * Compiles PATTERN (SPEC 2) and appends it as the last rule.
+ * Compiles PATTERN (docs/SPEC.md 2) and appends it as the last rule.
  * origin/line are copied and only used for reporting.
  * Returns 0, -EINVAL with err filled (bad pattern, naming it; a pattern
  * longer than 1024 bytes; one the DFA matcher cannot run), -ENOMEM.
@@ -91,7 +91,7 @@ int policy_add_rule_arg(struct policy *p, const char *arg, struct policy_error *
 typedef int (*policy_preset_fn)(void *ctx, const char *name, char **text, char **origin);
 
 /*
- * Parses TEXT (an INI policy file, SPEC 5) of LEN bytes and appends its
+ * Parses TEXT (an INI policy file, docs/SPEC.md 5) of LEN bytes and appends its
  * rules.  ORIGIN names it in errors.  A "preset =" key loads that preset's
  * rules first through PRESET_FN (may be NULL: then "preset =" is an error);
  * presets may not nest more than 4 deep.  Unknown sections or keys, unknown
@@ -129,7 +129,7 @@ void policy_digest(const struct policy *p, char out[65]);
  *            For a path hidden by an ancestor this is the ancestor's rule.
  * passthrough true for a directory whose own level is none but which is
  *            shown as view because a later rule of level view or more
- *            could match some path strictly beneath it (SPEC 3); it lists
+ *            could match some path strictly beneath it (docs/SPEC.md 3); it lists
  *            only reachable entries.
  * reincluded_by  for a pass-through directory, the index of the first such
  *            later rule; -1 otherwise.
@@ -196,7 +196,7 @@ int policy_rule_matches(const struct policy *p, size_t i, const char *path, bool
  * never be the last match beneath it); the pattern question goes to pcre2
  * as a partial match (see policy/glob.h), so no caller re-parses globs.
  *
- * This is SPEC 3's pass-through test (MIN_LEVEL view) and the daemon's
+ * This is docs/SPEC.md 3's pass-through test (MIN_LEVEL view) and the daemon's
  * "may this directory hold writable names" (MIN_LEVEL write).  It
  * over-approximates only where a still later none rule hides again all
  * that the rule could reach.  False on a malformed path, without memory,

@@ -68,10 +68,10 @@ check "'..' path refused" test "$?" = 2 -a -n "$(grep -F "invalid path '/a/../..
 "$FENCEFS" explain --help >"$T/out"
 check "explain --help" grep -q '^usage: fencefs explain \[--preset NAME\]' "$T/out"
 
-# SPEC 3's worked example from the command line, with a pass-through directory.
+# docs/SPEC.md 3's worked example from the command line, with a pass-through directory.
 out=$("$FENCEFS" explain --rule 'read=**' --rule 'none=secrets/' --rule 'read=/secrets/public.key' \
 	/secrets/ /secrets/public.key /secrets/other /x/secrets/public.key | sed 's/  */ /g')
-check_eq "SPEC 3 example" \
+check_eq "docs/SPEC.md 3 example" \
 	"view /secrets/ #2 none = secrets/ (--rule) (pass-through directory: a later rule shows something inside)
 read /secrets/public.key #3 read = /secrets/public.key (--rule)
 none /secrets/other #2 none = secrets/ (--rule)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The agent-safe preset on a realistic project (SPEC 4, issue 3's done-when):
+# The agent-safe preset on a realistic project (docs/SPEC.md 4, issue 3's done-when):
 # secrets at several depths are invisible (ls -la shows none, cat says "No
 # such file or directory"), .git stays readable so git log/diff work, src is
 # read-only ("Permission denied"), output/ and tmp/ are writable, the
@@ -12,7 +12,7 @@ need_fuse
 P=$T/proj M=$T/mnt
 mkdir -p "$P" "$M"
 
-# Paths the preset must hide (SPEC 4's secret patterns), at several depths.
+# Paths the preset must hide (docs/SPEC.md 4's secret patterns), at several depths.
 secrets=(
 	.env .env.local .env.production config/.env src/app/.env.test
 	id_rsa id_rsa.pub home/.ssh/id_ed25519 home/.ssh/config deploy/id_ecdsa
@@ -128,7 +128,7 @@ check "no mount left" sh -c "! awk '\$5 == \"$M\"' /proc/self/mountinfo | grep -
 fs_wait_daemon_gone "$M" 5
 check_eq "no daemon left" "" "$(for p in $pids; do pid_alive "$p" && echo "$p"; done | flat)"
 
-# Re-including one file under a hidden directory (SPEC 3): secrets/ becomes
+# Re-including one file under a hidden directory (docs/SPEC.md 3): secrets/ becomes
 # a pass-through directory that lists only that file.  Relative SOURCE and
 # MOUNTPOINT, as in the issue's `fencefs mount --preset agent-safe ./proj
 # /mnt/p`.
@@ -149,7 +149,7 @@ expect "other secret dirs stay hidden" ENOENT stat "$M2/app/secrets"
 check "umount (relative)" sh -c "cd '$T' && timeout 20 '$FENCEFS' umount ./mnt2"
 check_eq "project unchanged" "" "$(manifest "$P" | diff "$T/before" - | head -5 | flat)"
 
-# --policy FILE (SPEC 5): a preset as the base, then the file's rules.
+# --policy FILE (docs/SPEC.md 5): a preset as the base, then the file's rules.
 cat >"$T/policy.ini" <<'EOF2'
 [policy]
 description = agent-safe, and the docs are writable

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The daemon's audit log (SPEC 8, common/audit.h): a deny event for each
+# The daemon's audit log (docs/SPEC.md 8, common/audit.h): a deny event for each
 # refusal with op, path, level, errno, pid and comm; a write event for each
 # change; every line valid JSON, even for names with newlines and quotes;
 # --audit-all adds read and lookup events; events reach the file within
@@ -89,7 +89,7 @@ for p in /w/created.txt /w/old.txt /w/gone.txt /w/sub; do
 done
 check "write event for the rename names both paths" wait_for "$LOG" \
 	"e['event'] == 'write' and '/w/created.txt' in json.dumps(e) and '/w/renamed.txt' in json.dumps(e)" 2
-# exec events (SPEC 8) are not among the --audit-all extras: always on.
+# exec events (docs/SPEC.md 8) are not among the --audit-all extras: always on.
 r=$("$AP" exec "$M/r/tool.sh")
 check_eq "probe: exec of a read file" OK "$r"
 check "exec event for a file executed from the mount" wait_for "$LOG" \

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The copy-on-write delta (SPEC 6, common/delta_format.h): a session of
+# The copy-on-write delta (docs/SPEC.md 6, common/delta_format.h): a session of
 # creates, writes at offsets, renames, deletes, chmods, hard links and
 # symlinks through a write policy leaves the source byte-for-byte and
 # mode-for-mode as it was; the mount shows what the same session does to a

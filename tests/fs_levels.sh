@@ -1,5 +1,5 @@
 #!/bin/bash
-# Every cell of the SPEC 1 level table, with its exact errno, for each of the
+# Every cell of the docs/SPEC.md 1 level table, with its exact errno, for each of the
 # four levels, plus the notes under the table: EACCES for creating a none
 # name (hidden or not), mode bits that follow the level, ENOTEMPTY for a
 # directory with hidden entries, EXDEV for renaming a source directory, EPERM
@@ -37,7 +37,7 @@ table() {
 
 	# One file, one directory, one symlink and spares for the destructive
 	# operations at each level.  The names carry the level; the rules below
-	# match them at any depth (SPEC 2: a pattern without '/' matches a name at
+	# match them at any depth (docs/SPEC.md 2: a pattern without '/' matches a name at
 	# any depth, and a rule on a directory covers everything beneath it).
 	for L in none view read write; do
 		printf '#!/bin/sh\nexit 0\n' >"$S/$L.txt"
@@ -75,7 +75,7 @@ table() {
 	manifest "$S" >"$T/$RUN/before"
 
 	# view for everything first, so the root and the view_* names are view;
-	# last match wins (SPEC 3).  The write rule is anchored at the root, as
+	# last match wins (docs/SPEC.md 3).  The write rule is anchored at the root, as
 	# real policies' are (agent-safe's /output/): with --kernel-opens the
 	# daemon must show w bits on a view or read directory beneath which a
 	# write rule could match, or the kernel would refuse to create and
@@ -254,7 +254,7 @@ table() {
 	done
 	check_eq "write: rename onto existing replaced it" "x write" "$(get "$M/write_dir/target.txt")"
 
-	# The level of the new name decides, not its parent's (SPEC 1: "create ...
+	# The level of the new name decides, not its parent's (docs/SPEC.md 1: "create ...
 	# onto P", level L of P): a write-level name in the view root can be
 	# made, as agent-safe's /output/ must be when the project lacks it.
 	expect "write name in a view dir: mkdir" OK mkdir "$M/write_made"
@@ -332,7 +332,7 @@ table() {
 	expect "renameat2 RENAME_WHITEOUT: no target" ENOENT lstat "$M/write_dir/wo"
 
 	# Note: protected xattr namespaces, on a write-level file and directory.
-	# The SPEC gives no errno; EPERM is what overlayfs answers for its own
+	# docs/SPEC.md gives no errno; EPERM is what overlayfs answers for its own
 	# xattrs (fs/overlayfs/xattrs.c, ovl_own_xattr_set).
 	for p in "$M/write.txt" "$M/write_attr"; do
 		for x in trusted.x trusted.overlay.opaque security.x security.selinux \

@@ -138,10 +138,10 @@ check "-f: SIGTERM exits cleanly (status $rc)" test $rc = 0 -o $rc = 143
 check "-f: SIGTERM leaves nothing" gone_within 5 "$M"
 
 # A daemon killed outright leaves a dead mount (the kernel answers
-# ENOTCONN); the SPEC does not say, but a careful user expects `fencefs
+# ENOTCONN); docs/SPEC.md does not say, but a careful user expects `fencefs
 # umount` to clear it as `fusermount3 -u` does.
 # Its private delta (made under TMPDIR) holds copies of what was written;
-# the unmount is where SPEC 6 / issue 3 item 1 say it goes, so fencefs
+# the unmount is where docs/SPEC.md 6 / issue 3 item 1 say it goes, so fencefs
 # umount should remove it even though the daemon could not.
 mkdir -p "$T/tmpdir"
 TMPDIR=$T/tmpdir fs_mount "$S" "$M" --rule 'write=**' || notok "mount (kill -9)"

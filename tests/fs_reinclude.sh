@@ -62,7 +62,7 @@ expect "out/new.txt is not" EACCES creat "$M/out/new.txt"
 check_eq "out/ lists the new .log" "new.log old.log" "$(lsa "$M/out" | tr ' ' '\n' | sort | flat)"
 fs_umount "$M" && ok "umount" || notok "umount"
 
-# Under a dir-only secret rule: SPEC 3's own example shape.
+# Under a dir-only secret rule: docs/SPEC.md 3's own example shape.
 mkdir -p "$S2/secrets/sub" "$S2/a/secrets" "$S2/src"
 for f in secrets/id.pub secrets/id secrets/sub/k.pub secrets/sub/k a/secrets/k.pub src/m.c; do
 	echo "content $f" >"$S2/$f"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run_basic.sh - fence-run's contract (SPEC 7, issue 4): exit statuses,
+# run_basic.sh - fence-run's contract (docs/SPEC.md 7, issue 4): exit statuses,
 # option parsing, --result, the environment, what the sandbox contains,
 # and the issue's "done when" example.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run_seccomp.sh - inside fence-run every syscall SPEC 7 lists is refused
+# run_seccomp.sh - inside fence-run every syscall docs/SPEC.md 7 lists is refused
 # (tests/probes/sysprobe.c), other architectures' syscalls kill, the
 # process has no capabilities, no_new_privs, and only fds 0-2.  The probe
 # is also run outside the sandbox to show that it can tell a refusal from

@@ -29,7 +29,7 @@
  * xattrs; listxattr must never show the delta's own overlay.* or fencefs.*
  * markers).
  *
- * The one difference SPEC 1 prescribes: renaming a directory that existed
+ * The one difference docs/SPEC.md 1 prescribes: renaming a directory that existed
  * in the source answers EXDEV (as overlayfs does without redirect_dir).
  * Directories present when `run` starts are source directories; a rename of
  * one must answer EXDEV on the fencefs side (or the same error as native:
@@ -1017,7 +1017,7 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 		    fstatat(native.root, op.p1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode) && !same_object(&st, op.p2) &&
 		    (is_src_dir(st.st_ino) || (exdev_shadowing && is_src_name(op.p1)))) {
-			/* SPEC 1: EXDEV, or an error the kernel finds first. */
+			/* docs/SPEC.md 1: EXDEV, or an error the kernel finds first. */
 			rf = apply(&fence, &op, &sf);
 			if (rf == -EXDEV) {
 				exdev++;
@@ -1025,7 +1025,7 @@ static int cmd_run(const char *ndir, const char *fdir, uint64_t seed, unsigned l
 			}
 			rn = apply(&native, &op, &sn);
 			if (rf == 0 && is_src_dir(st.st_ino))
-				fail_op("a source directory was renamed (SPEC 1: EXDEV)", rn, rf);
+				fail_op("a source directory was renamed (docs/SPEC.md 1: EXDEV)", rn, rf);
 			expect_same(rn, rf);
 			continue;
 		}

@@ -7,7 +7,7 @@
  *
  * prints "OK" when the operation succeeded and the errno's name (ENOENT,
  * EACCES, ...) when it failed, and exits 0 either way, so a script compares
- * one word per operation with the errno the SPEC prescribes.  Usage errors
+ * one word per operation with the errno docs/SPEC.md prescribes.  Usage errors
  * exit 2 with a message on stderr.
  *
  * Most operations are exactly one syscall on a path.  Those that need an

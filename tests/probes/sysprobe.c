@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * sysprobe - run inside fence-run; tries every syscall SPEC 7 says the
+ * sysprobe - run inside fence-run; tries every syscall docs/SPEC.md 7 says the
  * seccomp filter blocks and prints "NAME ERRNO" per line (bubblewrap's
  * tests/try-syscall.c idea), then a few facts about the process:
  *

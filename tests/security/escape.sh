@@ -63,7 +63,7 @@ sec_scan "escape_fs: no canary in the audit log or the result" "$T/fs.audit" "$T
 sec_scan "escape_fs: no canary in the delta (contents, names, xattrs)" "$T/delta-fs"
 sec_audit_valid "escape_fs: audit log stays valid JSON Lines under hostile names" "$T/fs.audit"
 
-# The refusals were logged, hostile names included (SPEC 8: every refused op).
+# The refusals were logged, hostile names included (docs/SPEC.md 8: every refused op).
 python3 - "$T/fs.audit" >"$T/fs.audit.check" 2>&1 <<'EOF'
 import json, sys
 evs = []
@@ -77,7 +77,7 @@ print('deny-newline', any('nl\n' in p for p in paths))
 print('deny-injection', any('"event":"fake"' in p for p in paths))
 print('write-output', any(e.get('event') == 'write' and 'output/' in str(e.get('path', ''))
                           for e in evs))
-# SPEC 8: every refused operation, also those the kernel could refuse from
+# docs/SPEC.md 8: every refused operation, also those the kernel could refuse from
 # the level-derived mode bits (a create in read-level src/).
 print('deny-create-in-read-level', any(p.endswith('src/new.c') for p in paths))
 # The probe is the only process in the sandbox: every event is its own.

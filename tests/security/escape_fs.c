@@ -881,7 +881,7 @@ static void group_writes(void)
 		report("getxattr:user.fencefs.origin", n < 0 ? -errno : 0, NULL);
 		(void)close(fd);
 	}
-	/* A plain user xattr on a writable file is fine (SPEC 1: write allows setxattr). */
+	/* A plain user xattr on a writable file is fine (docs/SPEC.md 1: write allows setxattr). */
 	report("setxattr-user:output/od/f", neg(lsetxattr("output/od/f", "user.note", "1", 1, 0)),
 	       NULL);
 }

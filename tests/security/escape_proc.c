@@ -385,7 +385,7 @@ static void attack_exe(void)
 	verdict("exe:open-write-any", writable ? "UNSAFE" : "SAFE", detail);
 }
 
-/* SPEC 7: the environment is cleared to PATH, HOME, LANG, TERM (+ --env). */
+/* docs/SPEC.md 7: the environment is cleared to PATH, HOME, LANG, TERM (+ --env). */
 static void check_environ(char **envp)
 {
 	static const char *const allowed[] = { "PATH=", "HOME=", "LANG=", "TERM=", NULL };
@@ -512,7 +512,7 @@ static void check_host_args(const char *file)
 	}
 }
 
-/* SPEC 7: only loopback unless --net host. */
+/* docs/SPEC.md 7: only loopback unless --net host. */
 static void check_network(const char *abstract)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;

@@ -14,7 +14,7 @@ CANARIES=$T/canaries
 # sec_canary_tree DIR: the codebase the attacks run on.  Every secret file
 # holds a unique random canary; $CANARIES lists them (and the host file
 # outside the codebase, $T/outside/secret.txt, holds one too).  Names follow
-# SPEC 4's agent-safe secret patterns, at depths 0 to 4, in readable,
+# docs/SPEC.md 4's agent-safe secret patterns, at depths 0 to 4, in readable,
 # writable and hidden directories.
 sec_canary_tree() {
 	local dir=$1 f c

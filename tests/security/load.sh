@@ -46,7 +46,7 @@ for i in $fails; do sed "s/^/#   sandbox $i: /" "$T/runs/e$i" | head -3; done
 
 hashes=$(for i in $(seq 1 "$N"); do head -1 "$T/runs/o$i"; done | sort | uniq -c | wc -l)
 check_eq "load: every sandbox read the same tree" 1 "$hashes"
-# The tree seen inside: the source minus the hidden names (SPEC 4).
+# The tree seen inside: the source minus the hidden names (docs/SPEC.md 4).
 want=$(cd "$CODE" && find . -type f \
 	! -name '.env' ! -name '.env.*' ! -name '*.pem' ! -name 'id_rsa*' \
 	! -path '*/secrets/*' ! -path './.aws/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-64)

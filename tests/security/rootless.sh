@@ -1,7 +1,7 @@
 #!/bin/bash
 # rootless.sh - the filesystem escape vectors again, with fence-run run by
 # an ordinary user (issue 4 item 3): the daemon is then unprivileged and
-# the delta's markers live in the user.overlay.* namespace (SPEC 6), the
+# the delta's markers live in the user.overlay.* namespace (docs/SPEC.md 6), the
 # very namespace the sandbox can name in setxattr, so forging them is the
 # attack that matters here.  Same probe, same expectations, same canary,
 # delta and source checks as escape.sh.

@@ -167,7 +167,7 @@ static void test_help_and_dashdash(void **state)
 	fs_opts_free(&o);
 }
 
-/* SPEC 1: read clears w, view clears r, w and x on files, dirs keep r-x. */
+/* docs/SPEC.md 1: read clears w, view clears r, w and x on files, dirs keep r-x. */
 static void test_level_mode(void **state)
 {
 	static const struct {

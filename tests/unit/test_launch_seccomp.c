@@ -2,7 +2,7 @@
 /*
  * Unit tests for launcher/launch_seccomp.c: the filter is built, loaded in
  * a forked child (no_new_privs makes that possible without privileges),
- * and each SPEC 7 vector is tried there, next to calls that must keep
+ * and each docs/SPEC.md 7 vector is tried there, next to calls that must keep
  * working.  Arguments are invalid on purpose so that a call the filter
  * lets through fails differently (EFAULT, EBADF, EINVAL) instead of EPERM.
  */

@@ -281,7 +281,7 @@ static void test_glob_case(void **state)
 /*
  * ---- the same, against a reference matcher on generated patterns ----
  *
- * The reference is written from SPEC 2 without regexes: brace expansion,
+ * The reference is written from docs/SPEC.md 2 without regexes: brace expansion,
  * fnmatch(3) on single components, "**" matched component by component,
  * and "covers everything beneath" as "some prefix of the path matches".
  */
@@ -570,7 +570,7 @@ struct resolve_case {
 #define NONE_AFTER "read = **\nnone = /a/\nread = /a/b\nnone = /a/b/\n"
 
 static const struct resolve_case resolve_cases[] = {
-	/* SPEC 3's example */
+	/* docs/SPEC.md 3's example */
 	{ SPEC3, "secrets", true, POLICY_VIEW, POLICY_NONE, 1, true, false, 0 },
 	{ SPEC3, "secrets/public.key", false, POLICY_READ, POLICY_READ, 2, false, false, 0 },
 	{ SPEC3, "secrets/other", false, POLICY_NONE, POLICY_NONE, 1, false, false, 0 },
@@ -699,7 +699,7 @@ struct reinclude_case {
 #define SRC_LIB "none = **\nread = {src,lib}/**/*.py\n"
 #define SRC_C "none = **\nread = src/**/*.c\n"
 /*
- * Under a dir-only secret rule.  The intent (SPEC 3's own example is
+ * Under a dir-only secret rule.  The intent (docs/SPEC.md 3's own example is
  * "read = /secrets/public.key" after "none = secrets/"): a dir-only none
  * rule is a rule like any other, so a later rule that could match beneath
  * it re-opens it as a pass-through directory that shows only what the
@@ -1408,7 +1408,7 @@ static void test_resolve_child_agrees(void **state)
 
 /* ---- presets: every preset against every secret, at depth 0 and 3 ---- */
 
-/* One example name per secret pattern of SPEC 4 (and the extras). */
+/* One example name per secret pattern of docs/SPEC.md 4 (and the extras). */
 static const char *const secret_examples[] = {
 	".env", ".env.local", ".envrc", "server.key", "cert.pem", "store.p12", "store.pfx",
 	"app.jks", "app.keystore", "db.kdbx", "putty.ppk", "id_rsa", "id_rsa.pub", "id_dsa",
