@@ -71,6 +71,15 @@ void delta_charge_anyway(struct fs_session *s, int64_t bytes)
 		atomic_fetch_add(&s->delta_bytes, bytes);
 }
 
+int64_t delta_cost(const struct stat *st)
+{
+	int64_t alloc = (int64_t)st->st_blocks * 512;
+
+	if (S_ISREG(st->st_mode) && alloc > st->st_size)
+		return alloc;
+	return st->st_size;
+}
+
 int64_t delta_dir_size(int fd)
 {
 	struct stat st;
@@ -318,6 +327,15 @@ static int stage_file(struct fs_session *s, int in, const struct stat *st, off_t
 		r = set_origin(s, c->fd, st);
 	if (r == 0 && futimens(c->fd, ts) < 0)
 		r = -errno;
+	if (r == 0) {
+		/* What the copy really takes on disk (blocks, not bytes). */
+		struct stat cst;
+
+		if (fstat(c->fd, &cst) == 0 && delta_cost(&cst) > c->charged) {
+			delta_charge_anyway(s, delta_cost(&cst) - c->charged);
+			c->charged = delta_cost(&cst);
+		}
+	}
 	if (r < 0)
 		staged_drop(s, c);
 	return r;
@@ -648,8 +666,8 @@ int delta_remove_private(const char *path)
 }
 
 /*
- * Sum of the apparent sizes of everything under FD (files, directories,
- * symlinks), as `du -sb` counts: the budget's measure.
+ * Sum of the costs of everything under FD (files, directories, symlinks;
+ * delta_cost()): the budget's measure.
  */
 static int walk_size(int fd, int64_t *total)
 {
@@ -669,7 +687,7 @@ static int walk_size(int fd, int64_t *total)
 			break;
 		}
 		if (!S_ISCHR(st.st_mode))
-			*total += st.st_size;
+			*total += delta_cost(&st);
 		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub = openat(dirfd(d), de->d_name,
 							 O_PATH | O_DIRECTORY | O_NOFOLLOW |

@@ -92,6 +92,13 @@ void delta_uncharge(struct fs_session *s, int64_t bytes);
 void delta_charge_anyway(struct fs_session *s, int64_t bytes);
 /* Apparent size of the directory FD (O_PATH), 0 on error. */
 int64_t delta_dir_size(int fd);
+/*
+ * What an object in the delta costs the budget: for a regular file its
+ * apparent size or the bytes allocated to it, the larger (fallocate's
+ * KEEP_SIZE blocks count; a sparse file counts its size); otherwise its
+ * size.
+ */
+int64_t delta_cost(const struct stat *st);
 
 /*
  * The budget counts what `du -sb` would: file data, directories (a new

@@ -122,6 +122,7 @@ struct fs_inode {
 	bool has_src;         /* a source object: (src_dev, src_ino) */
 	bool has_upper;       /* a delta object; set once (ns_lock) */
 	bool orphan;          /* its delta name was removed: its fds stay (pinned) */
+	bool owes;            /* an orphan whose cost goes back to the budget at its end */
 	bool opaque;          /* upper dir hides the source dir (ns_lock) */
 	bool data_rw;         /* io_lock */
 	atomic_bool fd_ref;   /* used since the last sweep (second chance) */
@@ -204,11 +205,15 @@ struct fs_session {
  *   dir_lock  over ->dirlist.
  *   copy_lock serialises the lock-free data copy of a file's copy-up.
  *   pt_lock   over ->pt_* (fs_passthrough.c).
+ *   acct_lock serialises the data changes of a file with the measuring of
+ *             what they cost the budget (fs_data.c); taken inside io_lock,
+ *             nothing taken inside it.
  */
 pthread_rwlock_t *fs_io_lock(const struct fs_inode *i);
 pthread_mutex_t *fs_dir_lock(const struct fs_inode *i);
 pthread_mutex_t *fs_copy_lock(const struct fs_inode *i);
 pthread_mutex_t *fs_pt_lock(const struct fs_inode *i);
+pthread_mutex_t *fs_acct_lock(const struct fs_inode *i);
 
 /* Sets up the table and the root inode from the open root fds.  0 or -errno. */
 int fs_table_init(struct fs_session *s);
@@ -295,11 +300,14 @@ int fs_open_object(struct fs_session *s, struct fs_inode *i, bool upper, int fla
 int fs_lstat_object(struct fs_session *s, struct fs_inode *i, struct stat *st);
 /*
  * The delta name NAME in DIR (object ST) is about to go: inodes named so
- * keep their fds open from now on (they have no path any more).
- * ns_lock held for writing.
+ * keep their fds open from now on (they have no path any more).  With
+ * OWE (its last link goes), the first of them gives the object's cost
+ * back to the budget when it ends -- while the sandbox holds the file
+ * open its data is still on disk.  Returns whether one owes it (then the
+ * caller does not give it back now).  ns_lock held for writing.
  */
-void fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name,
-		    const struct stat *st);
+bool fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name,
+		    const struct stat *st, bool owe);
 /* Accounts a data fd just stored on I (io_lock held for writing). */
 void fs_data_fd_added(struct fs_session *s, struct fs_inode *i);
 /* Releases I's cached fds and its place on the list (the inode is being freed). */

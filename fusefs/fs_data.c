@@ -225,20 +225,71 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_rwlock_unlock(fs_io_lock(i));
 }
 
-/* Charges the budget for writing LEN bytes at OFF into fd (growth only). */
-static int charge_growth(struct fs_session *s, int fd, off_t off, size_t len, int64_t *charged)
+/*
+ * The budget follows what a file of the delta really costs (delta_cost():
+ * allocated blocks, or the apparent size when larger), by every route:
+ * the change is measured around the operation, under the file's
+ * acct_lock so that concurrent changes of one file cannot hide each
+ * other's growth.  Before it, RESERVE -- the most it can grow the cost by
+ * -- must fit in the budget (ENOSPC otherwise); after it, the real change
+ * is charged (or given back) and the reservation released.
+ */
+int fs_charge_begin(struct fs_session *s, struct fs_inode *i, int fd, int64_t reserve,
+		    struct fs_charge *c)
 {
 	struct stat st;
-	int64_t grow;
+	int r;
 
-	*charged = 0;
+	c->i = i;
+	c->reserved = 0;
+	pthread_mutex_lock(fs_acct_lock(i));
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		pthread_mutex_unlock(fs_acct_lock(i));
+		return r;
+	}
+	c->before = delta_cost(&st);
+	r = delta_charge(s, reserve);
+	if (r < 0) {
+		pthread_mutex_unlock(fs_acct_lock(i));
+		return r;
+	}
+	c->reserved = reserve;
+	return 0;
+}
+
+void fs_charge_end(struct fs_session *s, int fd, struct fs_charge *c)
+{
+	struct stat st;
+
+	delta_uncharge(s, c->reserved);
+	if (fstat(fd, &st) == 0) {
+		int64_t change = delta_cost(&st) - c->before;
+
+		if (change > 0)
+			delta_charge_anyway(s, change);
+		else
+			delta_uncharge(s, -change);
+	}
+	pthread_mutex_unlock(fs_acct_lock(c->i));
+}
+
+/*
+ * The most writing [OFF, OFF+LEN) can add to the cost of the file behind
+ * FD: nothing when the range lies inside allocated data, else LEN (holes
+ * or growth).
+ */
+static int64_t write_reserve(int fd, off_t off, size_t len)
+{
+	struct stat st;
+	off_t hole;
+
 	if (fstat(fd, &st) < 0)
-		return -errno;
-	grow = (int64_t)off + (int64_t)len - st.st_size;
-	if (grow <= 0)
-		return 0;
-	*charged = grow;
-	return delta_charge(s, grow);
+		return (int64_t)len;
+	if ((int64_t)off + (int64_t)len > st.st_size)
+		return (int64_t)len;
+	hole = lseek(fd, off, SEEK_HOLE);
+	return hole >= 0 && hole >= off + (off_t)len ? 0 : (int64_t)len;
 }
 
 /* Write access for a data change: level, copy-up, then the read-write fd. */
@@ -261,7 +312,7 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 	struct fs_inode *i = fs_inode_get(s, ino);
 	size_t len = fuse_buf_size(in);
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(len);
-	int64_t charged;
+	struct fs_charge c;
 	ssize_t n;
 	int r, fd;
 
@@ -270,7 +321,7 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = charge_growth(s, fd, off, len, &charged);
+	r = fs_charge_begin(s, i, fd, write_reserve(fd, off, len), &c);
 	if (r < 0) {
 		pthread_rwlock_unlock(fs_io_lock(i));
 		fuse_reply_err(req, -r);
@@ -280,9 +331,9 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in, 0);
+	fs_charge_end(s, fd, &c);
 	pthread_rwlock_unlock(fs_io_lock(i));
 	if (n < 0) {
-		delta_uncharge(s, charged);
 		fuse_reply_err(req, (int)-n);
 		return;
 	}
@@ -337,7 +388,7 @@ void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len
 {
 	struct fs_session *s = S(req);
 	struct fs_inode *i = fs_inode_get(s, ino);
-	int64_t charged = 0;
+	struct fs_charge c;
 	int r, fd;
 
 	r = writable_fd(s, req, i, "fallocate", &fd);
@@ -345,11 +396,12 @@ void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (!(mode & FALLOC_FL_KEEP_SIZE))
-		r = charge_growth(s, fd, off, (size_t)len, &charged);
-	if (r == 0 && fallocate(fd, mode, off, len) < 0) {
-		r = -errno;
-		delta_uncharge(s, charged);
+	/* Every mode may allocate up to LEN (KEEP_SIZE and ZERO_RANGE too); a punch frees. */
+	r = fs_charge_begin(s, i, fd, (mode & FALLOC_FL_PUNCH_HOLE) || len < 0 ? 0 : len, &c);
+	if (r == 0) {
+		if (fallocate(fd, mode, off, len) < 0)
+			r = -errno;
+		fs_charge_end(s, fd, &c);
 	}
 	pthread_rwlock_unlock(fs_io_lock(i));
 	if (r == 0)
@@ -363,7 +415,7 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 {
 	struct fs_session *s = S(req);
 	struct fs_inode *in = fs_inode_get(s, ino_in), *out = fs_inode_get(s, ino_out);
-	int64_t charged = 0;
+	struct fs_charge c;
 	int r, fdin = -1, fdout = -1;
 	ssize_t n = 0;
 
@@ -391,14 +443,12 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	}
 	if (in == out)
 		fdin = fdout;
-	if (r == 0)
-		r = charge_growth(s, fdout, off_out, len, &charged);
+	r = fs_charge_begin(s, out, fdout, write_reserve(fdout, off_out, len), &c);
 	if (r == 0) {
 		n = copy_file_range(fdin, &off_in, fdout, &off_out, len, (unsigned int)flags);
-		if (n < 0) {
+		if (n < 0)
 			r = -errno;
-			delta_uncharge(s, charged);
-		}
+		fs_charge_end(s, fdout, &c);
 	}
 	if (in != out && fdin >= 0)
 		(void)close(fdin);

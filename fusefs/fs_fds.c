@@ -196,6 +196,11 @@ static void close_slot(struct fs_session *s, struct fs_inode *i, int *slot)
 
 void fs_fds_release(struct fs_session *s, struct fs_inode *i)
 {
+	struct stat st;
+
+	/* The last fd on a deleted file goes now: so does what it cost. */
+	if (i->owes && i->upper_fd >= 0 && fstat(i->upper_fd, &st) == 0 && st.st_nlink == 0)
+		delta_uncharge(s, delta_cost(&st));
 	pthread_mutex_lock(&s->fd_lock);
 	close_slot(s, i, &i->src_fd);
 	close_slot(s, i, &i->upper_fd);
@@ -362,11 +367,12 @@ void fs_drop_src(struct fs_session *s, struct fs_inode *i)
 	pthread_mutex_unlock(&s->fd_lock);
 }
 
-void fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name,
-		    const struct stat *st)
+bool fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name,
+		    const struct stat *st, bool owe)
 {
 	struct fs_inode *found[8];
 	size_t n = 0, k;
+	bool owed = false;
 	int level;
 
 	for (level = POLICY_NONE; level <= POLICY_WRITE; level++) {
@@ -382,22 +388,32 @@ void fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name
 	for (k = 0; k < n; k++) {
 		struct fs_inode *i = found[k];
 
-		if (i->parent == dir && !i->orphan && i->has_upper && i->upper_ino == st->st_ino &&
-		    !strcmp(i->name, name) && fs_upper(s, i) >= 0) {
-			pthread_mutex_lock(&s->fd_lock);
-			if (listed(i)) {
-				/* Its fds move from the sweep's count to the pinned one. */
-				int64_t n_fds = (i->src_fd >= 0) + (i->upper_fd >= 0) + (i->data_fd >= 0);
-
-				unlist(s, i);
-				atomic_fetch_sub(&s->fd_count, n_fds);
-				atomic_fetch_add(&s->fd_pinned, n_fds);
-			}
-			i->orphan = true;
-			pthread_mutex_unlock(&s->fd_lock);
+		if (i->parent != dir || !i->has_upper || i->upper_ino != st->st_ino ||
+		    strcmp(i->name, name))
+			continue;
+		if (i->orphan) {
+			owed = owed || i->owes; /* pinned already (a rename that failed) */
+			continue;
 		}
-		fs_inode_forget(s, found[k], 1);
+		if (fs_upper(s, i) < 0)
+			continue;
+		pthread_mutex_lock(&s->fd_lock);
+		if (listed(i)) {
+			/* Its fds move from the sweep's count to the pinned one. */
+			int64_t n_fds = (i->src_fd >= 0) + (i->upper_fd >= 0) + (i->data_fd >= 0);
+
+			unlist(s, i);
+			atomic_fetch_sub(&s->fd_count, n_fds);
+			atomic_fetch_add(&s->fd_pinned, n_fds);
+		}
+		i->orphan = true;
+		if (owe && !owed)
+			i->owes = owed = true;
+		pthread_mutex_unlock(&s->fd_lock);
 	}
+	for (k = 0; k < n; k++)
+		fs_inode_forget(s, found[k], 1);
+	return owed;
 }
 
 /* --- the sweep ---------------------------------------------------------- */

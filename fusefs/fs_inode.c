@@ -27,7 +27,7 @@
 static struct {
 	pthread_once_t once;
 	pthread_rwlock_t io[FS_STRIPES];
-	pthread_mutex_t dir[FS_STRIPES], copy[FS_STRIPES], pt[FS_STRIPES];
+	pthread_mutex_t dir[FS_STRIPES], copy[FS_STRIPES], pt[FS_STRIPES], acct[FS_STRIPES];
 } locks = { .once = PTHREAD_ONCE_INIT };
 
 static void locks_init(void)
@@ -39,6 +39,7 @@ static void locks_init(void)
 		pthread_mutex_init(&locks.dir[k], NULL);
 		pthread_mutex_init(&locks.copy[k], NULL);
 		pthread_mutex_init(&locks.pt[k], NULL);
+		pthread_mutex_init(&locks.acct[k], NULL);
 	}
 }
 
@@ -67,6 +68,11 @@ pthread_mutex_t *fs_copy_lock(const struct fs_inode *i)
 pthread_mutex_t *fs_pt_lock(const struct fs_inode *i)
 {
 	return &locks.pt[stripe(i)];
+}
+
+pthread_mutex_t *fs_acct_lock(const struct fs_inode *i)
+{
+	return &locks.acct[stripe(i)];
 }
 
 static size_t bucket(const struct fs_session *s, dev_t dev, ino_t ino, enum policy_level level)

@@ -58,6 +58,18 @@ void fs_fill_entry(struct fs_session *s, struct fs_inode *i, const struct stat *
  * which must exist.
  */
 int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd);
+/*
+ * Measures what a data change of file I (through its read-write fd FD,
+ * io_lock held) costs the budget: RESERVE must fit before it (-ENOSPC);
+ * fs_charge_end() charges the real change.  0 or -errno.
+ */
+struct fs_charge {
+	struct fs_inode *i;
+	int64_t before, reserved;
+};
+int fs_charge_begin(struct fs_session *s, struct fs_inode *i, int fd, int64_t reserve,
+		    struct fs_charge *c);
+void fs_charge_end(struct fs_session *s, int fd, struct fs_charge *c);
 /* Copy-up of I for a data change (without ns_lock held). */
 int fs_ensure_upper(struct fs_session *s, struct fs_inode *i);
 /* Logs the first change through I (SPEC 8 "write"), once. */

@@ -30,6 +30,27 @@
 /* --- creating names ----------------------------------------------------- */
 
 /*
+ * A name hidden as the other type (a directory-only rule such as
+ * `secrets/` hides a directory of that name, not a file) may be taken by
+ * something hidden: creating it, or renaming onto it, would answer EEXIST
+ * or EISDIR there and succeed elsewhere, an oracle.  So it is refused
+ * alike everywhere, as a hidden name is (EACCES), whatever is there.
+ * Logged as OP at level none.
+ */
+static int hidden_as_other_type(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
+				const char *name, bool is_dir, const char *op, const char *path)
+{
+	struct policy_decision other;
+
+	if (policy_resolve_child(s->policy, &dir->dec, path, !is_dir, &other) < 0 ||
+	    other.level == POLICY_NONE) {
+		fs_deny(s, req, op, path, POLICY_NONE, EACCES);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/*
  * Common checks before creating NAME in DIR (ns_lock held for writing):
  * the level of the new name must be write (EACCES otherwise, even for a
  * hidden name, so the answer leaks nothing), the name must be free, the
@@ -59,6 +80,9 @@ static int prepare_create(struct fs_session *s, fuse_req_t req, struct fs_inode 
 		fs_deny(s, req, op, path, dec->level, EACCES);
 		return -EACCES;
 	}
+	r = hidden_as_other_type(s, req, dir, name, is_dir, op, path);
+	if (r < 0)
+		return r;
 	r = fs_find(s, dir, name, &o);
 	if (r == 0)
 		return -EEXIST;
@@ -487,14 +511,16 @@ static int do_remove(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		goto out_unlock;
 	if (o.in_upper) {
 		int dfd = fs_upper(s, dir);
+		bool last = o.st.st_nlink == 1 || S_ISDIR(o.st.st_mode);
+		bool owed = fs_pin_victims(s, dir, name, &o.st, last && S_ISREG(o.st.st_mode));
 
-		fs_pin_victims(s, dir, name, &o.st);
 		if (rmdir_op)
 			r = clear_upper_dir(dfd, name);
 		if (r == 0 && unlinkat(dfd, name, rmdir_op ? AT_REMOVEDIR : 0) < 0)
 			r = -errno;
-		if (r == 0 && (o.st.st_nlink == 1 || S_ISDIR(o.st.st_mode)))
-			delta_uncharge(s, o.st.st_size);
+		/* Still open in the sandbox: charged until its inode ends (fs_fds.c). */
+		if (r == 0 && last && !owed)
+			delta_uncharge(s, delta_cost(&o.st));
 	}
 	if (r == 0 && o.in_source) {
 		r = delta_ensure_dir(s, dir);
@@ -603,7 +629,7 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	char path[PATH_MAX], npath[PATH_MAX];
 	struct fs_inode *i = NULL;
 	struct stat attr;
-	bool is_dir, exists, was_whiteout;
+	bool is_dir, exists, was_whiteout, owed = false;
 	char *nname = NULL;
 	int r;
 
@@ -624,6 +650,8 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		fs_deny(s, req, "rename", npath, ndec.level, EACCES);
 		r = -EACCES;
 	}
+	if (r == 0)
+		r = hidden_as_other_type(s, req, ndir, newname, is_dir, "rename", npath);
 	if (r < 0 || fs_bad_name(newname))
 		goto out_unlock_einval;
 	/*
@@ -700,9 +728,10 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	if (r < 0)
 		goto out_forget;
 	if (exists && no.in_upper)
-		fs_pin_victims(s, ndir, newname, &no.st);
-	if (exists && no.in_upper && S_ISREG(no.st.st_mode) && no.st.st_nlink == 1)
-		delta_uncharge(s, no.st.st_size);
+		owed = fs_pin_victims(s, ndir, newname, &no.st,
+				      S_ISREG(no.st.st_mode) && no.st.st_nlink == 1);
+	if (exists && no.in_upper && S_ISREG(no.st.st_mode) && no.st.st_nlink == 1 && !owed)
+		delta_uncharge(s, delta_cost(&no.st));
 	if (renameat(fs_upper(s, dir), name, fs_upper(s, ndir), newname) < 0) {
 		r = -errno;
 		restore_whiteout(s, ndir, newname, was_whiteout);

@@ -81,8 +81,16 @@ void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *s
 	 * filesystems that do not count report (btrfs), and find(1) then
 	 * makes no leaf assumption.
 	 */
-	if (S_ISDIR(st->st_mode))
+	if (S_ISDIR(st->st_mode)) {
 		st->st_nlink = 1;
+		/*
+		 * A directory's size grows with its entries, hidden ones too
+		 * (tmpfs counts each): one fixed size, one block's worth,
+		 * whatever it holds.
+		 */
+		st->st_size = 4096;
+		st->st_blocks = 8;
+	}
 	if (s->has_owner) {
 		st->st_uid = s->owner_uid;
 		st->st_gid = s->owner_gid;
@@ -572,15 +580,15 @@ static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		if (fstat(fd, &cur) < 0) {
 			r = -errno;
 		} else {
-			int64_t grow = (int64_t)attr->st_size - cur.st_size;
+			struct fs_charge c;
+			int64_t grow = (int64_t)attr->st_size - delta_cost(&cur);
 
-			r = delta_charge(s, grow);
-			if (r == 0 && ftruncate(fd, attr->st_size) < 0) {
-				r = -errno;
-				delta_uncharge(s, grow);
+			r = fs_charge_begin(s, i, fd, grow > 0 ? grow : 0, &c);
+			if (r == 0) {
+				if (ftruncate(fd, attr->st_size) < 0)
+					r = -errno;
+				fs_charge_end(s, fd, &c);
 			}
-			if (r == 0 && grow < 0)
-				delta_uncharge(s, -grow);
 		}
 		pthread_rwlock_unlock(fs_io_lock(i));
 	}
