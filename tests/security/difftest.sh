@@ -167,8 +167,11 @@ for seed in $SEEDS; do
 	cp -a "$D/src" "$D/pristine"
 	before=$(sec_tree_sum "$D/src")
 	mkdir -p "$D/mnt"
-	if ! timeout 20 "$FENCEFS" mount --preset full-access --delta "$D/delta" "$D/src" "$D/mnt" \
-		>"$D/mount.log" 2>&1; then
+	# The fd-cache run (lib.sh) also shows that the daemon really evicted.
+	stats_opt=()
+	[ -n "${FENCE_SEC_FD_CACHE:-}" ] && stats_opt=(--stats-file "$D/stats.json")
+	if ! timeout 20 "$FENCEFS" mount "${stats_opt[@]}" --preset full-access --delta "$D/delta" \
+		"$D/src" "$D/mnt" >"$D/mount.log" 2>&1; then
 		notok "difftest seed $seed: fencefs mount"; sed 's/^/#   /' "$D/mount.log" | head -5
 		continue
 	fi
@@ -187,6 +190,13 @@ for seed in $SEEDS; do
 	run_rc=$rc
 	timeout 20 "$FENCEFS" umount "$D/mnt" >"$D/umount.log" 2>&1
 	check_eq "difftest seed $seed: fencefs umount" 0 "$?"
+	if [ -n "${FENCE_SEC_FD_CACHE:-}" ]; then
+		for _ in $(seq 1 50); do [ -s "$D/stats.json" ] && break; sleep 0.1; done
+		ev=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["evictions"])' \
+			"$D/stats.json" 2>/dev/null)
+		check "difftest seed $seed: the daemon evicted descriptors (${ev:-no stats})" \
+			test "${ev:-0}" -gt 0
+	fi
 	check_eq "difftest seed $seed: source unchanged" "$before" "$(sec_tree_sum "$D/src")"
 	"$DT" compare "$D/pristine" "$D/src" >"$D/src.cmp" 2>&1
 	check_eq "difftest seed $seed: source equals its pristine copy" 0 "$?"
