@@ -170,7 +170,7 @@ static void tmp_name(struct fs_session *s, char *buf, size_t len)
 		 (unsigned long long)atomic_fetch_add(&s->tmp_counter, 1));
 }
 
-/* FICLONE, else copy_file_range, else read/write (SPEC 6). */
+/* FICLONE, else copy_file_range, else read/write (docs/SPEC.md 6). */
 static int copy_data(int in, int out, off_t size)
 {
 	char buf[65536];
@@ -510,7 +510,7 @@ static int copy_up_special(struct fs_session *s, struct fs_inode *i, int upfd, c
 	char tmp[64];
 	int upper;
 
-	/* Device nodes are never made in the delta (SPEC 1: EPERM). */
+	/* Device nodes are never made in the delta (docs/SPEC.md 1: EPERM). */
 	if (!S_ISFIFO(st->st_mode) && !S_ISSOCK(st->st_mode))
 		return -EPERM;
 	tmp_name(s, tmp, sizeof(tmp));

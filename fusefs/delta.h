@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * delta.h - the daemon's side of the copy-on-write delta (SPEC 6): making or
+ * delta.h - the daemon's side of the copy-on-write delta (docs/SPEC.md 6): making or
  * reusing a delta directory, copy-up, whiteouts, opaque directories, origin
  * records and the --max-delta budget.  The on-disk format is the contract
  * in common/delta_format.h; fencefs diff/commit read what this writes.

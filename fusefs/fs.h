@@ -7,7 +7,7 @@
  * every file operation done with *at() calls relative to directory fds.
  * Unlike passthrough_hp, an inode holds no fd of its own: its fds are a
  * cache under one budget (fs_fds.c), so that any number of inodes works
- * at any fd limit.  Contract: ../shared/SPEC.md sections 1, 6 and 8.
+ * at any fd limit.  Contract: docs/SPEC.md sections 1, 6 and 8.
  *
  * Locking, outermost first (never take them in another order):
  *   copy_lock        serialises a file's copy-up (delta_copy_up_data).
@@ -342,7 +342,7 @@ struct fs_object {
  * filled, -ENOENT when absent or deleted, other -errno.  ns_lock held.
  */
 int fs_find(struct fs_session *s, struct fs_inode *dir, const char *name, struct fs_object *o);
-/* Mode bits as the level shows them (SPEC 1). */
+/* Mode bits as the level shows them (docs/SPEC.md 1). */
 mode_t fs_level_mode(mode_t mode, enum policy_level level);
 /* Fills st for the sandbox: level mode bits, --owner, stable ino. */
 void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *st);

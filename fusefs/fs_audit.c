@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * fs_audit.c - the daemon's audit events (SPEC 8) with the caller's pid and
+ * fs_audit.c - the daemon's audit events (docs/SPEC.md 8) with the caller's pid and
  * command name.
  *
  * The pid in a FUSE request is the caller's pid in the pid namespace of

@@ -60,7 +60,7 @@ int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd)
 				if (nfd < 0 && !rw)
 					nfd = fs_open_object(s, i, true, O_RDONLY);
 			} else if (!rw && i->has_src) {
-				/* The source is only ever opened read-only (SPEC 6). */
+				/* The source is only ever opened read-only (docs/SPEC.md 6). */
 				nfd = fs_open_object(s, i, false, O_RDONLY);
 			} else {
 				errno = EIO;
@@ -90,7 +90,7 @@ int fs_ensure_upper(struct fs_session *s, struct fs_inode *i)
 	return delta_copy_up_data(s, i, INT64_MAX);
 }
 
-/* The first change through an inode is logged once (SPEC 8 "write"). */
+/* The first change through an inode is logged once (docs/SPEC.md 8 "write"). */
 void fs_wrote_once(struct fs_session *s, fuse_req_t req, struct fs_inode *i, const char *op)
 {
 	char path[PATH_MAX];

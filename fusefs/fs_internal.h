@@ -72,7 +72,7 @@ int fs_charge_begin(struct fs_session *s, struct fs_inode *i, int fd, int64_t re
 void fs_charge_end(struct fs_session *s, int fd, struct fs_charge *c);
 /* Copy-up of I for a data change (without ns_lock held). */
 int fs_ensure_upper(struct fs_session *s, struct fs_inode *i);
-/* Logs the first change through I (SPEC 8 "write"), once. */
+/* Logs the first change through I (docs/SPEC.md 8 "write"), once. */
 void fs_wrote_once(struct fs_session *s, fuse_req_t req, struct fs_inode *i, const char *op);
 
 /* --- fs_names.c: handlers --- */

@@ -731,7 +731,7 @@ static bool is_our_daemon(pid_t pid)
 
 /*
  * A daemon killed outright cannot remove its private delta; the unmount is
- * where it goes (SPEC 6), so umount does it -- only for a directory that
+ * where it goes (docs/SPEC.md 6), so umount does it -- only for a directory that
  * is a fencefs delta made by mkdtemp ("fencefs-delta.XXXXXX").
  */
 static void remove_orphan_delta(const char *delta)

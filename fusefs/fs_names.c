@@ -2,7 +2,7 @@
 /*
  * fs_names.c - the handlers that change names: create, mkdir, mknod,
  * symlink, link, unlink, rmdir, rename.  The level of the name itself
- * decides (SPEC 1); everything lands in the delta's upper/ directory, with
+ * decides (docs/SPEC.md 1); everything lands in the delta's upper/ directory, with
  * whiteouts for deleted source names (delta.c).  All of them hold ns_lock
  * for writing.
  */
@@ -75,7 +75,7 @@ static int prepare_create(struct fs_session *s, fuse_req_t req, struct fs_inode 
 	r = fs_decide(s, dir, name, is_dir, path, sizeof(path), dec);
 	if (r < 0)
 		return r;
-	/* The new name's own level decides, not its parent's (SPEC 1). */
+	/* The new name's own level decides, not its parent's (docs/SPEC.md 1). */
 	if (dec->level < POLICY_WRITE) {
 		fs_deny(s, req, op, path, dec->level, EACCES);
 		return -EACCES;
@@ -275,7 +275,7 @@ void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, 
 	if (S_ISREG(mode)) {
 		a.kind = MAKE_FILE;
 	} else if (!S_ISFIFO(mode) && !S_ISSOCK(mode)) {
-		/* No device nodes, ever (SPEC 1). */
+		/* No device nodes, ever (docs/SPEC.md 1). */
 		struct fs_session *s = S(req);
 		struct policy_decision dec;
 		char path[PATH_MAX];
@@ -633,7 +633,7 @@ static int do_rename(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	char *nname = NULL;
 	int r;
 
-	/* RENAME_WHITEOUT would make a device node (SPEC 1: EPERM). */
+	/* RENAME_WHITEOUT would make a device node (docs/SPEC.md 1: EPERM). */
 	if (flags & RENAME_WHITEOUT)
 		return -EPERM;
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))

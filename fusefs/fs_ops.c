@@ -5,7 +5,7 @@
  * other handlers live in fs_names.c (creating, removing, renaming names),
  * fs_data.c (opens and file data) and fs_xattr.c.  Each fs_<op>() is thin:
  * it calls a helper that returns 0 or -errno and replies exactly once.
- * Levels (SPEC 1) are enforced here as the second line behind the
+ * Levels (docs/SPEC.md 1) are enforced here as the second line behind the
  * kernel's default_permissions check on the level-derived mode bits (root
  * bypasses mode bits, so the daemon must refuse on its own too).
  */
@@ -65,12 +65,12 @@ void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *s
 	/*
 	 * default_permissions needs w on a directory before the daemon ever
 	 * sees a create or unlink in it, yet a name's own level decides
-	 * (SPEC 1: agent-safe's /output/ can be made in the read root).  So a
+	 * (docs/SPEC.md 1: agent-safe's /output/ can be made in the read root).  So a
 	 * directory that may hold write names keeps its own w bits (whoever
 	 * they let write, as natively); the daemon refuses every name that
 	 * is not write.  With an audit log every directory does, so that each
 	 * refused create, unlink or rename reaches the daemon and is logged
-	 * (SPEC 8: every refused operation) instead of dying in the kernel.
+	 * (docs/SPEC.md 8: every refused operation) instead of dying in the kernel.
 	 */
 	if (i->write_beneath || (s->audit && S_ISDIR(real)))
 		st->st_mode |= real & 0222;
@@ -129,7 +129,7 @@ void fs_wrote(struct fs_session *s, fuse_req_t req, const char *op, const char *
 }
 
 /*
- * Second line of SPEC 1: I must be at least WANT.  Logs the refusal.
+ * Second line of docs/SPEC.md 1: I must be at least WANT.  Logs the refusal.
  * ns_lock held (the path is computed).
  */
 int fs_need_level(struct fs_session *s, fuse_req_t req, const struct fs_inode *i,
@@ -203,7 +203,7 @@ int fs_caller_may(struct fs_session *s, fuse_req_t req, const struct stat *st, i
 	return ((int)bits & mask) == mask ? 0 : -EACCES;
 }
 
-/* The level an access(2)-style MASK needs on I (SPEC 1 rows). */
+/* The level an access(2)-style MASK needs on I (docs/SPEC.md 1 rows). */
 static enum policy_level level_for_mask(const struct fs_inode *i, int mask)
 {
 	if (mask & W_OK)

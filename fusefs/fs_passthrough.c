@@ -220,7 +220,7 @@ static int backing_open(struct fs_session *s, struct fs_inode *i, bool *upper, b
 			fd = fs_open_object(s, i, true, O_RDONLY);
 		}
 	} else if (i->has_src) {
-		/* The source is only ever opened read-only (SPEC 6). */
+		/* The source is only ever opened read-only (docs/SPEC.md 6). */
 		fd = fs_open_object(s, i, false, O_RDONLY);
 	} else {
 		errno = EIO;

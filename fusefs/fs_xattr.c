@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * fs_xattr.c - extended attributes.  Reading them is allowed at every
- * visible level (SPEC 1); changing them needs write and a copy-up, and only
+ * visible level (docs/SPEC.md 1); changing them needs write and a copy-up, and only
  * user.* outside the delta's own markers may be changed from inside.  The
  * markers (overlay.*, fencefs.*) are never shown.
  */
@@ -112,7 +112,7 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_buf(req, out, (size_t)len);
 }
 
-/* Only user.* (minus the delta's markers) can be changed from inside (SPEC 1). */
+/* Only user.* (minus the delta's markers) can be changed from inside (docs/SPEC.md 1). */
 static int xattr_change(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 			const char *name, const char *op)
 {

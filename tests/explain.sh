@@ -72,7 +72,7 @@ check "explain --help" grep -q '^usage: fencefs explain \[--preset NAME\]' "$T/o
 out=$("$FENCEFS" explain --rule 'read=**' --rule 'none=secrets/' --rule 'read=/secrets/public.key' \
 	/secrets/ /secrets/public.key /secrets/other /x/secrets/public.key | sed 's/  */ /g')
 check_eq "docs/SPEC.md 3 example" \
-	"view /secrets/ #2 none = secrets/ (--rule) (pass-through directory: a later rule shows something inside)
+	"view /secrets/ #2 none = secrets/ (--rule) pass-through (re-included by #3)
 read /secrets/public.key #3 read = /secrets/public.key (--rule)
 none /secrets/other #2 none = secrets/ (--rule)
 none /x/secrets/public.key #2 none = secrets/ (--rule) (hidden: ancestor /x/secrets is none)" "$out"
@@ -96,7 +96,7 @@ out=$("$FENCEFS" explain --source "$T/src" --rule 'read=**' --rule 'none=/build/
 check_eq "--source looks up directories" \
 	"none /build/ #2 none = /build/ (--rule)
 read /build2 #1 read = ** (--rule)
-view /secrets/ #3 none = secrets/ (--rule) (pass-through directory: a later rule shows something inside)
+view /secrets/ #3 none = secrets/ (--rule) pass-through (re-included by #4)
 read /nothere #1 read = ** (--rule) (not in the source; taken as a file)" "$out"
 out=$("$FENCEFS" explain --dir --rule 'read=**' --rule 'none=/build/' build | awk '{print $1}')
 check_eq "--dir" "none" "$out"
