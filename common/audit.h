@@ -30,6 +30,20 @@ struct audit;
 int audit_open(const char *path, bool all, struct audit **out);
 /* Same on an fd the caller opened; the audit takes ownership of FD. */
 int audit_open_fd(int fd, bool all, struct audit **out);
+/* The cap when none is set (--audit-max). */
+#define AUDIT_MAX_DEFAULT (64ULL << 20)
+/*
+ * Caps the log at MAX bytes (0: no cap; default AUDIT_MAX_DEFAULT): past
+ * it events are dropped, and one "audit_truncated" event (written in a
+ * small reserve past the cap, with the launcher's "exit") says so.  The
+ * file's own size counts, so fence-run and its daemon share one cap.
+ * Identical events (all fields but pid and comm) past 8 in one second
+ * are not written either: a "suppressed" event gives their count and the
+ * times of the first and last.  Counts (audit_count_denied()) stay exact.
+ */
+void audit_set_max(struct audit *a, uint64_t max);
+/* Events dropped at the cap. */
+uint64_t audit_count_dropped(const struct audit *a);
 /* Switches to buffered mode with a writer thread.  0 or -errno. */
 int audit_start_writer(struct audit *a);
 /* Flushes, stops the writer, closes.  NULL is fine. */

@@ -459,6 +459,8 @@ static int prepare(struct mount_run *m)
 			m->o.audit ? m->o.audit : "fd", strerror(-r));
 		return 1;
 	}
+	if (m->o.audit_max_set)
+		audit_set_max(m->s.audit, m->o.audit_max);
 	/*
 	 * Whether OPEN and OPENDIR come to the daemon.  By default they do
 	 * not: the kernel checks every open against the level-derived mode

@@ -404,7 +404,12 @@ void fs_fill_entry(struct fs_session *s, struct fs_inode *i, const struct stat *
 	if (i && attr)
 		atomic_store(&i->atime_stale, false);
 	e->attr_timeout = s->timeout;
-	e->entry_timeout = s->timeout;
+	/*
+	 * With an audit log a hidden or missing name is not cached: every
+	 * attempt reaches the daemon and is logged (a second `cat .env` is
+	 * a refusal too), the log's rate limit keeping floods in check.
+	 */
+	e->entry_timeout = !i && s->audit ? 0 : s->timeout;
 }
 
 int fs_do_lookup(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, const char *name,

@@ -14,7 +14,8 @@
 
 const char fs_mount_usage[] =
 	"usage: fencefs mount [--preset P] [--policy FILE] [--rule LEVEL=PATTERN]...\n"
-	"                     [--delta DIR] [--audit FILE] [--audit-all] [--max-delta BYTES]\n"
+	"                     [--delta DIR] [--audit FILE] [--audit-all] [--audit-max BYTES]\n"
+	"                     [--max-delta BYTES]\n"
 	"                     [--exact-opens|--kernel-opens] [--no-passthrough] [-f|--foreground]\n"
 	"                     [--fd-cache N] [--stats-file FILE] [-v] [-d] [-o FUSEOPT]\n"
 	"                     SOURCE MOUNTPOINT\n"
@@ -70,7 +71,7 @@ bad:
 /* Options that take a value; "--opt=value" is accepted too. */
 static const char *const with_value[] = {
 	"--preset", "--policy", "--rule", "--delta", "--audit", "--audit-fd", "--max-delta",
-	"--owner", "--ready-fd", "--stats-fd", "--fd-cache", "--stats-file", "-o",
+	"--owner", "--ready-fd", "--stats-fd", "--fd-cache", "--stats-file", "--audit-max", "-o",
 };
 
 static bool takes_value(const char *name)
@@ -106,6 +107,14 @@ static int set_option(struct fs_opts *o, const char *name, const char *v, char *
 			snprintf(err, errlen, "--max-delta: not a size: '%s'", v);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "--audit-max")) {
+		r = fence_parse_size(v, &o->audit_max);
+		if (r < 0 || o->audit_max < 4096) {
+			snprintf(err, errlen, "--audit-max: expected a size of at least 4K, got '%s'",
+				 v);
+			return -EINVAL;
+		}
+		o->audit_max_set = true;
 	} else if (!strcmp(name, "--owner")) {
 		return parse_owner(v, o, err, errlen);
 	} else if (!strcmp(name, "--ready-fd")) {
@@ -176,6 +185,10 @@ static int check(struct fs_opts *o, size_t npos, char *err, size_t errlen)
 	}
 	if (o->audit && o->audit_fd >= 0) {
 		snprintf(err, errlen, "--audit and --audit-fd are exclusive");
+		return -EINVAL;
+	}
+	if (o->audit_max_set && !o->audit && o->audit_fd < 0) {
+		snprintf(err, errlen, "--audit-max needs --audit or --audit-fd");
 		return -EINVAL;
 	}
 	if (o->audit_all && !o->audit && o->audit_fd < 0) {

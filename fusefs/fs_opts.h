@@ -23,6 +23,8 @@ struct fs_opts {
 	const char *audit;       /* --audit FILE */
 	int audit_fd;            /* --audit-fd N, or -1 */
 	bool audit_all;          /* --audit-all */
+	uint64_t audit_max;      /* --audit-max BYTES, 0: AUDIT_MAX_DEFAULT */
+	bool audit_max_set;
 	uint64_t max_delta;      /* --max-delta BYTES, 0: no budget */
 	bool foreground;         /* -f */
 	bool verbose;            /* -v */
