@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -313,6 +314,94 @@ static void test_audit_lines(void **state)
 	unlink(path);
 }
 
+/* Occurrences of NEEDLE in TEXT. */
+static int occurrences(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (; (text = strstr(text, needle)); text++)
+		n++;
+	return n;
+}
+
+/* Identical events past the burst are summed up; different ones are not. */
+static void test_audit_rate_limit(void **state)
+{
+	char path[] = "/tmp/fence-audit-rate.XXXXXX";
+	int fd = mkstemp(path), rfd, k;
+	struct audit *a = NULL;
+	char *text, p[32];
+	const char *c;
+
+	assert_true(fd >= 0);
+	assert_int_equal(audit_open_fd(fd, false, &a), 0);
+	rfd = open(path, O_RDONLY);
+	assert_true(rfd >= 0);
+	for (k = 0; k < 100; k++)
+		audit_deny(a, "lookup", "/.env", "none", ENOENT, 1000 + k); /* pids differ */
+	for (k = 0; k < 20; k++) {
+		snprintf(p, sizeof(p), "/.env.%d", k);
+		audit_deny(a, "lookup", p, "none", ENOENT, 1);
+	}
+	assert_int_equal(audit_count_denied(a), 120);
+	audit_close(a);
+	text = read_all(rfd);
+	/* At most a burst or two (the second may turn) of the 100 written, every distinct one. */
+	k = occurrences(text, "\"event\":\"deny\",\"op\":\"lookup\",\"path\":\"/.env\",");
+	assert_true(k >= 8 && k <= 16);
+	assert_int_equal(occurrences(text, "\"path\":\"/.env."), 20);
+	/* The rest in suppressed events whose counts add up. */
+	{
+		int sum = 0;
+
+		for (c = text; (c = strstr(c, "\"event\":\"suppressed\",\"of\":\"deny\"")); c++) {
+			const char *n = strstr(c, "\"count\":");
+
+			assert_non_null(n);
+			sum += atoi(n + 8);
+			assert_non_null(strstr(c, "\"first\":\"20"));
+		}
+		assert_int_equal(k + sum, 100);
+	}
+	close(rfd);
+	unlink(path);
+}
+
+/* Past the cap: dropped, one audit_truncated, the exit event in the reserve. */
+static void test_audit_cap(void **state)
+{
+	char path[] = "/tmp/fence-audit-cap.XXXXXX";
+	int fd = mkstemp(path), rfd, k;
+	struct audit *a = NULL;
+	struct stat st;
+	char *text, p[64];
+
+	assert_true(fd >= 0);
+	assert_int_equal(audit_open_fd(fd, false, &a), 0);
+	audit_set_max(a, 8192);
+	assert_int_equal(audit_start_writer(a), 0);
+	rfd = open(path, O_RDONLY);
+	assert_true(rfd >= 0);
+	for (k = 0; k < 1000; k++) {
+		snprintf(p, sizeof(p), "/secret-%d", k);
+		audit_deny(a, "lookup", p, "none", ENOENT, 1);
+	}
+	audit_emit(a, "exit", "\"status\":0");
+	assert_int_equal(audit_count_denied(a), 1000);
+	assert_true(audit_count_dropped(a) > 900);
+	audit_close(a);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size <= 8192 + 4096);
+	assert_true(st.st_size > 6000);
+	text = read_all(rfd);
+	assert_int_equal(occurrences(text, "\"event\":\"audit_truncated\""), 1);
+	assert_int_equal(occurrences(text, "\"event\":\"exit\""), 1);
+	assert_non_null(strstr(text, "\"path\":\"/secret-0\""));
+	assert_null(strstr(text, "\"path\":\"/secret-999\""));
+	close(rfd);
+	unlink(path);
+}
+
 static void test_audit_refuses_symlink(void **state)
 {
 	char dir[] = "/tmp/fence-audit-dir.XXXXXX";
@@ -348,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_json_strings),      cmocka_unit_test(test_buf_growth),
 		cmocka_unit_test(test_errno_names),       cmocka_unit_test(test_audit_lines),
 		cmocka_unit_test(test_audit_refuses_symlink), cmocka_unit_test(test_audit_reports_failure),
+		cmocka_unit_test(test_audit_rate_limit),  cmocka_unit_test(test_audit_cap),
 		cmocka_unit_test(test_quote_path),        cmocka_unit_test(test_quote_path_suffix),
 		cmocka_unit_test(test_quote_message),
 	};

@@ -1,0 +1,74 @@
+#!/bin/bash
+# The audit log stays bounded and every refusal is accounted for (issue 14
+# items 1 and 3): a repeated refusal of a hidden name reaches the daemon
+# each time (no negative entry hides it), identical events past the rate
+# limit are summed up in "suppressed" events, and past --audit-max events
+# are dropped with one final "audit_truncated" while the counts stay exact.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_fuse
+[ -x "$FENCEFS" ] || skip_all "fencefs not built ($FENCEFS)"
+[ -x "$FENCERUN" ] || skip_all "fence-run not built ($FENCERUN)"
+command -v python3 >/dev/null || skip_all "needs python3"
+
+S=$T/src M=$T/mnt
+mkdir -p "$S/src" "$M"
+echo secret >"$S/.env"
+echo code >"$S/src/a.c"
+
+# count LOG PYTHON-EXPR: events for which EXPR holds (e is the event); exit 3
+# when a line is not a JSON object.
+count() {
+	python3 - "$1" "$2" <<'EOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1], encoding="utf-8", errors="strict"):
+    e = json.loads(line)
+    if not isinstance(e, dict):
+        sys.exit(3)
+    if eval(sys.argv[2]):
+        n += e.get("count", 1) if e.get("event") == "suppressed" else 1
+print(n)
+EOF
+}
+
+# --- repeats and the rate limit, through fencefs mount --------------------
+LOG=$T/repeat.log
+at_exit "timeout 10 '$FENCEFS' umount '$M' 2>/dev/null"
+if TMPDIR=$T timeout 20 "$FENCEFS" mount --preset agent-safe --audit "$LOG" "$S" "$M" 2>"$T/err"; then
+	N=200
+	for _ in $(seq $N); do cat "$M/.env" 2>/dev/null; done
+	timeout 10 "$FENCEFS" umount "$M"
+	deny=$(count "$LOG" 'e["event"] == "deny" and e["path"] == "/.env"')
+	supp=$(count "$LOG" 'e["event"] == "suppressed" and e.get("of") == "deny" and e["path"] == "/.env"')
+	check_eq "$N reads of a hidden file: $N refusals accounted for (events + suppressed counts)" \
+		$N $((deny + supp))
+	check "the rate limit summed most of them up ($supp in suppressed events)" test "$supp" -gt 0
+	check "suppressed events give first and last times" \
+		test "$(count "$LOG" 'e["event"] == "suppressed" and e["first"] <= e["last"]')" -gt 0
+	lines=$(count "$LOG" 'e["event"] == "deny"')
+	check "far fewer lines than refusals ($lines written)" test "$lines" -lt $((N / 2))
+else
+	notok "mount with --audit"; cat "$T/err"
+fi
+
+# --- the cap, through fence-run -------------------------------------------
+LOG=$T/cap.log RES=$T/result.json
+N=3000
+# Distinct hidden names, each refused once: nothing to rate-limit, the cap has to hold.
+"$FENCERUN" --codebase "$S" --preset agent-safe --audit "$LOG" --audit-max 64K \
+	--result "$RES" -- sh -c "i=0; while [ \$i -lt $N ]; do cat .env.\$i-padding-to-make-the-path-long-enough 2>/dev/null; i=\$((i + 1)); done; exit 7" \
+	>"$T/out" 2>&1
+rc=$?
+check_eq "the command's exit status is its own (7) despite the cap" 7 "$rc"
+size=$(stat -c %s "$LOG")
+check "the log stays under the cap plus its reserve ($size bytes)" test "$size" -le $((64 * 1024 + 4096))
+check "the log is nearly full (more than 48K)" test "$size" -gt $((48 * 1024))
+check_eq "one audit_truncated event" 1 "$(count "$LOG" 'e["event"] == "audit_truncated"')"
+check_eq "the exit event is still written" 1 "$(count "$LOG" 'e["event"] == "exit"')"
+denied=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["denied"])' "$RES")
+check "--result's denied stays exact: at least $N ($denied)" test "$denied" -ge $N
+check "the first events were kept" \
+	test "$(count "$LOG" 'e["event"] == "deny" and e["path"].startswith("/.env.0-")')" -eq 1
+check "every line is a JSON object" count "$LOG" 'True'
+exit 0
