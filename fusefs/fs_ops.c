@@ -61,7 +61,15 @@ void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *s
 {
 	mode_t real = st->st_mode;
 
-	st->st_mode = fs_level_mode(st->st_mode, i->level);
+	/*
+	 * With an audit log every open, exec, truncate and xattr change is
+	 * checked by the daemon (daemon opens): the mode bits stay the
+	 * object's own, so that the kernel does not refuse from them first
+	 * and a refusal never goes unlogged (docs/SPEC.md 8: every refused
+	 * operation).  The level is enforced there, with the same errno.
+	 */
+	if (!(s->audit && s->daemon_opens))
+		st->st_mode = fs_level_mode(st->st_mode, i->level);
 	/*
 	 * default_permissions needs w on a directory before the daemon ever
 	 * sees a create or unlink in it, yet a name's own level decides
