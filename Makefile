@@ -178,7 +178,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/fencefs $(DESTDIR)$(BINDIR)/fence-run
 	rm -rf $(DESTDIR)$(DATADIR)/fencefs
 	rm -f $(DESTDIR)$(MANDIR)/man1/fencefs.1 $(DESTDIR)$(MANDIR)/man1/fence-run.1
-	rm -f $(DESTDIR)$(MANDIR)/man5/fence-policy.5
+	rm -f $(DESTDIR)$(MANDIR)/man5/fence-policy.5 $(DESTDIR)$(MANDIR)/man5/fence-audit.5
 
 clean:
 	rm -rf build build-werror build-san
