@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "launch_session.h"
 #include "util.h"
 
 enum {
@@ -43,6 +44,18 @@ enum {
 	OPT_QUIET,
 	OPT_UNSAFE_NO_CGROUP,
 	OPT_VERSION,
+	OPT_NAME,
+	OPT_DETACH,
+	OPT_IN,
+	OPT_LIST,
+	OPT_JSON,
+	OPT_STOP,
+	OPT_ALL,
+	OPT_PAUSE,
+	OPT_RESUME,
+	OPT_TTL,
+	OPT_IDLE_TIMEOUT,
+	OPT_TTY,
 };
 
 static const struct option long_options[] = {
@@ -72,6 +85,18 @@ static const struct option long_options[] = {
 	{ "unsafe-no-cgroup", no_argument, NULL, OPT_UNSAFE_NO_CGROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "detach", no_argument, NULL, OPT_DETACH },
+	{ "in", required_argument, NULL, OPT_IN },
+	{ "list", no_argument, NULL, OPT_LIST },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "stop", required_argument, NULL, OPT_STOP },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "pause", required_argument, NULL, OPT_PAUSE },
+	{ "resume", required_argument, NULL, OPT_RESUME },
+	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "tty", no_argument, NULL, OPT_TTY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -79,6 +104,12 @@ void launch_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fence-run [OPTIONS] [--] COMMAND [ARG...]\n"
+		"       fence-run --name NAME --detach [OPTIONS] [--ttl D] [--idle-timeout D]\n"
+		"                 [-- COMMAND [ARG...]]\n"
+		"       fence-run --in NAME [--workdir P] [--env K=V]... [--timeout D] [--result F]\n"
+		"                 -- COMMAND [ARG...]\n"
+		"       fence-run --list [--json] | --stop NAME | --stop --all | --pause NAME |\n"
+		"                 --resume NAME\n"
 		"Run COMMAND in a sandbox whose /workspace is the codebase seen through a\n"
 		"fencefs policy; writes go to a copy-on-write delta.\n"
 		"\n"
@@ -107,6 +138,14 @@ void launch_usage(FILE *f)
 		"  --quiet                no messages but errors\n"
 		"  --unsafe-no-cgroup     run without a cgroup (no memory/pids/cpu limits)\n"
 		"  --help, --version\n"
+		"Long-lived sandboxes (fence-run(1) LONG-LIVED SANDBOXES):\n"
+		"  --name NAME --detach   start sandbox NAME ([A-Za-z0-9_.-]{1,64}) and return\n"
+		"  --ttl DURATION         stop it DURATION after it started\n"
+		"  --idle-timeout DURATION  stop it after DURATION without a command running\n"
+		"  --in NAME              run COMMAND in the live sandbox NAME\n"
+		"  --list [--json]        list live sandboxes (stale state is cleaned)\n"
+		"  --stop NAME|--all      stop sandbox NAME, or all of them\n"
+		"  --pause NAME, --resume NAME  freeze / thaw every process of NAME\n"
 		"\n"
 		"Exit status: the command's; 128+N if it died of signal N; 124 timeout;\n"
 		"125 fence-run failed; 126 cannot execute; 127 not found.  See fence-run(1).\n",
@@ -389,6 +428,48 @@ static int parse_one(struct fence_run_config *c, int opt, char *arg, char *err, 
 	case OPT_VERSION:
 		c->version = true;
 		return 0;
+	case OPT_NAME:
+		c->name = arg;
+		return 0;
+	case OPT_DETACH:
+		c->detach = true;
+		return 0;
+	case OPT_IN:
+		c->in = arg;
+		return 0;
+	case OPT_LIST:
+		c->list = true;
+		return 0;
+	case OPT_JSON:
+		c->json = true;
+		return 0;
+	case OPT_STOP:
+		/* "--stop --all": getopt hands "--all" over as the value. */
+		if (!strcmp(arg, "--all"))
+			c->stop_all = true;
+		else
+			c->stop = arg;
+		return 0;
+	case OPT_ALL:
+		c->stop_all = true;
+		return 0;
+	case OPT_PAUSE:
+		c->pause = arg;
+		return 0;
+	case OPT_RESUME:
+		c->resume = arg;
+		return 0;
+	case OPT_TTL:
+		if (fence_parse_duration(arg, &c->ttl) < 0 || c->ttl <= 0)
+			return fail(err, errlen, "--ttl '%s': invalid duration", arg);
+		return 0;
+	case OPT_IDLE_TIMEOUT:
+		if (fence_parse_duration(arg, &c->idle_timeout) < 0 || c->idle_timeout <= 0)
+			return fail(err, errlen, "--idle-timeout '%s': invalid duration", arg);
+		return 0;
+	case OPT_TTY:
+		c->tty = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -431,10 +512,18 @@ int launch_config_parse(struct fence_run_config *c, int argc, char **argv, char 
 		c->preset = LAUNCH_DEFAULT_PRESET;
 	if (c->help || c->version)
 		return 0;
+	if (optind < argc) {
+		c->command = argv + optind;
+		c->ncommand = argc - optind;
+	}
+	/* The session modes say for themselves whether a command belongs. */
+	r = launch_session_check(c, err, errlen);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return 0;
 	if (optind >= argc)
 		return fail(err, errlen, "no command given");
-	c->command = argv + optind;
-	c->ncommand = argc - optind;
 	if (!*c->command[0])
 		return fail(err, errlen, "empty command name");
 	return 0;

@@ -74,6 +74,19 @@ struct fence_run_config {
 	bool version;
 	char **command;          /* NULL-terminated, points into argv */
 	int ncommand;
+	/* Long-lived sandboxes (issue 17, launch_session.h); at most one mode. */
+	const char *name;        /* --name NAME (with --detach) */
+	bool detach;
+	const char *in;          /* --in NAME */
+	bool list;               /* --list */
+	bool json;               /* --list --json */
+	const char *stop;        /* --stop NAME, or NULL */
+	bool stop_all;           /* --stop --all */
+	const char *pause;       /* --pause NAME */
+	const char *resume;      /* --resume NAME */
+	double ttl;              /* --ttl seconds; 0: none */
+	double idle_timeout;     /* --idle-timeout seconds; 0: none */
+	bool tty;                /* --tty */
 };
 
 /*

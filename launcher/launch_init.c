@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "launch_sandbox.h"
+#include "launch_session.h"
 
 #define SANDBOX_HOSTNAME "fence-run"
 /* What the command sees of its pid 1 (/proc/1/cmdline, comm, status). */
@@ -220,13 +221,14 @@ static void check(const struct launch_sandbox *sb, int r, const char *err)
 }
 
 /* Floors that hold even without a cgroup: no core dumps (they could land
- * in the workspace with secrets from memory) and a bounded fd table. */
-static void step_rlimits(const struct launch_sandbox *sb)
+ * in the workspace with secrets from memory) and a bounded fd table.
+ * Also used by the exec server of long-lived sandboxes (launch_exec.c). */
+int launch_init_rlimits(const struct launch_sandbox *sb)
 {
 	struct rlimit core = { 0, 0 }, nofile;
 
 	if (setrlimit(RLIMIT_CORE, &core) < 0)
-		init_fail(sb, "cannot set RLIMIT_CORE");
+		return -errno;
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max > SANDBOX_NOFILE) {
 		nofile.rlim_max = SANDBOX_NOFILE;
 		if (nofile.rlim_cur > SANDBOX_NOFILE)
@@ -240,6 +242,13 @@ static void step_rlimits(const struct launch_sandbox *sb)
 
 		(void)setrlimit(RLIMIT_NPROC, &nproc);
 	}
+	return 0;
+}
+
+static void step_rlimits(const struct launch_sandbox *sb)
+{
+	if (launch_init_rlimits(sb) < 0)
+		init_fail(sb, "cannot set RLIMIT_CORE");
 }
 
 /*
@@ -360,6 +369,9 @@ void launch_init_main(const struct launch_sandbox *sb)
 	 * before RUN on v2). */
 	step_wait_for(sb, LAUNCH_MSG_RUN);
 	step_new_cgroup_ns(sb);
+	/* --detach: no command of our own; serve the supervisor's requests. */
+	if (sb->cfg->detach)
+		launch_exec_serve(sb, sfd);
 	cmd = fork();
 	if (cmd < 0)
 		init_fail(sb, "cannot fork the command");

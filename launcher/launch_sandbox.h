@@ -131,6 +131,10 @@ struct launch_strings_area launch_strings_area(char *const *strv);
  */
 void launch_strings_retitle(struct launch_strings_area a, const char *title);
 
+/* launch_init.c: the command's rlimit floors (RLIMIT_CORE 0, a bounded
+ * RLIMIT_NOFILE, RLIMIT_NPROC without a cgroup).  0 or -errno. */
+int launch_init_rlimits(const struct launch_sandbox *sb);
+
 /* launch_init.c: the init's whole life.  Never returns. */
 __attribute__((noreturn)) void launch_init_main(const struct launch_sandbox *sb);
 

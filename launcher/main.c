@@ -36,6 +36,7 @@
 #include "launch_result.h"
 #include "launch_sandbox.h"
 #include "launch_seccomp.h"
+#include "launch_session.h"
 #include "policy_load.h"
 #include "util.h"
 
@@ -79,6 +80,7 @@ struct run {
 	char *apply_json;
 	struct launch_result res;
 	char error[1024];
+	struct launch_session sess; /* --detach (launch_session.h) */
 };
 
 static int fail(struct run *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -789,18 +791,56 @@ static int step_std_fds(struct run *r)
 	return 0;
 }
 
+/*
+ * --detach: the sandbox stays up under this (detached) process, which
+ * serves the control socket until it stops; then the init goes (taking
+ * every process of the sandbox and its mounts), the daemon is reaped, and
+ * cleanup() removes the cgroup and a private delta as for a one-shot run.
+ */
+static int step_session(struct run *r)
+{
+	struct launch_session_sandbox ss = {
+		.sock = r->sock, .init = r->init, .init_pidfd = r->init_pidfd,
+		.daemon = r->daemon.pid, .daemon_pidfd = r->daemon.pidfd, .sfd = r->sfd,
+		.cg = r->cg.version ? &r->cg : NULL, .audit = r->audit, .codebase = r->codebase,
+		.delta = r->delta, .private_delta = r->private_delta,
+	};
+	struct launch_daemon_stats ds;
+
+	launch_session_serve(&r->sess, &ss);
+	/* cgroup v1 freezes SIGKILL too: thaw a paused sandbox first. */
+	launch_session_thaw(&r->sess);
+	(void)kill(r->init, SIGKILL);
+	while (waitpid(r->init, NULL, 0) < 0 && errno == EINTR)
+		;
+	r->init = 0;
+	launch_daemon_finish(&r->daemon, DAEMON_GRACE_MS, &ds);
+	r->res.denied = ds.denied;
+	r->res.written = ds.written;
+	return 0;
+}
+
 /* The steps in order; any failure makes fence-run exit 125. */
 static int run(struct run *r)
 {
 	int ret;
 
+	/* --detach: from here on we are the supervisor; the caller waits in
+	 * launch_session_detach() for "ready" or our error. */
+	if (r->cfg.detach && launch_session_detach(&r->sess, &r->cfg) < 0)
+		return LAUNCH_EXIT_FAILURE;
 	if ((ret = step_std_fds(r)) < 0 || (ret = step_open_result(r)) < 0 || (ret = step_validate(r)) < 0 ||
 	    (ret = step_open_audit(r)) < 0 ||
 	    (ret = step_cgroup(r)) < 0 || (ret = step_check_fuse(r)) < 0 ||
 	    (ret = step_delta(r)) < 0 || (ret = step_prepare_sandbox(r)) < 0 ||
 	    (ret = step_signals(r)) < 0 || (ret = step_clone(r)) < 0 ||
-	    (ret = step_start_daemon(r)) < 0)
+	    (ret = step_start_daemon(r)) < 0) {
+		if (r->cfg.detach)
+			launch_session_failed(&r->sess, r->error);
 		return LAUNCH_EXIT_FAILURE;
+	}
+	if (r->cfg.detach)
+		return step_session(r);
 	step_supervise(r);
 	step_collect(r);
 	(void)step_apply(r);
@@ -855,6 +895,13 @@ int main(int argc, char **argv)
 		launch_argv_free(r.args);
 		return LAUNCH_EXIT_FAILURE;
 	}
+	/* --in, --list, --stop, --pause, --resume: no sandbox of our own. */
+	if (!r.cfg.help && !r.cfg.version && launch_session_is_client(&r.cfg)) {
+		status = launch_session_client(&r.cfg);
+		launch_config_free(&r.cfg);
+		launch_argv_free(r.args);
+		return status;
+	}
 	if (r.cfg.help || r.cfg.version) {
 		if (r.cfg.help)
 			launch_usage(stdout);
@@ -864,8 +911,11 @@ int main(int argc, char **argv)
 		launch_argv_free(r.args);
 		return 0;
 	}
+	r.sess.dirfd = r.sess.lockfd = r.sess.ready_fd = r.sess.listen_fd = -1;
 	status = run(&r);
 	report(&r, status);
 	cleanup(&r);
+	if (r.cfg.detach)
+		launch_session_finish(&r.sess);
 	return status;
 }
