@@ -17,6 +17,7 @@ static const struct {
 	{ "umount", cmd_umount, "unmount a fencefs mount" },
 	{ "explain", cmd_explain, "show the level of each PATH and the rule that decided it" },
 	{ "presets", cmd_presets, "list the built-in presets" },
+	{ "audit", cmd_audit, "summarise audit logs" },
 	{ "diff", cmd_diff, "show what a delta changes" },
 	{ "commit", cmd_commit, "apply a delta to its source" },
 	{ "discard", cmd_discard, "remove a delta" },

@@ -66,4 +66,31 @@ for k in 1 2 3 4; do
 	$VALIDATE "$T/bad$k" >/dev/null 2>&1
 	check_eq "the validator rejects bad event $k" 1 $?
 done
+
+# --- fencefs audit: the summary ---------------------------------------------
+sum=$("$FENCEFS" audit "$LOG" 2>&1)
+echo "$sum" | sed 's/^/# /'
+check "fencefs audit counts the refusals of .env, suppressed ones included (30)" \
+	grep -qE '^ +30  /\.env  lookup none ENOENT$' <<<"$sum"
+check "fencefs audit lists the program run" grep -qE '^ +1  /src/tool\.sh' <<<"$sum"
+check "fencefs audit lists what was written" grep -qE '/out/new\.txt +create' <<<"$sum"
+json=$("$FENCEFS" audit --json "$LOG")
+check_eq "--json: denied counts every refusal" 30 \
+	"$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["denied"])' <<<"$json")"
+check_eq "--json: the top refused path" "/.env" \
+	"$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["denied_paths"][0]["path"])' <<<"$json")"
+check_eq "--json: the cut log says truncated" true \
+	"$("$FENCEFS" audit --json "$CLOG" | python3 -c 'import json,sys; print(str(json.load(sys.stdin)["truncated"]).lower())')"
+# A name that would steer the reviewer's terminal is quoted; --json keeps it exact.
+printf '{"ts":"2026-01-01T00:00:00.000000Z","event":"deny","op":"open","path":"/a\u202eb","level":"none","errno":"ENOENT","pid":1,"comm":"c"}\n' >"$T/bidi.log"
+check "a bidi override in a name is octal-quoted" grep -qF '"/a\342\200\256b"' <<<"$("$FENCEFS" audit "$T/bidi.log")"
+check_eq "--json keeps the exact name" "$(printf '/a\342\200\256b')" \
+	"$("$FENCEFS" audit --json "$T/bidi.log" | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["denied_paths"][0]["path"])')"
+printf '{"ts":"x","event":"deny"}\nnot json\n' >"$T/broken.log"
+err=$("$FENCEFS" audit "$T/broken.log" 2>&1)
+rc=$?
+check_eq "a line that is not an event: exit 2" 2 "$rc"
+check "... naming FILE:LINE" grep -qF "$T/broken.log:2:" <<<"$err"
+"$FENCEFS" audit --top 0 "$LOG" >/dev/null 2>&1
+check_eq "--top 0 is refused (exit 2)" 2 $?
 exit 0
