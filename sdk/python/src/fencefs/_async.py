@@ -379,6 +379,8 @@ class AsyncProcess:
         self._err = err
         self._res = result
         self._t0 = time.monotonic()
+        self._wall0 = time.time()
+        self._offset = _core.audit_offset(sandbox._s)
         self._result: Optional[ExecResult] = None
         #: The command as given.
         self.command = command
@@ -423,9 +425,12 @@ class AsyncProcess:
         self._out.close()
         self._err.close()
         self._sb._procs.discard(self._p)
+        result = _core._read_result(self._res)
         self._result = _core.make_result(self.command, rc, out, err,
-                                         time.monotonic() - self._t0,
-                                         _core._read_result(self._res), None)
+                                         time.monotonic() - self._t0, result, None)
+        self._result._loader = _core.denied_loader(
+            self._sb._s, self._offset, _core.command_argv(self.command), self._wall0,
+            time.time(), result)
         return self._result
 
     async def kill(self, sig: int = _signal.SIGTERM, wait: bool = True) -> None:
@@ -465,6 +470,7 @@ class AsyncSession:
             marker = _core.new_marker()
             mk = marker.encode()
             offset = _core.audit_offset(sb)
+            wall0 = time.time()
             t0 = time.monotonic()
             try:
                 p.stdin.write(_core.session_script(command, marker))
@@ -498,7 +504,7 @@ class AsyncSession:
                 raise FenceError(f"the session's shell has exited (status {p.returncode})")
             (out, rc), (err, _) = hits
             r = _core.make_result(command, rc, out, err, time.monotonic() - t0, None, None)
-            r.denied = _core.denials(_core.read_events(sb, offset), None)
+            r._loader = _core.denied_loader(sb, offset, None, wall0, time.time(), None)
             return r
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import (Any, Dict, Generator, Iterable, List, Mapping, Optional,
+from typing import (Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional,
                     Sequence, Tuple, TypeVar, Union)
 
 from ._errors import (CommandExecutionError, CommandTimeoutError, FenceError,
@@ -166,6 +166,14 @@ class State:
     default_timeout: Optional[float]
     owned: bool                      # stop it when the with block ends
     stopped: bool = False
+    final_events: Optional[List[Dict[str, Any]]] = None  # the log, read at stop
+
+    def keep_events(self) -> None:
+        """Before the private audit log goes: keep its events for the
+        results whose ``denied`` was not read yet."""
+        if self.audit and self.private_dir and self.final_events is None:
+            self.final_events = [e for e in read_events(self, 0) if e.get("event") == "deny"
+                                 or e.get("event") == "command"]
 
     def check(self) -> None:
         """SandboxNotRunningError once the sandbox was stopped."""
@@ -254,6 +262,7 @@ def new_state(path: str, *, preset: Optional[str], policy: Optional[str],
 
 def remove_private(state: State) -> None:
     """Removes our private directory (the private delta and audit log)."""
+    state.keep_events()
     if state.private_dir:
         shutil.rmtree(state.private_dir, ignore_errors=True)
         state.private_dir = None
@@ -422,27 +431,75 @@ def denials(events: Iterable[Mapping[str, Any]], cmd_id: Optional[int]) -> List[
     return out
 
 
-def result_cmd_id(result: Optional[Mapping[str, Any]]) -> Optional[int]:
-    """The command id in a --result object, if fence-run put one there."""
-    if not result:
+#: How long after a command its refusals may still sit in the daemon's
+#: buffer (fencefs flushes its audit log at least once a second).
+FLUSH_SECONDS = 1.2
+
+
+def ts_seconds(ts: Any) -> Optional[float]:
+    """An audit timestamp (``2026-12-02T06:33:17.195516Z``) as epoch seconds."""
+    if not isinstance(ts, str):
         return None
-    return event_cmd(result)
+    from datetime import datetime, timezone
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(ts, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            pass
+    return None
 
 
-def op_denied(state: State, offset: int, result: Optional[Mapping[str, Any]]) -> Op[List[Denial]]:
-    """The refusals of one command: the audit events after OFFSET that
-    name the command's id (from its --result), else all of them (a time
-    window).  The daemon flushes its log at least once a second, so when
-    --result counts more refusals than the log shows yet, wait (up to
-    1.5 s) for them."""
+def command_id(events: Iterable[Mapping[str, Any]], argv: Sequence[str],
+               start: float) -> Optional[int]:
+    """The id fence-run gave our command: its ``command`` event (``cmd``,
+    ``argv``) logged after START with our argv."""
+    for ev in events:
+        if ev.get("event") == "command" and ev.get("argv") == list(argv):
+            t = ts_seconds(ev.get("ts"))
+            if t is None or t >= start - 0.5:
+                return event_cmd(ev)
+    return None
+
+
+def window_denials(events: List[Dict[str, Any]], argv: Optional[Sequence[str]],
+                   start: float, end: float) -> List[Denial]:
+    """The refusals of one command.  When deny events name their command
+    (``cmd``), those of our command id; else those logged between START and
+    END (epoch seconds): a time window, which commands running at the same
+    time in one sandbox share."""
+    cmd = command_id(events, argv, start) if argv is not None else None
+    tagged = any(ev.get("event") == "deny" and event_cmd(ev) is not None for ev in events)
+    if cmd is not None and tagged:
+        return denials(events, cmd)
+    picked = []
+    for ev in events:
+        if ev.get("event") != "deny":
+            continue
+        t = ts_seconds(ev.get("ts"))
+        if t is not None and start - 0.005 <= t <= end + 0.05:
+            picked.append(ev)
+    return denials(picked, None)
+
+
+def denied_loader(state: State, offset: int, argv: Optional[Sequence[str]], start: float,
+                  end: float, result: Optional[Mapping[str, Any]]) -> Callable[[], List[Denial]]:
+    """What ExecResult.denied calls on first access: waits until the daemon
+    must have flushed the command's refusals (or --result's count of them
+    is reached), then picks them from the log."""
     want = result.get("denied") if result else None
-    cmd_id = result_cmd_id(result)
-    deadline = time.monotonic() + 1.5
-    while True:
-        got = denials(read_events(state, offset), cmd_id)
-        if not isinstance(want, int) or len(got) >= want or time.monotonic() > deadline:
-            return got
-        yield Sleep(0.02)
+
+    def load() -> List[Denial]:
+        while True:
+            events = state.final_events if state.final_events is not None \
+                else read_events(state, offset)
+            got = window_denials(events, argv, start, end)
+            if state.final_events is not None or time.time() >= end + FLUSH_SECONDS:
+                return got
+            if isinstance(want, int) and want > 0 and len(got) >= want:
+                return got
+            time.sleep(min(0.05, max(0.0, end + FLUSH_SECONDS - time.time())))
+
+    return load
 
 
 # ---- commands
@@ -533,6 +590,7 @@ def op_run(state: State, command: Command, *, timeout: Optional[float] = None,
     data = stdin.encode() if isinstance(stdin, str) else stdin
     offset = audit_offset(state)
     t0 = time.monotonic()
+    wall0 = time.time()
     done = yield Call(in_argv(state, argv, result=res, cwd=cwd, env=env, timeout=timeout),
                       input=data if data is not None else None,
                       kill_after=(timeout + 30) if timeout else None)
@@ -542,7 +600,7 @@ def op_run(state: State, command: Command, *, timeout: Optional[float] = None,
     if is_setup_failure(done.rc, result):
         raise (yield from op_not_running_or(state, done.err, done.rc))
     r = make_result(command, done.rc, done.out, done.err, duration, result, timeout)
-    r.denied = yield from op_denied(state, offset, result)
+    r._loader = denied_loader(state, offset, argv, wall0, time.time(), result)
     if r.timed_out and raise_on_timeout:
         raise CommandTimeoutError(command, timeout, r)
     if raise_on_error and r.exit_code != 0:
@@ -568,15 +626,16 @@ write)
     if [ "$3" = 1 ] && [ ! -d "$d" ]; then mkdir -p -- "$d" || exit 75; fi
     [ -d "$d" ] || exit 71
     [ -d "$p" ] && exit 72
-    cat > "$p" || exit 75 ;;
+    cat > "$p" || exit 75
+    exit 0 ;;
 list)
     [ -e "$p" ] || exit 71
     [ -d "$p" ] || exit 74
     [ -r "$p" ] && [ -x "$p" ] || exit 73
     if [ "$3" = 1 ]; then exec find "$p" -mindepth 1 -printf '%P\0'
     else exec find "$p" -mindepth 1 -maxdepth 1 -printf '%P\0'; fi ;;
+*)  exit 76 ;;
 esac
-exit 76
 '''
 
 _ERRNO_BY_TEXT = [
@@ -843,11 +902,13 @@ def op_presets() -> Op[List[Preset]]:
 
 
 def session_script(command: str, marker: str) -> bytes:
-    """What a Session writes to its shell for COMMAND: eval of the quoted
-    text (a syntax error fails that command only), stdin from /dev/null
+    """What a Session writes to its shell for COMMAND: ``command eval`` of
+    the quoted text (``command`` strips eval of its special-builtin
+    status, so a syntax error fails that command only instead of ending
+    dash), stdin from /dev/null
     (the command cannot eat the next ones), then the status and a marker
     on stdout and a marker on stderr."""
-    return (f"eval {shlex.quote(command)} </dev/null\n"
+    return (f"command eval {shlex.quote(command)} </dev/null\n"
             f"__fence_rc=$?\n"
             f"printf '\\n{marker}:%d\\n' \"$__fence_rc\"\n"
             f"printf '\\n{marker}\\n' >&2\n").encode()

@@ -475,6 +475,8 @@ class Process:
         self._err = err
         self._res = result
         self._t0 = time.monotonic()
+        self._wall0 = time.time()
+        self._offset = _core.audit_offset(sandbox._s)
         self._result: Optional[ExecResult] = None
         #: The command as given.
         self.command = command
@@ -527,6 +529,9 @@ class Process:
         self._sb._forget(self._p)
         self._result = _core.make_result(self.command, rc, out, err,
                                          time.monotonic() - self._t0, result, None)
+        self._result._loader = _core.denied_loader(
+            self._sb._s, self._offset, _core.command_argv(self.command), self._wall0,
+            time.time(), result)
         return self._result
 
     def kill(self, sig: int = _signal.SIGTERM, wait: bool = True) -> None:
@@ -572,6 +577,7 @@ class Session:
                 raise FenceError("the session's shell has exited")
             marker = _core.new_marker()
             offset = _core.audit_offset(sb)
+            wall0 = time.time()
             t0 = time.monotonic()
             assert self._p.stdin is not None and self._p.stdout is not None
             assert self._p.stderr is not None
@@ -615,7 +621,7 @@ class Session:
             out, rc = got["out"]
             err, _ = got["err"]
             r = _core.make_result(command, rc, out, err, time.monotonic() - t0, None, None)
-            r.denied = _core.denials(_core.read_events(sb, offset), None)
+            r._loader = _core.denied_loader(sb, offset, None, wall0, time.time(), None)
             return r
 
     def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 __all__ = [
     "LEVELS",
@@ -124,12 +124,30 @@ class ExecResult:
     oom_killed: bool = False
     #: The signal that killed the command, if one did.
     signal: Optional[int] = None
-    #: Refusals logged while the command ran (see :meth:`Sandbox.run`).
-    denied: List[Denial] = field(default_factory=list)
     #: Standard output as bytes.
     stdout_bytes: bytes = b""
     #: Standard error as bytes.
     stderr_bytes: bytes = b""
+    _denied: Optional[List[Denial]] = field(default=None, repr=False, compare=False)
+    _loader: Optional[Callable[[], List[Denial]]] = field(default=None, repr=False,
+                                                           compare=False)
+
+    @property
+    def denied(self) -> List[Denial]:
+        """The refusals the audit log holds for this command (see
+        :meth:`Sandbox.run` for how they are picked).  Read from the log on
+        first access: the fencefs daemon flushes its log at least once a
+        second, so the first access may wait up to about 1.2 s after the
+        command ended (and blocks, also in AsyncSandbox)."""
+        if self._denied is None:
+            self._denied = self._loader() if self._loader is not None else []
+            self._loader = None
+        return self._denied
+
+    @denied.setter
+    def denied(self, value: List[Denial]) -> None:
+        self._denied = list(value)
+        self._loader = None
 
     @property
     def ok(self) -> bool:
