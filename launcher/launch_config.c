@@ -40,6 +40,7 @@ enum {
 	OPT_USER,
 	OPT_AUDIT,
 	OPT_AUDIT_ALL,
+	OPT_AUDIT_MAX,
 	OPT_RESULT,
 	OPT_QUIET,
 	OPT_UNSAFE_NO_CGROUP,
@@ -80,6 +81,7 @@ static const struct option long_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "audit", required_argument, NULL, OPT_AUDIT },
 	{ "audit-all", no_argument, NULL, OPT_AUDIT_ALL },
+	{ "audit-max", required_argument, NULL, OPT_AUDIT_MAX },
 	{ "result", required_argument, NULL, OPT_RESULT },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "unsafe-no-cgroup", no_argument, NULL, OPT_UNSAFE_NO_CGROUP },
@@ -134,6 +136,7 @@ void launch_usage(FILE *f)
 		"  --user NAME|UID        user to run as when invoked as root (default: nobody)\n"
 		"  --audit FILE           append JSON Lines audit events to FILE\n"
 		"  --audit-all            also log read and lookup events\n"
+		"  --audit-max BYTES      cap the audit log (default: 64M)\n"
 		"  --result FILE          write a JSON result object to FILE\n"
 		"  --quiet                no messages but errors\n"
 		"  --unsafe-no-cgroup     run without a cgroup (no memory/pids/cpu limits)\n"
@@ -412,6 +415,12 @@ static int parse_one(struct fence_run_config *c, int opt, char *arg, char *err, 
 		return 0;
 	case OPT_AUDIT_ALL:
 		c->audit_all = true;
+		return 0;
+	case OPT_AUDIT_MAX:
+		if (parse_size_opt("--audit-max", arg, &c->audit_max, err, errlen) < 0)
+			return -EINVAL;
+		if (c->audit_max < 4096)
+			return fail(err, errlen, "--audit-max '%s': at least 4K", arg);
 		return 0;
 	case OPT_RESULT:
 		c->result = arg;

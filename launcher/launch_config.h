@@ -67,6 +67,7 @@ struct fence_run_config {
 	const char *user;        /* --user as given, or NULL */
 	const char *audit;
 	bool audit_all;
+	uint64_t audit_max;      /* --audit-max: bytes; 0: AUDIT_MAX_DEFAULT */
 	const char *result;
 	bool quiet;
 	bool unsafe_no_cgroup;

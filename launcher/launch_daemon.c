@@ -107,7 +107,9 @@ char **launch_daemon_argv(const char *fencefs, const struct fence_run_config *c,
 	     argv_add(&argv, &n, "--stats-fd") && argv_add(&argv, &n, "%d", stats_fd);
 	if (ok && audit_fd >= 0)
 		ok = argv_add(&argv, &n, "--audit-fd") && argv_add(&argv, &n, "%d", audit_fd) &&
-		     (!c->audit_all || argv_add(&argv, &n, "--audit-all"));
+		     (!c->audit_all || argv_add(&argv, &n, "--audit-all")) &&
+		     (!c->audit_max || (argv_add(&argv, &n, "--audit-max") &&
+					argv_add(&argv, &n, "%" PRIu64, c->audit_max)));
 	if (ok && c->preset)
 		ok = argv_add(&argv, &n, "--preset") && argv_add(&argv, &n, "%s", c->preset);
 	if (ok && c->policy_file)

@@ -228,6 +228,8 @@ static int step_open_audit(struct run *r)
 		return fail(r, -errno, "cannot duplicate the audit fd: %s", strerror(errno));
 	}
 	ret = audit_open_fd(fd, r->cfg.audit_all, &r->audit);
+	if (ret == 0 && r->cfg.audit_max)
+		audit_set_max(r->audit, r->cfg.audit_max);
 	if (ret < 0) {
 		(void)close(fd);
 		return fail(r, ret, "cannot open audit log '%s': %s", r->cfg.audit, strerror(-ret));

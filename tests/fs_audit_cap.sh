@@ -107,7 +107,10 @@ fi
 LOG=$T/cap.log RES=$T/result.json
 N=3000
 # Distinct hidden names, each refused once: nothing to rate-limit, the cap has to hold.
-"$FENCERUN" --codebase "$S" --preset agent-safe --audit "$LOG" --audit-max 64K \
+S3=$T/src3
+mkdir -p "$S3"
+for i in $(seq 0 $((N - 1))); do : >"$S3/.env.$i-padding-to-make-the-path-long-enough"; done
+"$FENCERUN" --codebase "$S3" --preset agent-safe --audit "$LOG" --audit-max 64K \
 	--result "$RES" -- sh -c "i=0; while [ \$i -lt $N ]; do cat .env.\$i-padding-to-make-the-path-long-enough 2>/dev/null; i=\$((i + 1)); done; exit 7" \
 	>"$T/out" 2>&1
 rc=$?
