@@ -611,6 +611,20 @@ static void client_close(struct client *c)
 	*c = (struct client){ .state = CL_FREE, .fd = -1 };
 }
 
+/* Answers WHY and hangs up.  What the peer already sent is read first:
+ * closing a socket with unread data resets the peer (ECONNRESET), which
+ * would lose the answer. */
+static void refuse(int fd, const char *why)
+{
+	char junk[512];
+
+	send_simple(fd, LAUNCH_WIRE_ERROR, 0, 0, 0, why);
+	(void)shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 8 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0; i++)
+		;
+	(void)close(fd);
+}
+
 static void accept_clients(struct supervisor *sv)
 {
 	for (;;) {
@@ -621,16 +635,14 @@ static void accept_clients(struct supervisor *sv)
 		if (fd < 0)
 			return;
 		if (!peer_allowed(sv, fd, why, sizeof(why))) {
-			send_simple(fd, LAUNCH_WIRE_ERROR, 0, 0, 0, why);
-			(void)close(fd);
+			refuse(fd, why);
 			continue;
 		}
 		for (i = 0; i < LAUNCH_SESSION_MAX_CLIENTS && !c; i++)
 			if (sv->cl[i].state == CL_FREE)
 				c = &sv->cl[i];
 		if (!c) {
-			send_simple(fd, LAUNCH_WIRE_ERROR, 0, 0, 0, "too many connections");
-			(void)close(fd);
+			refuse(fd, "too many connections");
 			continue;
 		}
 		*c = (struct client){ .state = CL_NEW, .fd = fd, .deadline = now_ms() + REQUEST_MS };
