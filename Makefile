@@ -131,6 +131,7 @@ test: deps
 check: deps
 	$(MAKE) BUILD=build-werror WERROR=1 all unit probes
 	$(MAKE) BUILD=build-san SAN=1 WERROR=1 all unit probes
+	@for py in python3 /usr/bin/python3; do if $$py -c "import mypy" 2>/dev/null; then cd sdk/python && $$py -m mypy && exit 0 || exit 1; fi; done; echo "check: no mypy (scripts/deps.sh test installs python3-mypy)"; exit 1
 	BUILD=build-san tests/run.sh
 
 lint-man:
