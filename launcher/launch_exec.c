@@ -12,12 +12,16 @@
  */
 #include <errno.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +30,41 @@
 #include "util.h"
 
 extern char **environ;
+
+/*
+ * The filter compiled once, at the start of the server: seccomp_load()
+ * would generate the BPF again in every command (about a millisecond).
+ * Loaded with the same (default) attributes libseccomp would use: no
+ * flags; no_new_privs is already set by launch_drop_privileges().  Empty
+ * (len 0) when the export failed: each command then calls seccomp_load().
+ */
+static struct sock_fprog compiled;
+
+static void compile_filter(const struct launch_sandbox *sb)
+{
+	static struct sock_filter prog[BPF_MAXINSNS];
+	int fd = memfd_create("fence-seccomp", MFD_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	if (seccomp_export_bpf(sb->seccomp, fd) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+		n = read(fd, prog, sizeof(prog));
+		/* A whole program that fits, not a short read of a longer one. */
+		if (n > 0 && n % (ssize_t)sizeof(prog[0]) == 0 && n < (ssize_t)sizeof(prog)) {
+			compiled.filter = prog;
+			compiled.len = (unsigned short)(n / (ssize_t)sizeof(prog[0]));
+		}
+	}
+	(void)close(fd);
+}
+
+static int load_filter(const struct launch_sandbox *sb)
+{
+	if (compiled.len)
+		return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &compiled) == 0 ? 0 : -errno;
+	return seccomp_load(sb->seccomp);
+}
 
 struct exec_slot {
 	pid_t pid; /* 0: free */
@@ -129,7 +168,7 @@ __attribute__((noreturn)) static void exec_child(const struct launch_sandbox *sb
 		send_error(sb->sock, id, err);
 		_exit(LAUNCH_EXIT_FAILURE);
 	}
-	r = seccomp_load(sb->seccomp);
+	r = load_filter(sb);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot load the seccomp filter: %s", strerror(-r));
 		send_error(sb->sock, id, err);
@@ -211,6 +250,7 @@ void launch_exec_serve(const struct launch_sandbox *sb, int sfd)
 	static struct exec_slot slots[LAUNCH_SESSION_MAX_CMDS];
 	static char buf[LAUNCH_WIRE_MAX_PAYLOAD + 1];
 
+	compile_filter(sb);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = sb->sock, .events = POLLIN },
 				       { .fd = sfd, .events = POLLIN } };
