@@ -14,6 +14,6 @@ int cmd_presets(int argc, char **argv); /* cmd_explain.c */
 int cmd_audit(int argc, char **argv);   /* cmd_audit.c */
 int cmd_diff(int argc, char **argv);    /* delta_diff.c */
 int cmd_commit(int argc, char **argv);  /* delta_commit.c */
-int cmd_discard(int argc, char **argv); /* delta_commit.c */
+int cmd_discard(int argc, char **argv); /* delta_discard.c */
 
 #endif

@@ -168,7 +168,6 @@ struct make_args {
 	enum make_kind kind;
 	mode_t mode;
 	const char *target; /* symlink */
-	int *fd_out;        /* MAKE_FILE: the open read-write fd */
 };
 
 static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, const char *name,

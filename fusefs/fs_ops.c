@@ -168,14 +168,6 @@ int fs_need_level_locked(struct fs_session *s, fuse_req_t req, const struct fs_i
 	return r;
 }
 
-/*
- * In daemon mode the daemon repeats the kernel's DAC check
- * (generic_permission(), fs/namei.c) on the attributes it shows, which
- * carry the level in their mode bits.  The kernel has made it already
- * wherever default_permissions is on (every mount fencefs makes; fence-run
- * sets it too), so this is a second line for a mount made without it.
- * Root passes, except that executing needs some x bit, as in the kernel.
- */
 bool fs_caller_in_group(fuse_req_t req, gid_t gid)
 {
 	gid_t groups[64];
@@ -190,6 +182,15 @@ bool fs_caller_in_group(fuse_req_t req, gid_t gid)
 	return false;
 }
 
+/*
+ * In daemon mode the daemon repeats the kernel's DAC check
+ * (generic_permission(), fs/namei.c) on the attributes it shows, which
+ * carry the level in their mode bits (without an audit log).  The kernel
+ * has made it already wherever default_permissions is on (every mount
+ * fencefs makes; fence-run sets it too), so this is a second line for a
+ * mount made without it.  Root passes, except that executing needs some x
+ * bit, as in the kernel.
+ */
 int fs_caller_may(struct fs_session *s, fuse_req_t req, const struct stat *st, int mask)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
@@ -306,8 +307,8 @@ int fs_decide(struct fs_session *s, struct fs_inode *dir, const char *name, bool
 
 /*
  * The merged lookup proper, ns_lock held.  *out gets the inode with one
- * more kernel reference, or NULL for a hidden or missing name (with
- * *hidden_level the level when something is there but hidden).
+ * more kernel reference, or NULL for a hidden or missing name (a hidden
+ * one is logged as a refused lookup); *attr its attributes as shown.
  */
 int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 		   const char *name, struct fs_inode **out, struct stat *attr)
