@@ -71,9 +71,28 @@ def fmt_size(value: Union[str, int]) -> str:
     return value.strip()
 
 
+# Shell builtins and words that have no program of the same name (or
+# whose program would act otherwise): a command starting with one of
+# them always goes through sh.
+_SH_ONLY = frozenset(
+    "alias bg break cd command continue eval exec exit export fc fg getopts hash jobs "
+    "kill local read readonly return set shift times trap type ulimit umask unalias "
+    "unset wait . : [ [[ ! { } case do done elif else esac fi for function if in "
+    "select then until while time".split())
+_PLAIN_WORDS = re.compile(r"^[A-Za-z0-9_./:,+@%-]+(?:[ \t]+[A-Za-z0-9_./:=,+@%-]+)*$")
+
+
 def command_argv(command: Command) -> List[str]:
-    """A str runs with ``sh -c``; a list is the argv itself."""
+    """A str runs with ``sh -c``; a list is the argv itself.  A str of
+    plain words only (letters, digits and ``_./:=,+@%-``; no quote,
+    variable, glob, redirection, operator or builtin) means what sh would
+    make of it, so it is executed directly, saving a shell per command."""
     if isinstance(command, str):
+        text = command.strip()
+        if _PLAIN_WORDS.match(text):
+            words = text.split()
+            if words[0] not in _SH_ONLY:
+                return words
         return ["sh", "-c", command]
     argv = [str(a) for a in command]
     if not argv:
