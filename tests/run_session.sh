@@ -49,7 +49,7 @@ no_fencefs_for() { [ -z "$(pids_matching "fencefs .*$1")" ]; }
 
 # --- start: exit 0 once ready; modes of the state -------------------------------
 S=${pfx}a
-out=$(timeout 20 "$FENCERUN" --codebase "$P" --name "$S" --detach --env FROM_DETACH=yes --delta "$T/delta")
+out=$(timeout 20 "$FENCERUN" --codebase "$P" --name "$S" --detach --env FROM_DETACH=yes --delta "$T/delta" --bind-ro "$PROBES:/probes")
 rc=$?
 _ours+=("$S")
 check_eq "--detach exits 0 once ready, and its output pipe closes (no fd held)" "0:" "$rc:$out"
@@ -115,6 +115,20 @@ check "--in with a directory as stdin says why" grep -q "directory or O_PATH" "$
 inS --result "$T/r.json" -- sh -c 'exit 5'
 check_eq "--in --result: one JSON object with the status" "5 False" \
 	"$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["exit_code"], r["timed_out"])' "$T/r.json")"
+
+# --- every command gets the one-shot command's confinement ------------------------------
+if [ -x "$PROBES/sysprobe" ]; then
+	inS -- /probes/sysprobe status fds mount unshare:newuser clone:newuser x32:getpid ptrace >"$T/sp" 2>&1
+	for l in "status:NoNewPrivs 1" "status:CapEff 0000000000000000" "status:CapPrm 0000000000000000" \
+		"status:CapBnd 0000000000000000" "status:CapAmb 0000000000000000" "fds 0 1 2" "mount EPERM" \
+		"unshare:newuser EPERM" "clone:newuser EPERM" "x32:getpid SIGSYS"; do
+		check "--in sysprobe: $l" grep -qx "$l" "$T/sp"
+	done
+else
+	notok "--in sysprobe: the probe is built (make probes)"
+fi
+read -r cpid csid cpgid <<<"$(inS -- sh -c 'echo $$ $(ps -o sid= -o pgid= -p $$)')"
+check "--in: the command leads its own session and process group ($cpid $csid $cpgid)" test -n "$cpid" -a "$cpid" = "$csid" -a "$cpid" = "$cpgid"
 
 # --- state between commands ---------------------------------------------------------
 inS -- sh -c 'echo kept > output/x; echo t > /tmp/t'
@@ -235,6 +249,19 @@ wait_for 5 eval '! has_sleep "${mark}1"'
 check "a SIGKILLed --in caller's command is killed" eval '! has_sleep "${mark}1"'
 check "the sandbox lives on after its caller vanished" fr --in "$S" -- true
 
+# --- the delta of a live sandbox: diff any time; commit and discard after --stop ----------
+"$FENCEFS" diff "$T/delta" >"$T/diff" 2>&1
+check "fencefs diff of a live sandbox's delta works" grep -q "output/x" "$T/diff"
+"$FENCEFS" commit "$T/delta" >/dev/null 2>"$T/e"; rc=$?
+check "fencefs commit of a live sandbox's delta is refused" test "$rc" -ne 0 -a "$rc" -ne 1
+check "... because it is in use" grep -q "in use" "$T/e"
+"$FENCEFS" discard "$T/delta" >/dev/null 2>"$T/e"; rc=$?
+check "fencefs discard of a live sandbox's delta is refused" test "$rc" -ne 0
+fr --pause "$S"
+"$FENCEFS" commit "$T/delta" >/dev/null 2>&1; rc=$?
+check "fencefs commit of a paused sandbox's delta is refused too" test "$rc" -ne 0 -a "$rc" -ne 1
+fr --resume "$S"
+
 # --- --stop -----------------------------------------------------------------------------------
 hp=$(host_pids "$S")
 fr --in "$S" -- sh -c "sleep ${mark}2" &
@@ -250,6 +277,8 @@ check "after --stop: no fencefs daemon for the codebase" no_fencefs_for "$P"
 check "after --stop: the state directory is gone" test ! -e "$BASE/$S"
 check "after --stop: no cgroup or freezer leaf of it" test -z "$(find /sys/fs/cgroup -maxdepth 4 -name "fence-run*.$(echo $hp | cut -d' ' -f1)" 2>/dev/null)"
 check_eq "the kept delta holds the sandbox's write" kept "$(cat "$T/delta/upper/output/x" 2>/dev/null)"
+"$FENCEFS" commit --dry-run "$T/delta" >"$T/dry" 2>&1
+check_eq "after --stop, fencefs commit --dry-run of the delta runs" 0 $?
 fr --stop "$S" 2>/dev/null; check_eq "--stop of a stopped sandbox gives 125" 125 $?
 
 # --- SIGKILL of the supervisor ------------------------------------------------------------------
