@@ -130,3 +130,13 @@ def test_keyboard_interrupt_cleans_up(proj):
     assert p.returncode != 0 and "KeyboardInterrupt" in err
     assert name not in names()
     assert not os.path.exists(delta)
+
+
+def test_pause_resume(sb):
+    sb.pause()
+    try:
+        assert sb.info().state == "paused"
+    finally:
+        sb.resume()
+    assert sb.info().state == "running"
+    assert sb.run("echo thawed").stdout == "thawed\n"
