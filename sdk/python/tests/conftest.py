@@ -60,10 +60,17 @@ def sb(proj):
     from fencefs import Rule, Sandbox
     with Sandbox.from_local(proj, rules=[Rule("write", "/src/"), Rule("view", "/README")],
                             env={"CI": "1"}) as box:
-        for info in Sandbox.list():
-            if info.pid:
-                SEEN_PIDS.add(info.pid)
+        remember(Sandbox.list())
         yield box
+
+
+def remember(infos):
+    """Keeps the host pids of each sandbox's supervisor, init and daemon."""
+    for info in infos:
+        for key in ("pid", "init_pid", "daemon_pid"):
+            pid = info.raw.get(key)
+            if isinstance(pid, int) and pid > 0:
+                SEEN_PIDS.add(pid)
 
 
 def pytest_sessionfinish(session, exitstatus):

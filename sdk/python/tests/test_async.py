@@ -4,6 +4,7 @@ import asyncio
 import os
 
 import pytest
+from conftest import remember
 
 from fencefs import (AsyncSandbox, CommandTimeoutError, PermissionDeniedError, Rule,
                      Sandbox, SandboxNotRunningError, StreamEvent)
@@ -54,6 +55,7 @@ def test_async_basics(proj):
 def test_twenty_concurrent_sandboxes(proj):
     async def one(i):
         async with AsyncSandbox.from_local(proj, rules=[Rule("write", "src/")]) as sb:
+            remember(await AsyncSandbox.list())
             r = await sb.run(f"echo {i} > src/f{i}; cat src/f{i}")
             assert r.stdout == f"{i}\n"
             changes = await sb.diff()

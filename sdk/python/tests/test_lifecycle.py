@@ -10,7 +10,7 @@ import time
 import pytest
 
 import fencefs
-from conftest import HERE, SEEN_PIDS, fence_run
+from conftest import HERE, fence_run, remember
 from fencefs import (FenceError, Limits, Preset, Rule, Sandbox, SandboxInfo,
                      SandboxNotRunningError, SetupError)
 
@@ -25,7 +25,7 @@ def test_from_local_list_connect_stop(proj):
         infos = [i for i in Sandbox.list() if i.name == "sdk-test-named"]
         assert len(infos) == 1 and isinstance(infos[0], SandboxInfo)
         info = infos[0]
-        SEEN_PIDS.add(info.pid)
+        remember(infos)
         assert info.state == "running" and info.codebase == proj and info.pid
         assert info.delta == sb.delta
         other = Sandbox.connect("sdk-test-named")
