@@ -19,7 +19,7 @@ def test_async_basics(proj):
         async with AsyncSandbox.from_local(proj, rules=[Rule("write", "src/")]) as sb:
             r = await sb.run("echo hi; cat .env")
             assert (r.exit_code, r.stdout) == (1, "hi\n")
-            assert any(d.path == "/.env" for d in r.denied)
+            assert any(d.path == "/.env" for d in await sb.denials(r))
             evs = [ev async for ev in sb.run_stream("echo a; echo b >&2")]
             assert evs[-1] == StreamEvent("exit", 0)
             with pytest.raises(CommandTimeoutError):

@@ -14,7 +14,7 @@ from typing import (IO, Any, AsyncIterator, Dict, Iterable, List, Mapping, Optio
 from . import _core
 from ._core import Call, Command, Done, Op, Sleep, State, T
 from ._errors import CommandTimeoutError, FenceError, SandboxNotRunningError
-from ._types import (Change, CommitResult, Decision, ExecResult, Limits, Preset, Rule,
+from ._types import (Change, CommitResult, Decision, Denial, ExecResult, Limits, Preset, Rule,
                      SandboxInfo, StreamEvent)
 
 __all__ = ["AsyncSandbox", "AsyncSession", "AsyncProcess", "adrive", "apresets"]
@@ -302,6 +302,16 @@ class AsyncSandbox:
         self._procs.add(p)
         return AsyncSession(self, p)
 
+    async def denials(self, result: ExecResult) -> List[Denial]:
+        """``result.denied`` without blocking the event loop: sleeps (asyncio)
+        until the daemon must have flushed the command's refusals, then
+        reads them."""
+        if result._denied is None and result._loader is not None:
+            wait = result._ready_at - time.time()
+            if wait > 0 and self._s.final_events is None:
+                await asyncio.sleep(wait)
+        return result.denied
+
     # ---- files
 
     async def read_file(self, path: str) -> bytes:
@@ -431,6 +441,7 @@ class AsyncProcess:
         self._result._loader = _core.denied_loader(
             self._sb._s, self._offset, _core.command_argv(self.command), self._wall0,
             time.time(), result)
+        self._result._ready_at = time.time() + _core.FLUSH_SECONDS
         return self._result
 
     async def kill(self, sig: int = _signal.SIGTERM, wait: bool = True) -> None:
@@ -505,6 +516,7 @@ class AsyncSession:
             (out, rc), (err, _) = hits
             r = _core.make_result(command, rc, out, err, time.monotonic() - t0, None, None)
             r._loader = _core.denied_loader(sb, offset, None, wall0, time.time(), None)
+            r._ready_at = time.time() + _core.FLUSH_SECONDS
             return r
 
     async def close(self) -> None:

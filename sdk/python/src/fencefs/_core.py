@@ -620,6 +620,7 @@ def op_run(state: State, command: Command, *, timeout: Optional[float] = None,
         raise (yield from op_not_running_or(state, done.err, done.rc))
     r = make_result(command, done.rc, done.out, done.err, duration, result, timeout)
     r._loader = denied_loader(state, offset, argv, wall0, time.time(), result)
+    r._ready_at = time.time() + FLUSH_SECONDS
     if r.timed_out and raise_on_timeout:
         raise CommandTimeoutError(command, timeout, r)
     if raise_on_error and r.exit_code != 0:

@@ -532,6 +532,7 @@ class Process:
         self._result._loader = _core.denied_loader(
             self._sb._s, self._offset, _core.command_argv(self.command), self._wall0,
             time.time(), result)
+        self._result._ready_at = time.time() + _core.FLUSH_SECONDS
         return self._result
 
     def kill(self, sig: int = _signal.SIGTERM, wait: bool = True) -> None:
@@ -622,6 +623,7 @@ class Session:
             err, _ = got["err"]
             r = _core.make_result(command, rc, out, err, time.monotonic() - t0, None, None)
             r._loader = _core.denied_loader(sb, offset, None, wall0, time.time(), None)
+            r._ready_at = time.time() + _core.FLUSH_SECONDS
             return r
 
     def close(self) -> None:

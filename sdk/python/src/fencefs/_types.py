@@ -131,6 +131,7 @@ class ExecResult:
     _denied: Optional[List[Denial]] = field(default=None, repr=False, compare=False)
     _loader: Optional[Callable[[], List[Denial]]] = field(default=None, repr=False,
                                                            compare=False)
+    _ready_at: float = field(default=0.0, repr=False, compare=False)
 
     @property
     def denied(self) -> List[Denial]:
@@ -138,7 +139,8 @@ class ExecResult:
         :meth:`Sandbox.run` for how they are picked).  Read from the log on
         first access: the fencefs daemon flushes its log at least once a
         second, so the first access may wait up to about 1.2 s after the
-        command ended (and blocks, also in AsyncSandbox)."""
+        command ended (and blocks; in asyncio code ``await
+        sb.denials(r)`` waits without blocking the loop)."""
         if self._denied is None:
             self._denied = self._loader() if self._loader is not None else []
             self._loader = None
