@@ -293,8 +293,11 @@ class Sandbox:
         return drive(_core.op_run(self._s, command, timeout=timeout, cwd=cwd, env=env,
                                   stdin=stdin, raise_on_error=raise_on_error))
 
-    def _popen(self, argv: List[str], **kw: Any) -> "subprocess.Popen[bytes]":
-        p = subprocess.Popen(argv, **kw)
+    def _popen(self, argv: List[str], *, stdin: Union[int, IO[bytes]],
+               stdout: Union[int, IO[bytes]], stderr: Union[int, IO[bytes]],
+               start_new_session: bool = False) -> "subprocess.Popen[bytes]":
+        p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                             start_new_session=start_new_session)
         with self._lock:
             self._procs.add(p)
         return p
