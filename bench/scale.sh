@@ -337,7 +337,7 @@ report() {
 	echo "- data: trees of $SIZES files (100 files of 0-700 bytes per directory), made by tests/probes/scale_tree.c on $FSINFO; generated in $(for n in $SIZES; do printf '%s s ' "${GEN_S[$n]}"; done| sed 's/ $//') (including syncfs)"
 	echo "- warm: median of $RUNS runs after 1 warm-up (setups taking turns); cold: $COLD_RUNS run(s) each after a fresh mount + syncfs + drop_caches"
 	echo "- find = \`find -type f -size +1k\`; grep -r = \`grep -r -F\` of a string in no file (every byte read)"
-	echo "- fencefs: $FENCEFS ($(git -C "$ROOT" log -1 --format='%h %ad' --date=format:%H:%M 2>/dev/null)), \`--rule read=**\`, default opens, default --fd-cache; the host's RLIMIT_NOFILE $(ulimit -Sn)/$(ulimit -Hn)"
+	echo "- fencefs: $FENCEFS (built $(date -u -r "$FENCEFS" '+%H:%M' 2>/dev/null) UTC; the checkout's HEAD was $HEAD0 when the run began), \`--rule read=**\`, default opens, default --fd-cache; the host's RLIMIT_NOFILE $(ulimit -Sn)/$(ulimit -Hn)"
 	echo "- load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	echo "| files | setup | find warm | find cold | grep -r warm | grep -r cold |"
@@ -379,6 +379,7 @@ main() {
 	cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -o "$GEN" "$ROOT/tests/probes/scale_tree.c" ||
 		die "cannot build tests/probes/scale_tree.c"
 	LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+	HEAD0=$(git -C "$ROOT" log -1 --format='%h %ad' --date=format:%H:%M 2>/dev/null)
 	declare -gA RES NOTE DAEMON IDLE SAMPLED PEAKS GEN_S PID STATS PEAK
 	make_fs
 	log "work directory $W; data on $FSINFO"

@@ -16,7 +16,8 @@
 #      give the remembered object's own bytes, the new object's, or ESTALE /
 #      ENOENT, never a third object's data (the exact rules are at case d).
 # The daemon's --stats-file (SIGUSR1 and unmount) gives its fd and inode
-# counts: the fds it caches must stay within --fd-cache, and nothing may
+# counts: the fds it caches must stay within --fd-cache (plus a slack for
+# requests in flight and the sweeper's lag), and nothing may
 # answer "Too many open files".
 #
 # Everything lives on a tmpfs mounted under this script's own $T: 200,000
