@@ -72,3 +72,12 @@ def test_denied_from_audit_log(sb):
     assert all(d.level for d in r.denied)
     clean = sb.run("cat src/a.c")
     assert clean.denied == []
+
+
+def test_memory_limit_kills_the_command(proj):
+    from fencefs import Limits, Sandbox
+    with Sandbox.from_local(proj, limits=Limits(memory="64M", pids=64)) as box:
+        r = box.run(["python3", "-c", "x = bytearray(400 << 20); x[::4096] = b'x' * len(x[::4096])"])
+        assert (r.exit_code, r.signal) == (137, 9)
+        # r.oom_killed: fence-run --in's --result does not say it yet (always false)
+        assert box.run("echo alive").stdout == "alive\n"
