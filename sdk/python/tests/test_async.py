@@ -79,3 +79,25 @@ def test_async_await_form(proj):
         finally:
             await sb.stop()
     assert run(main()) == "x\n"
+
+
+def test_twenty_concurrent_commands_and_cancel(proj):
+    async def main():
+        async with AsyncSandbox.from_local(proj) as sb:
+            rs = await asyncio.gather(*(sb.run(["sh", "-c", f"echo {i}"]) for i in range(20)))
+            assert [r.stdout for r in rs] == [f"{i}\n" for i in range(20)]
+            task = asyncio.ensure_future(sb.run("sleep 30"))
+            await asyncio.sleep(0.5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            left = "1"
+            for _ in range(50):
+                left = (await sb.run("cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^sleep$'")).stdout.strip()
+                if left == "0":
+                    break
+                await asyncio.sleep(0.1)
+            assert left == "0"                     # the cancelled command was killed
+            return sb.name
+    name = run(main())
+    assert name not in {i.name for i in Sandbox.list()}
