@@ -23,6 +23,7 @@
 
 #include "launch_result.h"
 #include "launch_session.h"
+#include "launch_tty.h"
 #include "util.h"
 
 /* launch_session.c */
@@ -326,6 +327,7 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 	struct timespec t0;
 	int result_fd = -1, fd = -1, sfd = -1, fds[3] = { 0, 1, 2 }, status = 0, exec_errno = 0;
 	bool got_status = false;
+	struct launch_tty tty = { .master = -1, .slave = -1 };
 	sigset_t set;
 	size_t i, nenv = 0;
 
@@ -388,32 +390,54 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 		in_report(c, result_fd, &res, err);
 		return LAUNCH_EXIT_FAILURE;
 	}
+	if (c->tty) {
+		int tr = launch_tty_open(&tty);
+
+		if (tr < 0) {
+			buf_free(&payload);
+			(void)close(fd);
+			snprintf(err, sizeof(err), "cannot allocate a pty: %s", strerror(-tr));
+			in_report(c, result_fd, &res, err);
+			return LAUNCH_EXIT_FAILURE;
+		}
+		fds[0] = fds[1] = fds[2] = tty.slave;
+		q.value = LAUNCH_EXEC_TTY;
+	}
 	q.argc = (uint32_t)c->ncommand;
 	q.envc = (uint32_t)nenv;
 	q.arg = c->timeout > 0 ? (int64_t)(c->timeout * 1000) + (c->timeout * 1000 < 1) : 0;
 	if (launch_wire_send(fd, &q, payload.data, payload.len, fds, 3) < 0) {
 		buf_free(&payload);
+		launch_tty_close(&tty);
 		snprintf(err, sizeof(err), "cannot send the command to sandbox '%s'", c->in);
 		in_report(c, result_fd, &res, err);
 		(void)close(fd);
 		return LAUNCH_EXIT_FAILURE;
 	}
 	buf_free(&payload);
-	/* Ctrl-C and friends go to the command's process group, once. */
+	/* Only the command holds the slave now: its end shows as EIO. */
+	if (tty.slave >= 0) {
+		(void)close(tty.slave);
+		tty.slave = -1;
+	}
+	/* Ctrl-C and friends go to the command's process group, once (with
+	 * --tty they arrive as bytes in raw mode and the pty signals). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	if (c->tty)
+		sigaddset(&set, SIGWINCH);
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == 0)
 		sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	err[0] = '\0';
 	while (!got_status) {
-		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-		int r;
+		struct pollfd p[4] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		int r, nt = c->tty ? launch_tty_pollfds(&tty, p + 2) : 0;
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, (nfds_t)(2 + nt), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -425,9 +449,14 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 				struct launch_wire k = { .type = LAUNCH_WIRE_KILL,
 							 .value = (int32_t)si.ssi_signo };
 
-				(void)launch_wire_send(fd, &k, NULL, 0, NULL, 0);
+				if (si.ssi_signo == SIGWINCH)
+					launch_tty_winch(&tty);
+				else
+					(void)launch_wire_send(fd, &k, NULL, 0, NULL, 0);
 			}
 		}
+		if (nt)
+			launch_tty_relay(&tty, p + 2, nt);
 		if (!p[0].revents)
 			continue;
 		r = get_reply(fd, &h, -1);
@@ -449,6 +478,10 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 	(void)close(fd);
 	if (sfd >= 0)
 		(void)close(sfd);
+	/* The command's last output; a background job still holding the
+	 * pty is not waited for. */
+	launch_tty_drain(&tty, 50);
+	launch_tty_close(&tty);
 	res.wall_seconds = since(&t0);
 	if (res.timed_out) {
 		res.exit_code = LAUNCH_EXIT_TIMEOUT;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -120,7 +121,7 @@ static char **merge_env(char *const *base, char *const *extra)
  * order as launch_init.c run_command(). */
 __attribute__((noreturn)) static void exec_child(const struct launch_sandbox *sb, uint32_t id,
 						  const char *workdir, char **argv, char **extra,
-						  const int fds[3])
+						  const int fds[3], bool tty)
 {
 	struct launch_wire h = { .type = LAUNCH_WIRE_EXECFAIL, .id = id };
 	char err[600];
@@ -143,6 +144,12 @@ __attribute__((noreturn)) static void exec_child(const struct launch_sandbox *sb
 			send_error(sb->sock, id, "cannot set up the standard fds");
 			_exit(LAUNCH_EXIT_FAILURE);
 		}
+	/* --tty: the pty's slave becomes this session's terminal, so that
+	 * the line discipline signals the command's process group. */
+	if (tty && ioctl(0, TIOCSCTTY, 0) < 0) {
+		send_error(sb->sock, id, "cannot make the pty the command's terminal");
+		_exit(LAUNCH_EXIT_FAILURE);
+	}
 	if (chdir(*workdir ? workdir : sb->workdir) < 0) {
 		snprintf(err, sizeof(err), "cannot enter '%s': %s", *workdir ? workdir : sb->workdir,
 			 strerror(errno));
@@ -202,7 +209,7 @@ static void start_command(const struct launch_sandbox *sb, struct exec_slot *slo
 	else if ((pid = fork()) < 0)
 		send_error(sb->sock, h->id, "cannot fork the command");
 	else if (pid == 0)
-		exec_child(sb, h->id, workdir, argv, env, fds);
+		exec_child(sb, h->id, workdir, argv, env, fds, h->value & LAUNCH_EXEC_TTY);
 	else {
 		slot->pid = pid;
 		slot->id = h->id;

@@ -745,6 +745,7 @@ static int start_exec(struct supervisor *sv, struct client *c, const struct laun
 		out.id = ++sv->next_id;
 	out.argc = h->argc;
 	out.envc = h->envc;
+	out.value = h->value & LAUNCH_EXEC_TTY;
 	r = launch_wire_send(sv->sb->sock, &out, b.data, b.len, fds, 3);
 	if (r < 0) {
 		*msg = "cannot reach the sandbox's init";

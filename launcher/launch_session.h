@@ -42,6 +42,8 @@
 /* Commands running at once in one sandbox, and control connections. */
 #define LAUNCH_SESSION_MAX_CMDS 128
 #define LAUNCH_SESSION_MAX_CLIENTS 160
+/* EXEC's VALUE bits. */
+#define LAUNCH_EXEC_TTY 1 /* fd 0 is a terminal: make it the controlling one */
 
 enum launch_wire_type {
 	LAUNCH_WIRE_EXEC = 'C',     /* client->sup->init: run a command; 3 fds */

@@ -193,8 +193,8 @@ int launch_session_check(const struct fence_run_config *c, char *err, size_t err
 		return check_fail(err, errlen, "--json needs --list");
 	if ((c->ttl > 0 || c->idle_timeout > 0) && !c->detach)
 		return check_fail(err, errlen, "--ttl and --idle-timeout need --detach");
-	if (c->tty)
-		return check_fail(err, errlen, "--tty is not supported yet");
+	if (c->tty && !c->in)
+		return check_fail(err, errlen, "--tty needs --in");
 	if (c->stop_all && c->stop)
 		return check_fail(err, errlen, "--stop takes a NAME or --all, not both");
 	if (c->detach) {

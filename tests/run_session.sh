@@ -130,6 +130,59 @@ fi
 read -r cpid csid cpgid <<<"$(inS -- sh -c 'echo $$ $(ps -o sid= -o pgid= -p $$)')"
 check "--in: the command leads its own session and process group ($cpid $csid $cpgid)" test -n "$cpid" -a "$cpid" = "$csid" -a "$cpid" = "$cpgid"
 
+# --- --tty: a pty for the command, its window size, SIGWINCH, ^C ---------------------------
+cat >"$T/ttyh.py" <<'PY'
+import os, pty, sys, time, struct, fcntl, termios, select, signal
+# ttyh.py KEYS ARGV...: runs ARGV on a new pty (30x100); once it printed
+# READY, types KEYS ("-" for none), resizes to 40x120 and sends SIGWINCH.
+master, slave = pty.openpty()
+fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for i in range(3):
+        os.dup2(slave, i)
+    os.execv(sys.argv[2], sys.argv[2:])
+os.close(slave)
+out, sent, t0 = b"", False, time.time()
+while time.time() - t0 < 10:
+    r, _, _ = select.select([master], [], [], 0.1)
+    if r:
+        try:
+            d = os.read(master, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    if b"READY" in out and not sent:
+        sent = True
+        if sys.argv[1] != "-":
+            os.write(master, sys.argv[1].encode().decode("unicode_escape").encode())
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.kill(pid, signal.SIGWINCH)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+print("STATUS", os.waitstatus_to_exitcode(st))
+PY
+python3 "$T/ttyh.py" - "$FENCERUN" --in "$S" --tty -- sh -c 'test -t 0 && test -t 1 && echo is-a-tty; stty size; trap "stty size; exit 7" WINCH; echo READY; while :; do sleep 0.05; done' >"$T/tty1" 2>&1
+check "--tty: the command's stdin and stdout are a terminal" grep -qx is-a-tty "$T/tty1"
+check "--tty: the caller's window size (30 100)" grep -qx "30 100" "$T/tty1"
+check "--tty: SIGWINCH carries the new size (40 120)" grep -qx "40 120" "$T/tty1"
+check "--tty: the command's status passes through" grep -qx "STATUS 7" "$T/tty1"
+python3 "$T/ttyh.py" '\x03' "$FENCERUN" --in "$S" --tty -- sh -c 'echo READY; exec sleep 100' >"$T/tty2" 2>&1
+check "--tty: ^C typed at the caller's terminal interrupts the command (130)" grep -q "STATUS 130$" "$T/tty2"
+grep -q "STATUS 130$" "$T/tty2" || sed 's/^/#   /' "$T/tty2"
+# Ten times: a command that closes its fds before it exits (cat) must not
+# die of the hang-up of a master closed too early (it did, one run in three).
+good=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	[ "$(echo hi | timeout 10 "$FENCERUN" --in "$S" --tty -- cat | tr -d '\r' | tr '\n' ' '; echo ${PIPESTATUS[1]})" = "hi hi 0" ] && good=$((good + 1))
+done
+check_eq "--tty with a piped stdin: echo and output, then end of file, exit 0 (10 runs)" 10 "$good"
+check_eq "--tty: the caller's terminal is not the command's" "" "$(inS -- sh -c 'test -t 0 && echo tty' </dev/null)"
+
 # --- state between commands ---------------------------------------------------------
 inS -- sh -c 'echo kept > output/x; echo t > /tmp/t'
 check_eq "writes to /workspace persist between --in calls" kept "$(inS -- cat output/x)"
