@@ -33,3 +33,8 @@ def test_no_mount_left():
 def test_state_dir_empty():
     left = [n for n in os.listdir(STATE_DIR) if not n.startswith(".")]
     assert left == []
+
+
+def test_no_scratch_dir_left():
+    if os.path.isdir("/dev/shm"):
+        assert [n for n in os.listdir("/dev/shm") if n.startswith("fencefs-sdk-")] == []

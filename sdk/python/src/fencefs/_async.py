@@ -213,7 +213,7 @@ class AsyncSandbox:
         s.check()
         argv = _core.command_argv(command)
         timeout = _core.effective_timeout(s, timeout)
-        res = s.tmpfile(".result.json")
+        res = s.tmpfile(".result.json", scratch=True)
         data = stdin.encode() if isinstance(stdin, str) else stdin
         p = await asyncio.create_subprocess_exec(
             *_core.in_argv(s, argv, result=res, cwd=cwd, env=env, timeout=timeout),

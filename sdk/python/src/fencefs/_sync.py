@@ -318,7 +318,7 @@ class Sandbox:
         s.check()
         argv = _core.command_argv(command)
         timeout = _core.effective_timeout(s, timeout)
-        res = s.tmpfile(".result.json")
+        res = s.tmpfile(".result.json", scratch=True)
         data = stdin.encode() if isinstance(stdin, str) else stdin
         p = self._popen(_core.in_argv(s, argv, result=res, cwd=cwd, env=env, timeout=timeout),
                         stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
