@@ -24,22 +24,37 @@ from ._types import (Change, CommitResult, Decision, ExecResult, Limits, Preset,
 __all__ = ["Sandbox", "Session", "Process", "drive", "presets"]
 
 
+def _killer(p: "subprocess.Popen[bytes]", after: Optional[float]) -> Optional[threading.Timer]:
+    """A timer that SIGKILLs P after AFTER seconds (None: no timer).  A timer
+    instead of Popen.wait(timeout), which polls with sleeps of up to 50 ms."""
+    if after is None:
+        return None
+    def kill() -> None:
+        if p.poll() is None:
+            p.kill()
+
+    t = threading.Timer(after, kill)
+    t.daemon = True
+    t.start()
+    return t
+
+
 def _wait_uninterrupted(p: "subprocess.Popen[bytes]", timeout: Optional[float] = None) -> int:
     """p.wait(), finishing the wait even through KeyboardInterrupt (which is
-    raised again afterwards): a stop must not be left half-done."""
+    raised again afterwards): a stop must not be left half-done.  After
+    TIMEOUT seconds P is killed."""
     interrupted: Optional[BaseException] = None
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        try:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            rc = p.wait(left)
-            break
-        except KeyboardInterrupt as e:
-            interrupted = e
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = p.wait()
-            break
+    timer = _killer(p, timeout)
+    try:
+        while True:
+            try:
+                rc = p.wait()
+                break
+            except KeyboardInterrupt as e:
+                interrupted = e
+    finally:
+        if timer is not None:
+            timer.cancel()
     if interrupted is not None:
         raise interrupted
     return rc
@@ -73,14 +88,15 @@ def exec_call(call: Call) -> Done:
     p = subprocess.Popen(call.argv,
                          stdin=subprocess.PIPE if call.input is not None else subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    timer = _killer(p, call.kill_after)
     try:
-        o, e = p.communicate(call.input, timeout=call.kill_after)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        o, e = p.communicate()
+        o, e = p.communicate(call.input)
     except BaseException:
         _end(p)
         raise
+    finally:
+        if timer is not None:
+            timer.cancel()
     return Done(p.returncode, o, e)
 
 
