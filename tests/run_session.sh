@@ -192,6 +192,13 @@ check_eq "--in returns while its background job runs" 0 $?
 check "a background process survives between --in calls" inS -- sh -c 'kill -0 $(cat /tmp/bg.pid)'
 check "the background process is visible on the host" test -n "$(pids_matching "sleep $mark")"
 check_eq "pid 1 inside is fence-init" fence-init "$(inS -- cat /proc/1/comm)"
+O=${pfx}o
+start "$O"
+check "two sandboxes: the other does not see this one's background process" fr --in "$O" -- sh -c "! ps ax | grep -q '[s]leep $mark'"
+check "two sandboxes: the other does not see this one's /tmp" fr --in "$O" -- test ! -e /tmp/t
+check "two sandboxes: the other does not see this one's delta" fr --in "$O" -- test ! -e output/x
+check "two sandboxes: this one still sees its own" inS -- sh -c "test -e output/x -a -e /tmp/t && ps ax | grep -q '[s]leep $mark'"
+fr --stop "$O" >/dev/null
 
 # --- the control socket and state are invisible inside ----------------------------
 inS -- sh -c 'ls /run/fence-run' >/dev/null 2>&1; check "/run/fence-run does not exist inside" test $? -ne 0
