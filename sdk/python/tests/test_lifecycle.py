@@ -136,6 +136,9 @@ def test_pause_resume(sb):
     sb.pause()
     try:
         assert sb.info().state == "paused"
+        with pytest.raises(SetupError) as ei:       # fence-run --in refuses a paused sandbox
+            sb.run("true")
+        assert "paused" in str(ei.value)
     finally:
         sb.resume()
     assert sb.info().state == "running"

@@ -298,7 +298,9 @@ class Sandbox:
         Limits.timeout): fence-run kills that command's processes and
         :class:`CommandTimeoutError` is raised; the sandbox lives on.
         ``raise_on_error``: :class:`CommandExecutionError` on a non-zero
-        exit.  :class:`SetupError` if fence-run could not run it at all.
+        exit.  :class:`SetupError` if fence-run could not run it at all
+        (also while the sandbox is paused: fence-run refuses),
+        :class:`SandboxNotRunningError` once the sandbox is gone.
 
         ``r.denied`` lists the refusals the audit log holds for this
         command: the events that name its command id when fence-run
