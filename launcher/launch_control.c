@@ -26,11 +26,6 @@
 #include "launch_tty.h"
 #include "util.h"
 
-/* launch_session.c */
-int launch_session_open_base(char *base, size_t baselen, char *err, size_t errlen);
-int launch_session_lock_base(int basefd);
-void launch_session_freezer_remove(const char *leaf);
-
 #define INFO_MS 5000
 
 static char reply[LAUNCH_WIRE_MAX_PAYLOAD + 1];

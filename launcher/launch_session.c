@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * launch_session.c - the supervisor of a long-lived sandbox (issue 17,
- * launch_session.h): claims the name, detaches from the caller, serves the
- * control socket and relays commands to the init's exec server.
+ * launch_session.h): serves the control socket and relays commands to the
+ * init's exec server.  The state directory is launch_state.c's, the
+ * freezer launch_freezer.c's.
  *
  * Everything a client sends is attacker-chosen as far as this file is
  * concerned: the peer is checked at accept (SO_PEERCRED: the creating uid
@@ -35,7 +36,6 @@
 
 /* A connection that has not said what it wants within this is dropped. */
 #define REQUEST_MS 10000
-#define FREEZE_WAIT_MS 5000
 
 enum client_state { CL_FREE, CL_NEW, CL_RUNNING, CL_ORPHAN, CL_STOPWAIT };
 
@@ -77,355 +77,6 @@ static void send_simple(int fd, uint32_t type, uint32_t id, int32_t value, int64
 	struct launch_wire h = { .type = type, .id = id, .value = value, .arg = arg };
 
 	(void)launch_wire_send(fd, &h, text, text ? strlen(text) : 0, NULL, 0);
-}
-
-/* ---- claiming a name and detaching ---------------------------------- */
-
-static int open_base(const char *base, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	if (mkdir(base, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create the state directory '%s': %s", base,
-			 strerror(errno));
-		return -errno;
-	}
-	fd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "cannot open the state directory '%s': %s", base, strerror(e));
-		if (fd >= 0)
-			(void)close(fd);
-		return -e;
-	}
-	/* Someone else's directory, or one others may write, could hold a
-	 * socket or lock planted for us. */
-	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-		snprintf(err, errlen, "the state directory '%s' must be owned by uid %u and not "
-				      "writable by others",
-			 base, (unsigned)geteuid());
-		(void)close(fd);
-		return -EPERM;
-	}
-	return fd;
-}
-
-int launch_session_open_base(char *base, size_t baselen, char *err, size_t errlen);
-int launch_session_open_base(char *base, size_t baselen, char *err, size_t errlen)
-{
-	int r = launch_session_base(base, baselen, geteuid() == 0, (const char *(*)(const char *))getenv,
-				    err, errlen);
-
-	return r < 0 ? r : open_base(base, err, errlen);
-}
-
-/* BASE/.lock, held while a name is claimed or stale state cleaned. */
-int launch_session_lock_base(int basefd);
-int launch_session_lock_base(int basefd)
-{
-	int fd = openat(basefd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			(void)close(fd);
-			return -errno;
-		}
-	return fd;
-}
-
-static int claim(struct launch_session *s, int basefd, const char *name, char *err, size_t errlen)
-{
-	int lockfd, dirfd, tries;
-
-	for (tries = 0; tries < 2; tries++) {
-		if (mkdirat(basefd, name, 0700) == 0)
-			break;
-		if (errno != EEXIST || tries) {
-			snprintf(err, errlen, "cannot create '%.900s/%s': %s", s->base, name,
-				 strerror(errno));
-			return -errno;
-		}
-		/* Taken, unless its supervisor is gone. */
-		lockfd = -1;
-		dirfd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dirfd >= 0)
-			lockfd = openat(dirfd, "lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (dirfd >= 0)
-			(void)close(dirfd);
-		if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
-			if (lockfd >= 0)
-				(void)close(lockfd);
-			snprintf(err, errlen, "a sandbox named '%s' already exists", name);
-			return -EEXIST;
-		}
-		launch_session_clean_stale(basefd, name, lockfd);
-	}
-	s->dirfd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (s->dirfd < 0)
-		return -errno;
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			   0600);
-	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
-		snprintf(err, errlen, "cannot lock '%.900s': %s", s->dir, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-static void remove_state(struct launch_session *s)
-{
-	static const char *const files[] = { "control", "state.json", "state.json.tmp", "freezer",
-					     "log", "lock" };
-	size_t i;
-
-	if (s->dirfd < 0)
-		return;
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		(void)unlinkat(s->dirfd, files[i], 0);
-	(void)rmdir(s->dir);
-	(void)close(s->dirfd);
-	s->dirfd = -1;
-}
-
-/* The caller's side: the supervisor's one word, then exit. */
-__attribute__((noreturn)) static void wait_for_supervisor(int fd, const char *name)
-{
-	char msg[1100];
-	size_t n = 0;
-	ssize_t k;
-
-	while (n < sizeof(msg) - 1 && (k = read(fd, msg + n, sizeof(msg) - 1 - n)) != 0) {
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		n += (size_t)k;
-	}
-	msg[n] = '\0';
-	if (n > 0 && msg[0] == 'O')
-		exit(0);
-	if (n > 0)
-		fprintf(stderr, "fence-run: %s\n", msg);
-	else
-		fprintf(stderr, "fence-run: the supervisor of '%s' died while starting it\n", name);
-	exit(LAUNCH_EXIT_FAILURE);
-}
-
-int launch_session_detach(struct launch_session *s, const struct fence_run_config *cfg)
-{
-	char err[1200];
-	int basefd, baselock, p[2], r, null;
-	pid_t pid;
-
-	memset(s, 0, sizeof(*s));
-	s->cfg = cfg;
-	s->dirfd = s->lockfd = s->ready_fd = s->listen_fd = -1;
-	basefd = launch_session_open_base(s->base, sizeof(s->base), err, sizeof(err));
-	if (basefd < 0) {
-		fprintf(stderr, "fence-run: %s\n", err);
-		return basefd;
-	}
-	snprintf(s->dir, sizeof(s->dir), "%s/%s", s->base, cfg->name);
-	baselock = launch_session_lock_base(basefd);
-	r = baselock < 0 ? baselock : claim(s, basefd, cfg->name, err, sizeof(err));
-	if (baselock >= 0)
-		(void)close(baselock);
-	(void)close(basefd);
-	if (r < 0) {
-		if (baselock < 0)
-			snprintf(err, sizeof(err), "cannot lock '%.900s/.lock': %s", s->base,
-				 strerror(-r));
-		fprintf(stderr, "fence-run: %s\n", err);
-		if (r != -EEXIST)
-			remove_state(s);
-		return r;
-	}
-	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		fprintf(stderr, "fence-run: cannot start a supervisor: %s\n", strerror(errno));
-		remove_state(s);
-		return -EIO;
-	}
-	if (pid > 0) {
-		(void)close(p[1]);
-		wait_for_supervisor(p[0], cfg->name);
-	}
-	(void)close(p[0]);
-	s->ready_fd = p[1];
-	/* The supervisor outlives the caller's session and terminal, and
-	 * holds none of its fds: a caller reading our output through a pipe
-	 * must see it end. */
-	(void)setsid();
-	null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	r = openat(s->dirfd, "log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		   0600);
-	if (null < 0 || r < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(r, 2) < 0) {
-		launch_session_failed(s, "cannot redirect the supervisor's standard fds");
-		_exit(LAUNCH_EXIT_FAILURE);
-	}
-	(void)close(null);
-	(void)close(r);
-	return 0;
-}
-
-void launch_session_failed(struct launch_session *s, const char *error)
-{
-	if (s->ready_fd >= 0) {
-		const char *m = error && *error ? error : "the sandbox failed to start";
-
-		(void)!write(s->ready_fd, m, strlen(m));
-		(void)close(s->ready_fd);
-		s->ready_fd = -1;
-	}
-	remove_state(s);
-}
-
-/* ---- freezer --------------------------------------------------------- */
-
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
-}
-
-static int read_small(const char *path, char *out, size_t outlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, out, outlen - 1);
-	(void)close(fd);
-	if (n < 0)
-		return -errno;
-	out[n] = '\0';
-	return 0;
-}
-
-/*
- * cgroup v1: a leaf of the freezer hierarchy beside our own freezer
- * cgroup, holding the init (and so everything it forks later); v2: the
- * sandbox's leaf has cgroup.freeze.  Without either, --pause says so.
- */
-static void freezer_setup(struct supervisor *sv)
-{
-	struct launch_session *s = sv->s;
-	const struct launch_cgroup *cg = sv->sb->cg;
-	char mnt[256] = "", own[2048] = "", line[4096], path[4400];
-	FILE *f;
-
-	if (cg && cg->version == 2 && cg->leaf[0]) {
-		snprintf(s->freezer, sizeof(s->freezer), "%s", cg->leaf[0]);
-		sv->s->freezer_version = 2;
-		return;
-	}
-	f = fopen("/proc/self/mounts", "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		char dev[256], dir[256], type[64], opts[1024];
-
-		if (sscanf(line, "%255s %255s %63s %1023s", dev, dir, type, opts) == 4 &&
-		    !strcmp(type, "cgroup") &&
-		    (strstr(opts, ",freezer") || !strncmp(opts, "freezer", 7)))
-			snprintf(mnt, sizeof(mnt), "%s", dir);
-	}
-	if (f)
-		fclose(f);
-	f = fopen("/proc/self/cgroup", "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *c = strstr(line, ":freezer:");
-
-		if (c) {
-			snprintf(own, sizeof(own), "%s", c + 9);
-			own[strcspn(own, "\n")] = '\0';
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!*mnt || !*own || strstr(own, ".."))
-		return;
-	snprintf(s->freezer, sizeof(s->freezer), "%s%s%sfence-run.session.%d", mnt,
-		 strcmp(own, "/") ? own : "", "/", (int)getpid());
-	if (mkdir(s->freezer, 0755) < 0 && errno != EEXIST) {
-		s->freezer[0] = '\0';
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/cgroup.procs", s->freezer);
-	snprintf(line, sizeof(line), "%d", (int)sv->sb->init);
-	if (write_file(path, line) < 0) {
-		(void)rmdir(s->freezer);
-		s->freezer[0] = '\0';
-		return;
-	}
-	sv->s->freezer_version = 1;
-	/* For a later --list to thaw and remove it if we die. */
-	{
-		int fd = openat(s->dirfd, "freezer", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-							     O_CLOEXEC, 0600);
-
-		if (fd >= 0) {
-			(void)!write(fd, s->freezer, strlen(s->freezer));
-			(void)close(fd);
-		}
-	}
-}
-
-/* Freezes (FREEZE) or thaws the sandbox and waits for the kernel to say
- * it is done.  0 or -errno. */
-static int freezer_set(const char *leaf, int version, bool freeze)
-{
-	char path[4400], state[256];
-	long until = now_ms() + FREEZE_WAIT_MS;
-	int r;
-
-	if (version == 1) {
-		snprintf(path, sizeof(path), "%s/freezer.state", leaf);
-		r = write_file(path, freeze ? "FROZEN" : "THAWED");
-	} else {
-		snprintf(path, sizeof(path), "%s/cgroup.freeze", leaf);
-		r = write_file(path, freeze ? "1" : "0");
-		snprintf(path, sizeof(path), "%s/cgroup.events", leaf);
-	}
-	if (r < 0)
-		return r;
-	while (now_ms() < until) {
-		if (read_small(path, state, sizeof(state)) < 0)
-			return -EIO;
-		if (version == 1 ? !strncmp(state, freeze ? "FROZEN" : "THAWED", 6)
-				 : (strstr(state, freeze ? "frozen 1" : "frozen 0") != NULL))
-			return 0;
-		(void)poll(NULL, 0, 5);
-	}
-	return -ETIMEDOUT;
-}
-
-void launch_session_thaw(struct launch_session *s)
-{
-	if (s->freezer_version)
-		(void)freezer_set(s->freezer, s->freezer_version, false);
-}
-
-/* Used by the stale cleaner too: thaws and removes a v1 freezer leaf. */
-void launch_session_freezer_remove(const char *leaf);
-void launch_session_freezer_remove(const char *leaf)
-{
-	int i;
-
-	if (!*leaf || !strstr(leaf, "/fence-run.session."))
-		return;
-	(void)freezer_set(leaf, 1, false);
-	for (i = 0; i < 100 && rmdir(leaf) < 0 && errno == EBUSY; i++)
-		(void)poll(NULL, 0, 10);
 }
 
 /* ---- state.json and INFO --------------------------------------------- */
@@ -475,7 +126,7 @@ static uint64_t memory_bytes(const struct supervisor *sv)
 		snprintf(path, sizeof(path), "%s/memory.usage_in_bytes", cg->leaf[LAUNCH_CG_MEMORY]);
 	else
 		return 0;
-	if (read_small(path, v, sizeof(v)) < 0)
+	if (launch_session_read_small(path, v, sizeof(v)) < 0)
 		return 0;
 	return strtoull(v, NULL, 10);
 }
@@ -773,7 +424,7 @@ static void do_freeze(struct supervisor *sv, struct client *c, bool freeze)
 			    "freezer or cgroup v2");
 		return;
 	}
-	r = freezer_set(sv->s->freezer, sv->s->freezer_version, freeze);
+	r = launch_session_freezer_set(sv->s->freezer, sv->s->freezer_version, freeze);
 	if (r < 0) {
 		char m[256];
 
@@ -1042,7 +693,7 @@ void launch_session_serve(struct launch_session *s, struct launch_session_sandbo
 	if (!sb->private_delta)
 		snprintf(s->kept_delta, sizeof(s->kept_delta), "%s", sb->delta);
 	(void)fcntl(sb->sock, F_SETFL, O_NONBLOCK);
-	freezer_setup(&sv);
+	launch_session_freezer_setup(s, sb->cg, sb->init);
 	s->listen_fd = listen_control(s);
 	if (s->listen_fd < 0 || write_state(&sv) < 0) {
 		char m[1200];
@@ -1135,7 +786,7 @@ void launch_session_finish(struct launch_session *s)
 {
 	if (s->freezer_version == 1)
 		launch_session_freezer_remove(s->freezer);
-	remove_state(s);
+	launch_session_remove_state(s);
 	for (int i = 0; i < s->nstop; i++) {
 		send_simple(s->stop_fds[i], LAUNCH_WIRE_OK, 0, 0, 0,
 			    *s->kept_delta ? s->kept_delta : NULL);

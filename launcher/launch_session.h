@@ -188,6 +188,28 @@ void launch_session_thaw(struct launch_session *s);
  * --stop clients (with the kept delta's path). */
 void launch_session_finish(struct launch_session *s);
 
+/* Between launch_session.c, launch_state.c, launch_freezer.c and
+ * launch_control.c. */
+/* Resolves BASE into BASE (launch_session_base()), creates it 0700 when
+ * missing, checks that it is ours and not writable by others; an fd of
+ * it, or -errno with ERR filled. */
+int launch_session_open_base(char *base, size_t baselen, char *err, size_t errlen);
+/* Takes BASE/.lock (blocking); its fd, or -errno. */
+int launch_session_lock_base(int basefd);
+/* Removes BASE/NAME and what it holds; closes s->dirfd. */
+void launch_session_remove_state(struct launch_session *s);
+/* Reads a small file into OUT (NUL-terminated).  0 or -errno. */
+int launch_session_read_small(const char *path, char *out, size_t outlen);
+/* Sets up s->freezer for INIT's sandbox (cgroup v2: CG's leaf; v1: a
+ * freezer leaf of its own, recorded in BASE/NAME/freezer); without one
+ * s->freezer_version stays 0. */
+void launch_session_freezer_setup(struct launch_session *s, const struct launch_cgroup *cg,
+				  pid_t init);
+/* Freezes or thaws LEAF and waits for the kernel to confirm.  0 or -errno. */
+int launch_session_freezer_set(const char *leaf, int version, bool freeze);
+/* Thaws and removes a v1 freezer leaf named fence-run.session.*. */
+void launch_session_freezer_remove(const char *leaf);
+
 /* ------------------------------------------------------------------ */
 /* Clients (launch_control.c): --in, --list, --stop, --pause, --resume. */
 
