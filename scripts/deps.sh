@@ -29,7 +29,7 @@ for group in "$@"; do
 		have_cmd ip || need iproute2
 		have_cmd groff || need groff
 		have_cmd python3 || need python3
-		{ python3 -c 'import pytest, mypy' || /usr/bin/python3 -c 'import pytest, mypy'; } 2>/dev/null || need "python3-pytest python3-mypy"
+		/usr/bin/python3 -c 'import setuptools, wheel, pip, pytest, mypy' 2>/dev/null || need "python3-pytest python3-mypy python3-pip python3-setuptools python3-wheel"
 		have_cmd git || need git
 		have_cmd patch || need patch
 		have_cmd unshare || need util-linux
