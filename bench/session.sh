@@ -76,6 +76,15 @@ def rss_kib(pid):
         pass
     return 0
 
+def pss_kib(pid):
+    try:
+        for l in open("/proc/%d/smaps_rollup" % pid):
+            if l.startswith("Pss:"):
+                return int(l.split()[1])
+    except OSError:
+        pass
+    return 0
+
 def tree(pid, kids):
     out, todo = [], [pid]
     while todo:
@@ -87,15 +96,16 @@ def tree(pid, kids):
 def sandbox_rss(names):
     info = {o["name"]: o for o in json.loads(subprocess.check_output([fr, "--list", "--json"]))}
     kids = children()
-    total, procs = 0, 0
+    total, pss, procs = 0, 0, 0
     for nm in names:
         ps = tree(info[nm]["pid"], kids)
         procs += len(ps)
         total += sum(rss_kib(p) for p in ps)
-    return total, procs
+        pss += sum(pss_kib(p) for p in ps)
+    return total, procs, pss
 
 time.sleep(0.5)
-idle_kib, idle_procs = sandbox_rss(["bench"])
+idle_kib, idle_procs, idle_pss = sandbox_rss(["bench"])
 
 p50_in, p99_in = pct(runs["in"], 50), pct(runs["in"], 99)
 p50_bw, p99_bw = pct(runs["bwrap"], 50), pct(runs["bwrap"], 99)
@@ -109,9 +119,9 @@ print("| `bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc true` | %.2f
 print("| `fence-run -- true` (cold, %d runs) | %.2f | %.2f | %.2f |" % (len(runs["cold"]), p50_cold, p99_cold, p50_cold / p50_bw))
 print()
 print("### One idle sandbox\n")
-print("| host-side processes | RSS summed |")
-print("|---:|---:|")
-print("| %d | %.2f MiB |" % (idle_procs, idle_kib / 1024.0))
+print("| host-side processes | RSS summed | PSS summed (shared pages split) |")
+print("|---:|---:|---:|")
+print("| %d | %.2f MiB | %.2f MiB |" % (idle_procs, idle_kib / 1024.0, idle_pss / 1024.0))
 ok = ratio <= 0.5 and idle_kib <= 4096
 
 if many > 0:
@@ -121,13 +131,13 @@ if many > 0:
         subprocess.check_call([fr, "--codebase", code, "--name", nm, "--detach", "--pids", "64"])
     start_s = time.perf_counter() - t
     answered = sum(subprocess.call([fr, "--in", nm, "--", "true"]) == 0 for nm in names)
-    kib, procs = sandbox_rss(names + ["bench"])
+    kib, procs, pss = sandbox_rss(names + ["bench"])
     print()
     print("### %d live sandboxes on one codebase\n" % (many + 1))
-    print("| sandboxes | answering --in | start all (s) | host processes | RSS summed | RSS per sandbox |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    print("| %d | %d | %.1f | %d | %.1f MiB | %.2f MiB |" % (many + 1, answered + 1, start_s, procs,
-          kib / 1024.0, kib / 1024.0 / (many + 1)))
+    print("| sandboxes | answering --in | start all (s) | host processes | RSS summed | RSS per sandbox | PSS per sandbox |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| %d | %d | %.1f | %d | %.1f MiB | %.2f MiB | %.2f MiB |" % (many + 1, answered + 1, start_s, procs,
+          kib / 1024.0, kib / 1024.0 / (many + 1), pss / 1024.0 / (many + 1)))
     ok = ok and answered == many
 print()
 print("targets: p50 ratio <= 0.5 (%s), idle RSS <= 4 MiB (%s)" % (
