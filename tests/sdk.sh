@@ -3,13 +3,14 @@
 # and fencefs of $FENCE_BUILD: one "ok - NAME" / "not ok - NAME" /
 # "skip - NAME" line per pytest test, from its JUnit XML, so that
 # tests/run.sh counts each.  Skips (77) only when no python3 with pytest
-# is found (scripts/deps.sh test installs python3-pytest).
+# is found (scripts/deps.sh test installs python3-pytest); Debian's python3
+# first, where deps.sh installs pytest, pip, setuptools and wheel.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_fuse
 
 py=""
-for cand in python3 /usr/bin/python3; do
+for cand in /usr/bin/python3 python3; do
 	if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import pytest' 2>/dev/null; then
 		py=$cand
 		break
