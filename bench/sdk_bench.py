@@ -27,6 +27,16 @@ os.environ["FENCE_RUN_STATE_DIR"] = STATE
 
 from fencefs import Sandbox  # noqa: E402
 
+#: directories this run made, removed at the end
+MADE = []
+
+
+def mkd(prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    MADE.append(d)
+    return d
+
+
 FR = os.path.join(os.environ["FENCE_BIN_DIR"], "fence-run")
 N = int(os.environ.get("SDK_BENCH_N", "200"))
 M = int(os.environ.get("SDK_BENCH_M", "20"))
@@ -45,12 +55,12 @@ def interleaved(fns, n):
 
 
 def main():
-    codebase = tempfile.mkdtemp(prefix="sdk-bench-code-")
+    codebase = mkd("sdk-bench-code-")
     for i in range(50):
         with open(os.path.join(codebase, f"f{i}.txt"), "w") as f:
             f.write("x\n")
     rows = []
-    res = os.path.join(tempfile.mkdtemp(prefix="sdk-bench-res-"), "r.json")
+    res = os.path.join(mkd("sdk-bench-res-"), "r.json")
     with Sandbox.from_local(codebase) as sb:
         for _ in range(10):                       # warm up
             sb.run("true")
@@ -120,8 +130,12 @@ def main():
         print(f"| {what} | {a:.2f} | {cli_what} | {b:.2f} | {a / b:.2f}x |")
     print(f"\n(N={N} commands, M={M} starts; {os.cpu_count()} CPUs; "
           f"{sys.implementation.name} {sys.version.split()[0]})")
-    os.rmdir(STATE) if not os.listdir(STATE) else None
 
 
 if __name__ == "__main__":
-    main()
+    import shutil
+    try:
+        main()
+    finally:
+        for d in MADE + [STATE]:
+            shutil.rmtree(d, ignore_errors=True)
