@@ -361,6 +361,43 @@ kill -9 $(json_field "$K" pid); sleep 0.3
 start "$K"; check_eq "a new --detach cleans a stale name itself" 0 $?
 fr --stop "$K" >/dev/null
 
+# --- ends other than --stop: SIGTERM, a dead daemon, paused sandboxes ----------------------------
+E=${pfx}e
+start "$E"
+fr --in "$E" -- sh -c "sleep $mark >/dev/null 2>&1 &"
+hp=$(host_pids "$E")
+kill -TERM $(json_field "$E" pid)
+check "SIGTERM to the supervisor stops the sandbox: its processes go ($hp)" wait_for 3 all_gone $hp
+check "SIGTERM to the supervisor: its state goes" wait_for 3 test ! -e "$BASE/$E"
+check "SIGTERM to the supervisor: no background process left" wait_for 3 no_bg
+start "$E"
+"$FENCERUN" --in "$E" -- sh -c "sleep ${mark}3" 2>"$T/e" &
+wp=$!
+wait_for 5 has_sleep "${mark}3"
+hp=$(host_pids "$E")
+kill -9 $(json_field "$E" daemon_pid)
+wait "$wp"; rc=$?
+check_eq "the daemon killed under a sandbox: the waiting --in returns 125" 125 "$rc"
+check "... and says the daemon ended" grep -q "the fencefs daemon ended" "$T/e"
+check "the daemon killed: the sandbox is gone ($hp)" wait_for 3 all_gone $hp
+check "the daemon killed: its state is gone" wait_for 3 test ! -e "$BASE/$E"
+start "$E"
+fr --in "$E" -- sh -c "sleep $mark >/dev/null 2>&1 &"
+hp=$(host_pids "$E")
+fr --pause "$E" && fr --stop "$E" >/dev/null
+check "--stop of a paused sandbox kills everything ($hp)" wait_for 3 all_gone $hp
+check "--stop of a paused sandbox: no background process left" wait_for 3 no_bg
+start "$E"
+fr --in "$E" -- sh -c "sleep $mark >/dev/null 2>&1 &"
+hp=$(host_pids "$E")
+sp=$(json_field "$E" pid)
+fr --pause "$E" && kill -9 "$sp"
+wait_for 3 gone "$sp"
+fr --list >/dev/null 2>&1
+check "SIGKILL of a paused sandbox's supervisor: --list thaws it and everything dies ($hp)" wait_for 3 all_gone $hp
+check "... no background process left" wait_for 3 no_bg
+check "... and no freezer leaf of it" test -z "$(find /sys/fs/cgroup -maxdepth 3 -name "fence-run.session.$sp" 2>/dev/null)"
+
 # --- --detach -- COMMAND, --ttl, --idle-timeout, audit ----------------------------------------------
 M=${pfx}m
 start "$M" --audit "$T/audit.jsonl" -- sh -c 'echo main > /tmp/main; exec sleep 1000'
