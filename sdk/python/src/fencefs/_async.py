@@ -160,6 +160,15 @@ class AsyncSandbox:
         """False once this object stopped the sandbox (or found it gone)."""
         return not self._s.stopped
 
+    async def info(self) -> SandboxInfo:
+        """See :meth:`Sandbox.info`."""
+        self._s.check()
+        for i in await self.list():
+            if i.name == self._s.name:
+                return i
+        self._s.stopped = True
+        raise SandboxNotRunningError(self._s.name, "not in fence-run --list")
+
     async def stop(self) -> None:
         """See :meth:`Sandbox.stop`.  Runs to its end even when cancelled."""
         procs = list(self._procs)

@@ -321,16 +321,17 @@ def op_stop(state: State) -> Op[None]:
     sandbox that is already gone is not an error."""
     if state.stopped:
         return
+    # to_files: the driver then waits through KeyboardInterrupt / cancellation
+    done = yield Call([find_binary("fence-run"), "--stop", state.name], to_files=True,
+                      kill_after=60)
+    assert done is not None
+    if done.rc != 0:
+        infos = yield from op_list()
+        if any(i.name == state.name for i in infos):
+            # still running: its daemon still uses the private delta, keep it
+            raise FenceError(one_line(done.err, f"fence-run --stop exited {done.rc}"))
     state.stopped = True
-    try:
-        done = yield Call([find_binary("fence-run"), "--stop", state.name], kill_after=60)
-        assert done is not None
-        if done.rc != 0:
-            infos = yield from op_list()
-            if any(i.name == state.name for i in infos):
-                raise FenceError(one_line(done.err, f"fence-run --stop exited {done.rc}"))
-    finally:
-        remove_private(state)
+    remove_private(state)
 
 
 def parse_list(out: bytes) -> List[SandboxInfo]:
