@@ -162,7 +162,8 @@ static void list_one(const char *base, const char *name, struct buf *json, int *
 	if (fd < 0)
 		return; /* starting (locked, no socket yet) or just gone */
 	if (simple_request(fd, LAUNCH_WIRE_INFO, &h, INFO_MS) == 0 && h.type == LAUNCH_WIRE_OK) {
-		row = reply + strlen(reply) + 1;
+		/* "JSON\0ROW"; a reply without the row lists no columns. */
+		row = strlen(reply) < h.len ? reply + strlen(reply) + 1 : "";
 		if (json_mode) {
 			buf_adds(json, *count ? ",\n" : "\n");
 			buf_adds(json, reply);

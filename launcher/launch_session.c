@@ -232,6 +232,39 @@ static bool same_ns(pid_t pid, const char *ns)
 	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5, include/uapi/asm-generic/socket.h */
+#endif
+
+/*
+ * The namespaces were read through /proc/PID: had the peer exited and PID
+ * been reused by a host process meanwhile, a sandboxed peer would pass.
+ * SO_PEERPIDFD pins the peer itself; its fdinfo says "Pid: PID" while it
+ * lives (and the number cannot be reused before it dies), -1 after.
+ * Kernels without SO_PEERPIDFD keep the /proc check alone.
+ */
+static bool peer_still_alive(int fd, pid_t pid)
+{
+	char path[64], buf[512], *p;
+	socklen_t n = sizeof(int);
+	int pidfd = -1, info;
+	ssize_t k;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &n) < 0)
+		return errno == ENOPROTOOPT || errno == EINVAL;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	info = open(path, O_RDONLY | O_CLOEXEC);
+	k = info >= 0 ? read(info, buf, sizeof(buf) - 1) : -1;
+	if (info >= 0)
+		(void)close(info);
+	(void)close(pidfd);
+	if (k <= 0)
+		return false;
+	buf[k] = '\0';
+	p = strstr(buf, "\nPid:");
+	return p && strtol(p + 5, NULL, 10) == (long)pid;
+}
+
 /* Only the creator (or root), and only from the host's namespaces. */
 static bool peer_allowed(const struct supervisor *sv, int fd, char *why, size_t len)
 {
@@ -248,7 +281,7 @@ static bool peer_allowed(const struct supervisor *sv, int fd, char *why, size_t 
 		return false;
 	}
 	if (uc.pid <= 0 || !same_ns(uc.pid, "pid") || !same_ns(uc.pid, "user") ||
-	    !same_ns(uc.pid, "mnt")) {
+	    !same_ns(uc.pid, "mnt") || !peer_still_alive(fd, uc.pid)) {
 		snprintf(why, len, "permission denied: the caller is not in the host's namespaces");
 		return false;
 	}
