@@ -143,3 +143,31 @@ def test_pause_resume(sb):
         sb.resume()
     assert sb.info().state == "running"
     assert sb.run("echo thawed").stdout == "thawed\n"
+
+
+ACHILD = r"""
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+from fencefs import AsyncSandbox
+async def main():
+    async with AsyncSandbox.from_local(sys.argv[2]) as sb:
+        print(sb.name, sb.delta, flush=True)
+        await sb.run("sleep 60")
+asyncio.run(main())
+"""
+
+
+def test_keyboard_interrupt_cleans_up_async(proj):
+    src = os.path.join(HERE, "..", "src")
+    p = subprocess.Popen([sys.executable, "-c", ACHILD, src, proj], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    line = p.stdout.readline().split()
+    assert len(line) == 2, p.stderr.read() if p.stderr else ""
+    name, delta = line
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode != 0 and "KeyboardInterrupt" in err
+    assert name not in names()
+    assert not os.path.exists(delta)
