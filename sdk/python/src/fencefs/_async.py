@@ -11,7 +11,7 @@ import time
 from typing import (IO, Any, AsyncIterator, Dict, Iterable, List, Mapping, Optional,
                     Sequence, Set, Union)
 
-from . import _core
+from . import _audit, _core, _files
 from ._core import Call, Command, Done, Op, Sleep, State, T
 from ._errors import CommandTimeoutError, FenceError, SandboxNotRunningError
 from ._types import (Change, CommitResult, Decision, Denial, ExecResult, Limits, Preset, Rule,
@@ -325,16 +325,16 @@ class AsyncSandbox:
 
     async def read_file(self, path: str) -> bytes:
         """See :meth:`Sandbox.read_file`."""
-        return await adrive(_core.op_read_file(self._s, path))
+        return await adrive(_files.op_read_file(self._s, path))
 
     async def write_file(self, path: str, data: Union[bytes, str], *,
                          parents: bool = True) -> None:
         """See :meth:`Sandbox.write_file`."""
-        await adrive(_core.op_write_file(self._s, path, data, parents))
+        await adrive(_files.op_write_file(self._s, path, data, parents))
 
     async def list_files(self, path: str = ".", *, recursive: bool = False) -> List[str]:
         """See :meth:`Sandbox.list_files`."""
-        return await adrive(_core.op_list_files(self._s, path, recursive))
+        return await adrive(_files.op_list_files(self._s, path, recursive))
 
     # ---- the delta and the policy
 
@@ -399,7 +399,7 @@ class AsyncProcess:
         self._res = result
         self._t0 = time.monotonic()
         self._wall0 = time.time()
-        self._offset = _core.audit_offset(sandbox._s)
+        self._offset = _audit.audit_offset(sandbox._s)
         self._result: Optional[ExecResult] = None
         #: The command as given.
         self.command = command
@@ -447,10 +447,10 @@ class AsyncProcess:
         result = _core._read_result(self._res)
         self._result = _core.make_result(self.command, rc, out, err,
                                          time.monotonic() - self._t0, result, None)
-        self._result._loader = _core.denied_loader(
+        self._result._loader = _audit.denied_loader(
             self._sb._s, self._offset, _core.command_argv(self.command), self._wall0,
             time.time(), result)
-        self._result._ready_at = time.time() + _core.FLUSH_SECONDS
+        self._result._ready_at = time.time() + _audit.FLUSH_SECONDS
         return self._result
 
     async def kill(self, sig: int = _signal.SIGTERM, wait: bool = True) -> None:
@@ -489,7 +489,7 @@ class AsyncSession:
             assert p.stdin is not None and p.stdout is not None and p.stderr is not None
             marker = _core.new_marker()
             mk = marker.encode()
-            offset = _core.audit_offset(sb)
+            offset = _audit.audit_offset(sb)
             wall0 = time.time()
             t0 = time.monotonic()
             try:
@@ -524,8 +524,8 @@ class AsyncSession:
                 raise FenceError(f"the session's shell has exited (status {p.returncode})")
             (out, rc), (err, _) = hits
             r = _core.make_result(command, rc, out, err, time.monotonic() - t0, None, None)
-            r._loader = _core.denied_loader(sb, offset, None, wall0, time.time(), None)
-            r._ready_at = time.time() + _core.FLUSH_SECONDS
+            r._loader = _audit.denied_loader(sb, offset, None, wall0, time.time(), None)
+            r._ready_at = time.time() + _audit.FLUSH_SECONDS
             return r
 
     async def close(self) -> None:

@@ -16,13 +16,14 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, Generator, Iterable, List, Mapping, Optional,
+from typing import (Any, Dict, Generator, Iterable, List, Mapping, Optional,
                     Sequence, Tuple, TypeVar, Union)
 
+from ._audit import FLUSH_SECONDS, audit_offset, denied_loader, read_events
 from ._errors import (CommandExecutionError, CommandTimeoutError, FenceError,
-                      PermissionDeniedError, SandboxNotRunningError, SetupError)
-from ._types import (Change, CommitResult, Decision, Denial, ExecResult, Limits,
-                     Preset, Rule, SandboxInfo)
+                      SandboxNotRunningError, SetupError)
+from ._types import (Change, CommitResult, Decision, ExecResult, Limits, Preset, Rule,
+                     SandboxInfo)
 
 T = TypeVar("T")
 Command = Union[str, Sequence[str]]
@@ -398,144 +399,6 @@ def state_from_info(info: SandboxInfo, owned: bool) -> State:
                  default_timeout=None, owned=owned)
 
 
-# ---- audit
-
-
-def audit_offset(state: State) -> int:
-    """The audit log's size now: a command's events come after it."""
-    if not state.audit:
-        return 0
-    try:
-        return os.path.getsize(state.audit)
-    except OSError:
-        return 0
-
-
-def read_events(state: State, offset: int) -> List[Dict[str, Any]]:
-    """The audit events written since OFFSET (complete lines only)."""
-    if not state.audit:
-        return []
-    try:
-        with open(state.audit, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except OSError:
-        return []
-    events = []
-    for ln in data.split(b"\n")[:-1] if not data.endswith(b"\n") else data.split(b"\n"):
-        if not ln.strip():
-            continue
-        try:
-            ev = json.loads(ln)
-        except ValueError:
-            continue
-        if isinstance(ev, dict):
-            events.append(ev)
-    return events
-
-
-#: The keys an audit event may name its command with (issue 17: "each
-#: audit event names the command it belongs to").
-CMD_KEYS = ("command_id", "cmd_id", "cmd", "command")
-
-
-def event_cmd(ev: Mapping[str, Any]) -> Optional[int]:
-    """The command id an audit event names, if it names one."""
-    for key in CMD_KEYS:
-        v = ev.get(key)
-        if isinstance(v, int) and not isinstance(v, bool):
-            return v
-    return None
-
-
-def denials(events: Iterable[Mapping[str, Any]], cmd_id: Optional[int]) -> List[Denial]:
-    """The deny events of command CMD_ID (all of them when CMD_ID is None)."""
-    out = []
-    for ev in events:
-        if ev.get("event") != "deny":
-            continue
-        if cmd_id is not None and event_cmd(ev) != cmd_id:
-            continue
-        pid = ev.get("pid")
-        out.append(Denial(op=str(ev.get("op", "")), path=str(ev.get("path", "")),
-                          level=str(ev.get("level", "")), errno=str(ev.get("errno", "")),
-                          pid=pid if isinstance(pid, int) else None,
-                          comm=ev.get("comm") if isinstance(ev.get("comm"), str) else None,
-                          ts=ev.get("ts") if isinstance(ev.get("ts"), str) else None))
-    return out
-
-
-#: How long after a command its refusals may still sit in the daemon's
-#: buffer (fencefs flushes its audit log at least once a second).
-FLUSH_SECONDS = 1.2
-
-
-def ts_seconds(ts: Any) -> Optional[float]:
-    """An audit timestamp (``2026-12-02T06:33:17.195516Z``) as epoch seconds."""
-    if not isinstance(ts, str):
-        return None
-    from datetime import datetime, timezone
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(ts, fmt).replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            pass
-    return None
-
-
-def command_id(events: Iterable[Mapping[str, Any]], argv: Sequence[str],
-               start: float) -> Optional[int]:
-    """The id fence-run gave our command: its ``command`` event (``cmd``,
-    ``argv``) logged after START with our argv."""
-    for ev in events:
-        if ev.get("event") == "command" and ev.get("argv") == list(argv):
-            t = ts_seconds(ev.get("ts"))
-            if t is None or t >= start - 0.5:
-                return event_cmd(ev)
-    return None
-
-
-def window_denials(events: List[Dict[str, Any]], argv: Optional[Sequence[str]],
-                   start: float, end: float) -> List[Denial]:
-    """The refusals of one command.  When deny events name their command
-    (``cmd``), those of our command id; else those logged between START and
-    END (epoch seconds): a time window, which commands running at the same
-    time in one sandbox share."""
-    cmd = command_id(events, argv, start) if argv is not None else None
-    tagged = any(ev.get("event") == "deny" and event_cmd(ev) is not None for ev in events)
-    if cmd is not None and tagged:
-        return denials(events, cmd)
-    picked = []
-    for ev in events:
-        if ev.get("event") != "deny":
-            continue
-        t = ts_seconds(ev.get("ts"))
-        if t is not None and start - 0.005 <= t <= end + 0.05:
-            picked.append(ev)
-    return denials(picked, None)
-
-
-def denied_loader(state: State, offset: int, argv: Optional[Sequence[str]], start: float,
-                  end: float, result: Optional[Mapping[str, Any]]) -> Callable[[], List[Denial]]:
-    """What ExecResult.denied calls on first access: waits until the daemon
-    must have flushed the command's refusals (or --result's count of them
-    is reached), then picks them from the log."""
-    want = result.get("denied") if result else None
-
-    def load() -> List[Denial]:
-        while True:
-            events = state.final_events if state.final_events is not None \
-                else read_events(state, offset)
-            got = window_denials(events, argv, start, end)
-            if state.final_events is not None or time.time() >= end + FLUSH_SECONDS:
-                return got
-            if isinstance(want, int) and want > 0 and len(got) >= want:
-                return got
-            time.sleep(min(0.05, max(0.0, end + FLUSH_SECONDS - time.time())))
-
-    return load
-
-
 # ---- commands
 
 
@@ -641,100 +504,6 @@ def op_run(state: State, command: Command, *, timeout: Optional[float] = None,
     if raise_on_error and r.exit_code != 0:
         raise CommandExecutionError(r.exit_code, r.stdout, r.stderr, command, r)
     return r
-
-
-# ---- files, through the sandbox so that the policy applies
-
-# One small sh script per operation; it says which check failed with its
-# exit status, so that errors map to errnos without parsing messages
-# (messages are parsed only for what the tools themselves report).
-_FILE_SCRIPT = r'''
-op=$1; p=$2
-case $op in
-read)
-    [ -e "$p" ] || [ -L "$p" ] || exit 71
-    [ -d "$p" ] && exit 72
-    [ -r "$p" ] || exit 73
-    exec cat -- "$p" ;;
-write)
-    d=$(dirname -- "$p")
-    if [ "$3" = 1 ] && [ ! -d "$d" ]; then mkdir -p -- "$d" || exit 75; fi
-    [ -d "$d" ] || exit 71
-    [ -d "$p" ] && exit 72
-    cat > "$p" || exit 75
-    exit 0 ;;
-list)
-    [ -e "$p" ] || exit 71
-    [ -d "$p" ] || exit 74
-    [ -r "$p" ] && [ -x "$p" ] || exit 73
-    if [ "$3" = 1 ]; then exec find "$p" -mindepth 1 -printf '%P\0'
-    else exec find "$p" -mindepth 1 -maxdepth 1 -printf '%P\0'; fi ;;
-*)  exit 76 ;;
-esac
-'''
-
-_ERRNO_BY_TEXT = [
-    ("No such file or directory", 2), ("Permission denied", 13),
-    ("Operation not permitted", 1), ("Read-only file system", 30),
-    ("Not a directory", 20), ("Is a directory", 21),
-    ("No space left on device", 28), ("Directory nonexistent", 2),
-    ("File exists", 17), ("Disk quota exceeded", 122),
-]
-
-
-def file_error(path: str, rc: int, err: bytes) -> OSError:
-    """The Python exception for a failed file operation."""
-    import errno as E
-    text = decode(err)
-    code = {71: E.ENOENT, 72: E.EISDIR, 73: E.EACCES, 74: E.ENOTDIR}.get(rc)
-    if code is None:
-        for needle, num in _ERRNO_BY_TEXT:
-            if needle in text:
-                code = num
-                break
-    if code in (E.EACCES, E.EPERM, E.EROFS):
-        return PermissionDeniedError(path, code)
-    if code == E.ENOENT:
-        return FileNotFoundError(E.ENOENT, os.strerror(E.ENOENT), path)
-    if code == E.EISDIR:
-        return IsADirectoryError(E.EISDIR, os.strerror(E.EISDIR), path)
-    if code == E.ENOTDIR:
-        return NotADirectoryError(E.ENOTDIR, os.strerror(E.ENOTDIR), path)
-    if code is not None:
-        return OSError(code, os.strerror(code), path)
-    return OSError(E.EIO, (text.strip() or f"exit {rc}"), path)
-
-
-def _file_op(state: State, op: str, path: str, flag: str = "0",
-             data: Optional[bytes] = None) -> Op[ExecResult]:
-    if not isinstance(path, str) or not path or "\0" in path:
-        raise ValueError(f"bad path {path!r}")
-    return (yield from op_run(state, ["sh", "-c", _FILE_SCRIPT, "sh", op, path, flag],
-                              stdin=data if data is not None else None))
-
-
-def op_read_file(state: State, path: str) -> Op[bytes]:
-    """The bytes of PATH (relative to /workspace, or absolute inside the sandbox)."""
-    r = yield from _file_op(state, "read", path)
-    if r.exit_code != 0:
-        raise file_error(path, r.exit_code, r.stderr_bytes)
-    return r.stdout_bytes
-
-
-def op_write_file(state: State, path: str, data: Union[bytes, str], parents: bool) -> Op[None]:
-    """Writes DATA to PATH inside the sandbox (into the delta)."""
-    raw = data.encode() if isinstance(data, str) else bytes(data)
-    r = yield from _file_op(state, "write", path, "1" if parents else "0", raw)
-    if r.exit_code != 0:
-        raise file_error(path, r.exit_code, r.stderr_bytes)
-
-
-def op_list_files(state: State, path: str, recursive: bool) -> Op[List[str]]:
-    """The names in directory PATH (paths relative to it with recursive)."""
-    r = yield from _file_op(state, "list", path, "1" if recursive else "0")
-    if r.exit_code != 0:
-        raise file_error(path, r.exit_code, r.stderr_bytes)
-    return sorted(n.decode("utf-8", "surrogateescape") for n in r.stdout_bytes.split(b"\0") if n)
 
 
 # ---- the delta

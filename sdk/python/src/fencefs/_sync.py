@@ -15,7 +15,7 @@ import weakref
 from typing import (IO, Any, Dict, Iterable, Iterator, List, Mapping, Optional,
                     Sequence, Set, Union)
 
-from . import _core
+from . import _audit, _core, _files
 from ._core import Call, Command, Done, Op, Sleep, State, T
 from ._errors import CommandTimeoutError, FenceError, SandboxNotRunningError
 from ._types import (Change, CommitResult, Decision, ExecResult, Limits, Preset, Rule,
@@ -417,7 +417,7 @@ class Sandbox:
         policy applies: FileNotFoundError for a hidden (``none``) or
         missing path, :class:`PermissionDeniedError` for a ``view`` file,
         IsADirectoryError for a directory."""
-        return drive(_core.op_read_file(self._s, path))
+        return drive(_files.op_read_file(self._s, path))
 
     def write_file(self, path: str, data: Union[bytes, str], *, parents: bool = True) -> None:
         """Writes DATA to PATH inside the sandbox (the write lands in the
@@ -426,14 +426,14 @@ class Sandbox:
         policy refuses the write (a ``read``/``view`` path, a hidden
         name, the read-only root), FileNotFoundError for a missing parent
         with ``parents=False``, OSError(ENOSPC) past ``max_delta``."""
-        drive(_core.op_write_file(self._s, path, data, parents))
+        drive(_files.op_write_file(self._s, path, data, parents))
 
     def list_files(self, path: str = ".", *, recursive: bool = False) -> List[str]:
         """The sorted names in directory PATH as the sandbox lists them
         (hidden names are absent); with ``recursive`` every path beneath
         it, relative to PATH.  FileNotFoundError, NotADirectoryError, or
         :class:`PermissionDeniedError` for a directory that cannot be read."""
-        return drive(_core.op_list_files(self._s, path, recursive))
+        return drive(_files.op_list_files(self._s, path, recursive))
 
     # ---- the delta and the policy
 
@@ -497,7 +497,7 @@ class Process:
         self._res = result
         self._t0 = time.monotonic()
         self._wall0 = time.time()
-        self._offset = _core.audit_offset(sandbox._s)
+        self._offset = _audit.audit_offset(sandbox._s)
         self._result: Optional[ExecResult] = None
         #: The command as given.
         self.command = command
@@ -550,10 +550,10 @@ class Process:
         self._sb._forget(self._p)
         self._result = _core.make_result(self.command, rc, out, err,
                                          time.monotonic() - self._t0, result, None)
-        self._result._loader = _core.denied_loader(
+        self._result._loader = _audit.denied_loader(
             self._sb._s, self._offset, _core.command_argv(self.command), self._wall0,
             time.time(), result)
-        self._result._ready_at = time.time() + _core.FLUSH_SECONDS
+        self._result._ready_at = time.time() + _audit.FLUSH_SECONDS
         return self._result
 
     def kill(self, sig: int = _signal.SIGTERM, wait: bool = True) -> None:
@@ -598,7 +598,7 @@ class Session:
             if self._p.poll() is not None:
                 raise FenceError("the session's shell has exited")
             marker = _core.new_marker()
-            offset = _core.audit_offset(sb)
+            offset = _audit.audit_offset(sb)
             wall0 = time.time()
             t0 = time.monotonic()
             assert self._p.stdin is not None and self._p.stdout is not None
@@ -643,8 +643,8 @@ class Session:
             out, rc = got["out"]
             err, _ = got["err"]
             r = _core.make_result(command, rc, out, err, time.monotonic() - t0, None, None)
-            r._loader = _core.denied_loader(sb, offset, None, wall0, time.time(), None)
-            r._ready_at = time.time() + _core.FLUSH_SECONDS
+            r._loader = _audit.denied_loader(sb, offset, None, wall0, time.time(), None)
+            r._ready_at = time.time() + _audit.FLUSH_SECONDS
             return r
 
     def close(self) -> None:
