@@ -194,25 +194,36 @@ static void start_command(const struct launch_sandbox *sb, struct exec_slot *slo
 	const char *workdir;
 	char **argv = NULL, **env = NULL;
 	struct exec_slot *slot = NULL;
+	const char *why = NULL;
 	pid_t pid;
 	int i;
 
 	for (i = 0; i < LAUNCH_SESSION_MAX_CMDS && !slot; i++)
 		if (!slots[i].pid)
 			slot = &slots[i];
+
 	if (nfds != 3 || !h->id)
-		send_error(sb->sock, h->id, "malformed command request");
+		why = "malformed command request";
 	else if (!slot)
-		send_error(sb->sock, h->id, "too many commands running in this sandbox");
+		why = "too many commands running in this sandbox";
 	else if (launch_exec_decode(buf, h->len, h->argc, h->envc, &workdir, &argv, &env) < 0)
-		send_error(sb->sock, h->id, "malformed command request");
+		why = "malformed command request";
 	else if ((pid = fork()) < 0)
-		send_error(sb->sock, h->id, "cannot fork the command");
+		why = "cannot fork the command";
 	else if (pid == 0)
 		exec_child(sb, h->id, workdir, argv, env, fds, h->value & LAUNCH_EXEC_TTY);
 	else {
 		slot->pid = pid;
 		slot->id = h->id;
+	}
+	/* No process to report on: the status follows the error at once (as
+	 * if it had exited 125), so that the waiting caller is answered. */
+	if (why) {
+		struct launch_wire st = { .type = LAUNCH_WIRE_STATUS, .id = h->id,
+					  .value = LAUNCH_EXIT_FAILURE << 8 };
+
+		send_error(sb->sock, h->id, why);
+		(void)launch_wire_send(sb->sock, &st, NULL, 0, NULL, 0);
 	}
 	free(argv);
 	free(env);

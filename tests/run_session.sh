@@ -300,6 +300,21 @@ for i in $(seq 1 20); do
 done
 check_eq "20 concurrent --in into one sandbox all succeed with their own output" 20 "$okc"
 
+# --- at most 128 commands at once: the rest are refused, not queued or lost --------------------
+pids=()
+for i in $(seq 1 132); do
+	"$FENCERUN" --in "$S" -- sleep 5 2>"$T/m.$i" &
+	pids+=($!)
+done
+n0=0 n125=0
+for i in $(seq 1 132); do
+	wait "${pids[$((i - 1))]}"; rc=$?
+	[ $rc = 0 ] && n0=$((n0 + 1))
+	[ $rc = 125 ] && grep -q "too many commands running" "$T/m.$i" && n125=$((n125 + 1))
+done
+check_eq "132 commands at once: 128 run, 4 are refused with 125 and a reason" "128 4" "$n0 $n125"
+check "the sandbox answers after the flood" inS -- true
+
 # --- a vanished caller: its command goes, the sandbox stays ------------------------------------
 "$FENCERUN" --in "$S" -- sh -c "sleep ${mark}1" &
 cp=$!
