@@ -62,14 +62,13 @@ void fs_fill_attr(struct fs_session *s, const struct fs_inode *i, struct stat *s
 	mode_t real = st->st_mode;
 
 	/*
-	 * With an audit log every open, exec, truncate and xattr change is
-	 * checked by the daemon (daemon opens): the mode bits stay the
-	 * object's own, so that the kernel does not refuse from them first
-	 * and a refusal never goes unlogged (docs/SPEC.md 8: every refused
-	 * operation).  The level is enforced there, with the same errno.
+	 * The level's mode bits, with an audit log too (docs/SPEC.md 1:
+	 * stat(2) and access(2) answer from them).  So what the kernel
+	 * refuses from them for a caller without CAP_DAC_OVERRIDE (reading a
+	 * view file, write-opening a read file) never reaches the daemon and
+	 * is not logged; root's attempts, which pass the bits, are.
 	 */
-	if (!(s->audit && s->daemon_opens))
-		st->st_mode = fs_level_mode(st->st_mode, i->level);
+	st->st_mode = fs_level_mode(st->st_mode, i->level);
 	/*
 	 * default_permissions needs w on a directory before the daemon ever
 	 * sees a create or unlink in it, yet a name's own level decides
