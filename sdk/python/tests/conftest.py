@@ -22,6 +22,9 @@ os.environ["FENCE_RUN_STATE_DIR"] = STATE_DIR
 #: host pids of every supervisor seen, checked dead at the end
 SEEN_PIDS = set()
 
+# Scratch dirs other SDK users on this machine already have: not this suite's.
+SHM_BEFORE = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
 
 def fence_run():
     return os.path.join(os.environ["FENCE_BIN_DIR"], "fence-run")
