@@ -213,8 +213,12 @@ static void start_command(const struct launch_sandbox *sb, struct exec_slot *slo
 	else if (pid == 0)
 		exec_child(sb, h->id, workdir, argv, env, fds, h->value & LAUNCH_EXEC_TTY);
 	else {
+		struct launch_wire started = { .type = LAUNCH_WIRE_STARTED, .id = h->id,
+					       .value = (int32_t)pid };
+
 		slot->pid = pid;
 		slot->id = h->id;
+		(void)launch_wire_send(sb->sock, &started, NULL, 0, NULL, 0);
 	}
 	/* No process to report on: the status follows the error at once (as
 	 * if it had exited 125), so that the waiting caller is answered. */

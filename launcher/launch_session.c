@@ -43,6 +43,7 @@ struct client {
 	enum client_state state;
 	int fd;
 	uint32_t id;
+	int32_t pid;    /* the command's pid in the sandbox (as the daemon's events say) */
 	long deadline;  /* CL_NEW: request deadline; CL_RUNNING: --timeout; 0: none */
 	bool timed_out;
 };
@@ -364,17 +365,24 @@ static void audit_command(struct supervisor *sv, uint32_t id, char **argv, const
 	buf_free(&f);
 }
 
-static void audit_command_exit(struct supervisor *sv, uint32_t id, int st, bool timed_out)
+/* The pid is the sandbox's, as in the daemon's deny and write events:
+ * those of the command's first process can be matched to it. */
+static void audit_command_exit(struct supervisor *sv, uint32_t id, int32_t pid, int st,
+			       bool timed_out)
 {
 	struct buf f = { 0 };
 
 	if (!sv->sb->audit)
 		return;
-	if (WIFEXITED(st))
-		buf_addf(&f, "\"cmd\":%u,\"status\":%d,\"signal\":null", id, WEXITSTATUS(st));
+	buf_addf(&f, "\"cmd\":%u,", id);
+	if (pid > 0)
+		buf_addf(&f, "\"pid\":%d,", (int)pid);
 	else
-		buf_addf(&f, "\"cmd\":%u,\"status\":%d,\"signal\":%d", id, 128 + WTERMSIG(st),
-			 WTERMSIG(st));
+		buf_adds(&f, "\"pid\":null,");
+	if (WIFEXITED(st))
+		buf_addf(&f, "\"status\":%d,\"signal\":null", WEXITSTATUS(st));
+	else
+		buf_addf(&f, "\"status\":%d,\"signal\":%d", 128 + WTERMSIG(st), WTERMSIG(st));
 	buf_addf(&f, ",\"timed_out\":%s", timed_out ? "true" : "false");
 	if (!f.oom)
 		audit_emit(sv->sb->audit, "command_exit", f.data);
@@ -579,9 +587,13 @@ static void init_message(struct supervisor *sv)
 	}
 	c = client_of(sv, h.id);
 	if (h.type == LAUNCH_WIRE_STATUS)
-		audit_command_exit(sv, h.id, h.value, c && c->timed_out);
+		audit_command_exit(sv, h.id, c ? c->pid : 0, h.value, c && c->timed_out);
 	if (!c)
 		return;
+	if (h.type == LAUNCH_WIRE_STARTED) {
+		c->pid = h.value;
+		return;
+	}
 	if (h.type == LAUNCH_WIRE_STATUS) {
 		if (c->fd >= 0)
 			send_simple(c->fd, LAUNCH_WIRE_STATUS, h.id, h.value, c->timed_out, NULL);

@@ -56,6 +56,7 @@ enum launch_wire_type {
 	LAUNCH_WIRE_PAUSE = 'P',
 	LAUNCH_WIRE_RESUME = 'U',
 	LAUNCH_WIRE_OK = 'O',       /* sup->client: done; payload: a kept delta path */
+	LAUNCH_WIRE_STARTED = 'B',  /* init->sup: command ID runs as pid VALUE (sandbox's) */
 };
 
 struct launch_wire {

@@ -419,19 +419,31 @@ start "$M" --audit "$T/audit.jsonl" -- sh -c 'echo main > /tmp/main; exec sleep 
 wait_for 3 test "$(fr --in "$M" -- cat /tmp/main 2>/dev/null)" = main
 check_eq "--detach -- COMMAND runs a main process" main "$(fr --in "$M" -- cat /tmp/main)"
 fr --in "$M" -- sh -c 'exit 4'
+fr --in "$M" -- cat .env 2>/dev/null
+# The daemon's events are all written once it has ended.
+fr --stop "$M" >/dev/null
 python3 - "$T/audit.jsonl" >"$T/au" 2>&1 <<'EOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 cmd = [e for e in ev if e["event"] == "command" and e["argv"] == ["sh", "-c", "exit 4"]]
 assert len(cmd) == 1, ev
+cat = [e for e in ev if e["event"] == "command" and e["argv"] == ["cat", ".env"]]
+assert len(cat) == 1, ev
 ex = [e for e in ev if e["event"] == "command_exit" and e["cmd"] == cmd[0]["cmd"]]
 assert len(ex) == 1 and ex[0]["status"] == 4, ex
+# The cat's pid is the one the daemon's deny event names.
+cx = [e for e in ev if e["event"] == "command_exit" and e["cmd"] == cat[0]["cmd"]]
+deny = [e for e in ev if e["event"] == "deny" and e["path"] == "/.env"]
+assert len(deny) == 1 and len(cx) == 1 and deny[0]["pid"] == cx[0]["pid"], (deny, cx)
 ids = [e["cmd"] for e in ev if e["event"] == "command"]
 assert len(set(ids)) == len(ids), ids
 print("ok")
 EOF
-check "audit: command and command_exit events name the command (its id, argv, status)" grep -q '^ok$' "$T/au"
-fr --stop "$M" >/dev/null
+check "audit: command and command_exit events name the command (its id, argv, status, pid)" grep -q '^ok$' "$T/au"
+grep -q "^ok$" "$T/au" || sed "s/^/#   /" "$T/au" | tail -3
+python3 "$FENCE_ROOT/tests/tools/audit_validate.py" "$FENCE_ROOT/docs/audit.schema.json" "$T/audit.jsonl" >"$T/auv" 2>&1
+check "audit: a sandbox's log is valid against docs/audit.schema.json" test $? = 0
+check "audit: its command and command_exit events were validated" grep -q "^command_exit: [1-9]" "$T/auv"
 L=${pfx}t
 start "$L" --ttl 1
 check "--ttl: alive before it" fr --in "$L" -- true
