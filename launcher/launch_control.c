@@ -32,8 +32,8 @@ static char reply[LAUNCH_WIRE_MAX_PAYLOAD + 1];
 
 void launch_session_clean_stale(int basefd, const char *name, int lockfd)
 {
-	static const char *const files[] = { "control", "state.json", "state.json.tmp", "log",
-					     "lock" };
+	static const char *const files[] = {"control", "state.json", "state.json.tmp", "log",
+					    "lock"};
 	char leaf[4096];
 	int dirfd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	size_t i;
@@ -88,12 +88,13 @@ static bool clean_if_stale(int basefd, const char *name)
 
 static int connect_to(const char *base, const char *name, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s/control", base, name) >=
 	    (int)sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "the state directory '%s' is too long for a socket path", base);
+		snprintf(err, errlen, "the state directory '%s' is too long for a socket path",
+			 base);
 		return -ENAMETOOLONG;
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -134,7 +135,7 @@ static int get_reply(int fd, struct launch_wire *h, int ms)
 {
 	int fds[3], nfds, r;
 
-	if (ms >= 0 && poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, ms) == 0)
+	if (ms >= 0 && poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, ms) == 0)
 		return -ETIMEDOUT;
 	r = launch_wire_recv(fd, h, reply, LAUNCH_WIRE_MAX_PAYLOAD, fds, &nfds);
 	while (r == 0 && nfds > 0)
@@ -144,7 +145,7 @@ static int get_reply(int fd, struct launch_wire *h, int ms)
 
 static int simple_request(int fd, uint32_t type, struct launch_wire *h, int ms)
 {
-	struct launch_wire q = { .type = type };
+	struct launch_wire q = {.type = type};
 	int r = launch_wire_send(fd, &q, NULL, 0, NULL, 0);
 
 	return r < 0 ? r : get_reply(fd, h, ms);
@@ -168,7 +169,7 @@ static void list_one(const char *base, const char *name, struct buf *json, int *
 			buf_adds(json, *count ? ",\n" : "\n");
 			buf_adds(json, reply);
 		} else {
-			char f[8][4096] = { { 0 } };
+			char f[8][4096] = {{0}};
 			const char *p = row;
 
 			for (int i = 0; i < 8 && p; i++) {
@@ -178,8 +179,8 @@ static void list_one(const char *base, const char *name, struct buf *json, int *
 				snprintf(f[i], sizeof(f[i]), "%.*s", (int)n, p);
 				p = t ? t + 1 : NULL;
 			}
-			printf("%-20s %-8s %-9s %-6s %-10s %s  %s  %s\n", f[0], f[1], f[5], f[6], f[7], f[4],
-			       f[2], f[3]);
+			printf("%-20s %-8s %-9s %-6s %-10s %s  %s  %s\n", f[0], f[1], f[5], f[6],
+			       f[7], f[4], f[2], f[3]);
 		}
 		(*count)++;
 	}
@@ -188,7 +189,7 @@ static void list_one(const char *base, const char *name, struct buf *json, int *
 
 static int do_list(int basefd, const char *base)
 {
-	struct buf json = { 0 };
+	struct buf json = {0};
 	struct dirent **names = NULL;
 	int n, i, count = 0, lk;
 
@@ -198,8 +199,8 @@ static int do_list(int basefd, const char *base)
 		return LAUNCH_EXIT_FAILURE;
 	}
 	if (!json_mode)
-		printf("%-20s %-8s %-9s %-6s %-10s %-20s  %s  %s\n", "NAME", "STATE", "UPTIME", "PROCS",
-		       "MEMORY", "CREATED", "CODEBASE", "DELTA");
+		printf("%-20s %-8s %-9s %-6s %-10s %-20s  %s  %s\n", "NAME", "STATE", "UPTIME",
+		       "PROCS", "MEMORY", "CREATED", "CODEBASE", "DELTA");
 	lk = launch_session_lock_base(basefd);
 	for (i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
@@ -316,21 +317,21 @@ static void in_report(const struct fence_run_config *c, int result_fd, struct la
 
 static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 {
-	struct launch_result res = { .exit_code = LAUNCH_EXIT_FAILURE };
-	struct launch_wire q = { .type = LAUNCH_WIRE_EXEC }, h;
-	struct buf payload = { 0 };
+	struct launch_result res = {.exit_code = LAUNCH_EXIT_FAILURE};
+	struct launch_wire q = {.type = LAUNCH_WIRE_EXEC}, h;
+	struct buf payload = {0};
 	char err[1200] = "", **env;
 	struct timespec t0;
-	int result_fd = -1, fd = -1, sfd = -1, fds[3] = { 0, 1, 2 }, status = 0, exec_errno = 0;
+	int result_fd = -1, fd = -1, sfd = -1, fds[3] = {0, 1, 2}, status = 0, exec_errno = 0;
 	bool got_status = false;
-	struct launch_tty tty = { .master = -1, .slave = -1 };
+	struct launch_tty tty = {.master = -1, .slave = -1};
 	sigset_t set;
 	size_t i, nenv = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (c->result) {
-		result_fd = open(c->result, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-				 0644);
+		result_fd =
+		    open(c->result, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 		if (result_fd < 0) {
 			fprintf(stderr, "fence-run: cannot open result file '%s': %s\n", c->result,
 				strerror(errno));
@@ -376,8 +377,9 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 	if (payload.oom || payload.len > LAUNCH_WIRE_MAX_PAYLOAD ||
 	    (size_t)c->ncommand > LAUNCH_WIRE_MAX_ARGS || nenv > LAUNCH_WIRE_MAX_ARGS) {
 		buf_free(&payload);
-		in_report(c, result_fd, &res, "the command line and environment are too large "
-					      "(64 KiB, 4096 strings at most)");
+		in_report(c, result_fd, &res,
+			  "the command line and environment are too large "
+			  "(64 KiB, 4096 strings at most)");
 		return LAUNCH_EXIT_FAILURE;
 	}
 	fd = open_sandbox(basefd, base, c->in, err, sizeof(err));
@@ -430,7 +432,7 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 		sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	err[0] = '\0';
 	while (!got_status) {
-		struct pollfd p[4] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[4] = {{.fd = fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 		int r, nt = c->tty ? launch_tty_pollfds(&tty, p + 2) : 0;
 
 		if (poll(p, (nfds_t)(2 + nt), -1) < 0) {
@@ -442,8 +444,8 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 			struct signalfd_siginfo si;
 
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				struct launch_wire k = { .type = LAUNCH_WIRE_KILL,
-							 .value = (int32_t)si.ssi_signo };
+				struct launch_wire k = {.type = LAUNCH_WIRE_KILL,
+							.value = (int32_t)si.ssi_signo};
 
 				if (si.ssi_signo == SIGWINCH)
 					launch_tty_winch(&tty);
@@ -488,7 +490,8 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 	} else if (err[0] || !got_status) {
 		res.exit_code = LAUNCH_EXIT_FAILURE;
 		if (!err[0])
-			snprintf(err, sizeof(err), "sandbox '%s' ended while the command ran", c->in);
+			snprintf(err, sizeof(err), "sandbox '%s' ended while the command ran",
+				 c->in);
 	} else if (exec_errno) {
 		res.exit_code = exec_errno == ENOENT ? LAUNCH_EXIT_NOTFOUND : LAUNCH_EXIT_NOEXEC;
 		snprintf(err, sizeof(err), "cannot execute '%s': %s", c->command[0],

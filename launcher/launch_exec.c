@@ -63,7 +63,8 @@ static void compile_filter(const struct launch_sandbox *sb)
 static int load_filter(const struct launch_sandbox *sb)
 {
 	if (compiled.len)
-		return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &compiled) == 0 ? 0 : -errno;
+		return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &compiled) == 0 ? 0
+											: -errno;
 	return seccomp_load(sb->seccomp);
 }
 
@@ -74,7 +75,7 @@ struct exec_slot {
 
 static void send_error(int sock, uint32_t id, const char *msg)
 {
-	struct launch_wire h = { .type = LAUNCH_WIRE_ERROR, .id = id };
+	struct launch_wire h = {.type = LAUNCH_WIRE_ERROR, .id = id};
 
 	(void)launch_wire_send(sock, &h, msg, strlen(msg), NULL, 0);
 }
@@ -120,10 +121,10 @@ static char **merge_env(char *const *base, char *const *extra)
 /* The command's process, between fork and execve: the same steps and
  * order as launch_init.c run_command(). */
 __attribute__((noreturn)) static void exec_child(const struct launch_sandbox *sb, uint32_t id,
-						  const char *workdir, char **argv, char **extra,
-						  const int fds[3], bool tty)
+						 const char *workdir, char **argv, char **extra,
+						 const int fds[3], bool tty)
 {
-	struct launch_wire h = { .type = LAUNCH_WIRE_EXECFAIL, .id = id };
+	struct launch_wire h = {.type = LAUNCH_WIRE_EXECFAIL, .id = id};
 	char err[600];
 	sigset_t none;
 	char **envp;
@@ -151,8 +152,8 @@ __attribute__((noreturn)) static void exec_child(const struct launch_sandbox *sb
 		_exit(LAUNCH_EXIT_FAILURE);
 	}
 	if (chdir(*workdir ? workdir : sb->workdir) < 0) {
-		snprintf(err, sizeof(err), "cannot enter '%s': %s", *workdir ? workdir : sb->workdir,
-			 strerror(errno));
+		snprintf(err, sizeof(err), "cannot enter '%s': %s",
+			 *workdir ? workdir : sb->workdir, strerror(errno));
 		send_error(sb->sock, id, err);
 		_exit(LAUNCH_EXIT_FAILURE);
 	}
@@ -213,8 +214,8 @@ static void start_command(const struct launch_sandbox *sb, struct exec_slot *slo
 	else if (pid == 0)
 		exec_child(sb, h->id, workdir, argv, env, fds, h->value & LAUNCH_EXEC_TTY);
 	else {
-		struct launch_wire started = { .type = LAUNCH_WIRE_STARTED, .id = h->id,
-					       .value = (int32_t)pid };
+		struct launch_wire started = {
+		    .type = LAUNCH_WIRE_STARTED, .id = h->id, .value = (int32_t)pid};
 
 		slot->pid = pid;
 		slot->id = h->id;
@@ -223,8 +224,8 @@ static void start_command(const struct launch_sandbox *sb, struct exec_slot *slo
 	/* No process to report on: the status follows the error at once (as
 	 * if it had exited 125), so that the waiting caller is answered. */
 	if (why) {
-		struct launch_wire st = { .type = LAUNCH_WIRE_STATUS, .id = h->id,
-					  .value = LAUNCH_EXIT_FAILURE << 8 };
+		struct launch_wire st = {
+		    .type = LAUNCH_WIRE_STATUS, .id = h->id, .value = LAUNCH_EXIT_FAILURE << 8};
 
 		send_error(sb->sock, h->id, why);
 		(void)launch_wire_send(sb->sock, &st, NULL, 0, NULL, 0);
@@ -255,7 +256,7 @@ static void reap(const struct launch_sandbox *sb, struct exec_slot *slots)
 
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 		for (i = 0; i < LAUNCH_SESSION_MAX_CMDS; i++) {
-			struct launch_wire h = { .type = LAUNCH_WIRE_STATUS };
+			struct launch_wire h = {.type = LAUNCH_WIRE_STATUS};
 
 			if (slots[i].pid != p)
 				continue;
@@ -274,8 +275,8 @@ void launch_exec_serve(const struct launch_sandbox *sb, int sfd)
 
 	compile_filter(sb);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = sb->sock, .events = POLLIN },
-				       { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = sb->sock, .events = POLLIN},
+				      {.fd = sfd, .events = POLLIN}};
 		struct launch_wire h;
 		int fds[3], nfds, r;
 

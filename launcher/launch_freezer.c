@@ -111,8 +111,8 @@ void launch_session_freezer_setup(struct launch_session *s, const struct launch_
 	s->freezer_version = 1;
 	/* For a later --list to thaw and remove it if we die. */
 	{
-		int fd = openat(s->dirfd, "freezer", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-							     O_CLOEXEC, 0600);
+		int fd = openat(s->dirfd, "freezer",
+				O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 		if (fd >= 0) {
 			(void)!write(fd, s->freezer, strlen(s->freezer));

@@ -43,8 +43,8 @@ struct client {
 	enum client_state state;
 	int fd;
 	uint32_t id;
-	int32_t pid;    /* the command's pid in the sandbox (as the daemon's events say) */
-	long deadline;  /* CL_NEW: request deadline; CL_RUNNING: --timeout; 0: none */
+	int32_t pid;   /* the command's pid in the sandbox (as the daemon's events say) */
+	long deadline; /* CL_NEW: request deadline; CL_RUNNING: --timeout; 0: none */
 	bool timed_out;
 };
 
@@ -56,8 +56,8 @@ struct supervisor {
 	uid_t owner;
 	bool paused;
 	bool stopping;
-	bool stop_requested;   /* by --stop: running commands answer 137 */
-	const char *why;       /* why the sandbox ended, for running clients */
+	bool stop_requested; /* by --stop: running commands answer 137 */
+	const char *why;     /* why the sandbox ended, for running clients */
 	time_t created;
 	long created_ms;
 	long last_active_ms;
@@ -75,7 +75,7 @@ static long now_ms(void)
 static void send_simple(int fd, uint32_t type, uint32_t id, int32_t value, int64_t arg,
 			const char *text)
 {
-	struct launch_wire h = { .type = type, .id = id, .value = value, .arg = arg };
+	struct launch_wire h = {.type = type, .id = id, .value = value, .arg = arg};
 
 	(void)launch_wire_send(fd, &h, text, text ? strlen(text) : 0, NULL, 0);
 }
@@ -124,7 +124,8 @@ static uint64_t memory_bytes(const struct supervisor *sv)
 	if (cg->version == 2 && cg->leaf[0])
 		snprintf(path, sizeof(path), "%s/memory.current", cg->leaf[0]);
 	else if (cg->version == 1 && cg->leaf[LAUNCH_CG_MEMORY])
-		snprintf(path, sizeof(path), "%s/memory.usage_in_bytes", cg->leaf[LAUNCH_CG_MEMORY]);
+		snprintf(path, sizeof(path), "%s/memory.usage_in_bytes",
+			 cg->leaf[LAUNCH_CG_MEMORY]);
 	else
 		return 0;
 	if (launch_session_read_small(path, v, sizeof(v)) < 0)
@@ -159,9 +160,10 @@ static void describe(const struct supervisor *sv, struct buf *b)
 		buf_adds(b, "null");
 	else
 		buf_add_json_str(b, sv->sb->delta);
-	buf_addf(b, ",\"created\":\"%s\",\"uptime_seconds\":%ld,\"processes\":%" PRIu64
-		    ",\"memory_bytes\":%" PRIu64 ",\"commands_running\":%u,\"pid\":%d,"
-		    "\"init_pid\":%d,\"daemon_pid\":%d}",
+	buf_addf(b,
+		 ",\"created\":\"%s\",\"uptime_seconds\":%ld,\"processes\":%" PRIu64
+		 ",\"memory_bytes\":%" PRIu64 ",\"commands_running\":%u,\"pid\":%d,"
+		 "\"init_pid\":%d,\"daemon_pid\":%d}",
 		 created, up, procs, mem, running_count(sv), (int)getpid(), (int)sv->sb->init,
 		 (int)sv->sb->daemon);
 	buf_add(b, "", 1);
@@ -172,7 +174,7 @@ static void describe(const struct supervisor *sv, struct buf *b)
 
 static int write_state(struct supervisor *sv)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	int fd, r = 0;
 
 	describe(sv, &b);
@@ -197,7 +199,7 @@ static int write_state(struct supervisor *sv)
 
 static int listen_control(struct launch_session *s)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	mode_t old;
 	int fd, r;
 
@@ -293,7 +295,7 @@ static void client_close(struct client *c)
 {
 	if (c->fd >= 0)
 		(void)close(c->fd);
-	*c = (struct client){ .state = CL_FREE, .fd = -1 };
+	*c = (struct client){.state = CL_FREE, .fd = -1};
 }
 
 /* Answers WHY and hangs up.  What the peer already sent is read first:
@@ -330,7 +332,7 @@ static void accept_clients(struct supervisor *sv)
 			refuse(fd, "too many connections");
 			continue;
 		}
-		*c = (struct client){ .state = CL_NEW, .fd = fd, .deadline = now_ms() + REQUEST_MS };
+		*c = (struct client){.state = CL_NEW, .fd = fd, .deadline = now_ms() + REQUEST_MS};
 	}
 }
 
@@ -347,7 +349,7 @@ static bool fd_acceptable(int fd)
 
 static void audit_command(struct supervisor *sv, uint32_t id, char **argv, const char *workdir)
 {
-	struct buf f = { 0 };
+	struct buf f = {0};
 	size_t i;
 
 	if (!sv->sb->audit)
@@ -370,7 +372,7 @@ static void audit_command(struct supervisor *sv, uint32_t id, char **argv, const
 static void audit_command_exit(struct supervisor *sv, uint32_t id, int32_t pid, int st,
 			       bool timed_out)
 {
-	struct buf f = { 0 };
+	struct buf f = {0};
 
 	if (!sv->sb->audit)
 		return;
@@ -395,8 +397,8 @@ static int start_exec(struct supervisor *sv, struct client *c, const struct laun
 {
 	const char *workdir;
 	char **argv = NULL, **env = NULL, rel[4096], wd[4200] = "";
-	struct launch_wire out = { .type = LAUNCH_WIRE_EXEC };
-	struct buf b = { 0 };
+	struct launch_wire out = {.type = LAUNCH_WIRE_EXEC};
+	struct buf b = {0};
 	int i, r;
 
 	*msg = "malformed command request";
@@ -496,8 +498,8 @@ static void client_request(struct supervisor *sv, struct client *c)
 		if (r < 0) {
 			/* The caller went away: so does its command (its
 			 * process group; background jobs that left it stay). */
-			struct launch_wire k = { .type = LAUNCH_WIRE_KILL, .id = c->id,
-						 .value = SIGKILL };
+			struct launch_wire k = {
+			    .type = LAUNCH_WIRE_KILL, .id = c->id, .value = SIGKILL};
 
 			(void)launch_wire_send(sv->sb->sock, &k, NULL, 0, NULL, 0);
 			(void)close(c->fd);
@@ -507,8 +509,8 @@ static void client_request(struct supervisor *sv, struct client *c)
 		}
 		if (h.type == LAUNCH_WIRE_KILL && (h.value == SIGINT || h.value == SIGTERM ||
 						   h.value == SIGHUP || h.value == SIGQUIT)) {
-			struct launch_wire k = { .type = LAUNCH_WIRE_KILL, .id = c->id,
-						 .value = h.value };
+			struct launch_wire k = {
+			    .type = LAUNCH_WIRE_KILL, .id = c->id, .value = h.value};
 
 			(void)launch_wire_send(sv->sb->sock, &k, NULL, 0, NULL, 0);
 		}
@@ -529,11 +531,11 @@ static void client_request(struct supervisor *sv, struct client *c)
 		}
 		return;
 	case LAUNCH_WIRE_INFO: {
-		struct buf b = { 0 };
+		struct buf b = {0};
 
 		describe(sv, &b);
 		if (!b.oom)
-			(void)launch_wire_send(c->fd, &(struct launch_wire){ .type = LAUNCH_WIRE_OK },
+			(void)launch_wire_send(c->fd, &(struct launch_wire){.type = LAUNCH_WIRE_OK},
 					       b.data, b.len, NULL, 0);
 		buf_free(&b);
 		break;
@@ -600,17 +602,17 @@ static void init_message(struct supervisor *sv)
 		client_close(c);
 		sv->last_active_ms = now_ms();
 	} else if (c->fd >= 0 && (h.type == LAUNCH_WIRE_EXECFAIL || h.type == LAUNCH_WIRE_ERROR)) {
-		send_simple(c->fd, h.type, h.id, h.value, 0, h.type == LAUNCH_WIRE_ERROR ? sv->buf
-										   : NULL);
+		send_simple(c->fd, h.type, h.id, h.value, 0,
+			    h.type == LAUNCH_WIRE_ERROR ? sv->buf : NULL);
 	}
 }
 
 /* --detach -- COMMAND: the main process, fds 0-1 /dev/null, 2 the log. */
 static void start_main_command(struct supervisor *sv)
 {
-	struct launch_wire h = { .type = LAUNCH_WIRE_EXEC };
+	struct launch_wire h = {.type = LAUNCH_WIRE_EXEC};
 	const struct fence_run_config *cfg = sv->s->cfg;
-	struct buf b = { 0 };
+	struct buf b = {0};
 	int fds[3], null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	if (!cfg->command || null < 0) {
@@ -627,8 +629,8 @@ static void start_main_command(struct supervisor *sv)
 	    launch_wire_send(sv->sb->sock, &h, b.data, b.len, fds, 3) == 0) {
 		for (int i = 0; i < LAUNCH_SESSION_MAX_CLIENTS; i++)
 			if (sv->cl[i].state == CL_FREE) {
-				sv->cl[i] = (struct client){ .state = CL_ORPHAN, .fd = -1,
-							     .id = h.id };
+				sv->cl[i] =
+				    (struct client){.state = CL_ORPHAN, .fd = -1, .id = h.id};
 				break;
 			}
 		audit_command(sv, h.id, cfg->command, "(default)");
@@ -644,11 +646,11 @@ static int poll_timeout(struct supervisor *sv)
 	const struct fence_run_config *cfg = sv->s->cfg;
 	long now = now_ms(), next = -1;
 
-#define CONSIDER(t)                                                                                \
-	do {                                                                                       \
-		long _t = (t);                                                                     \
-		if (next < 0 || _t < next)                                                         \
-			next = _t;                                                                 \
+#define CONSIDER(t)                        \
+	do {                               \
+		long _t = (t);             \
+		if (next < 0 || _t < next) \
+			next = _t;         \
 	} while (0)
 	if (cfg->ttl > 0)
 		CONSIDER(sv->created_ms + (long)(cfg->ttl * 1000));
@@ -688,8 +690,8 @@ static void check_deadlines(struct supervisor *sv)
 			client_close(c);
 		else if (c->state == CL_RUNNING && c->deadline && !c->timed_out &&
 			 now >= c->deadline) {
-			struct launch_wire k = { .type = LAUNCH_WIRE_KILL, .id = c->id,
-						 .value = SIGKILL };
+			struct launch_wire k = {
+			    .type = LAUNCH_WIRE_KILL, .id = c->id, .value = SIGKILL};
 
 			c->timed_out = true;
 			(void)launch_wire_send(sv->sb->sock, &k, NULL, 0, NULL, 0);
@@ -734,7 +736,7 @@ void launch_session_serve(struct launch_session *s, struct launch_session_sandbo
 	sv.created = time(NULL);
 	sv.created_ms = sv.last_active_ms = now_ms();
 	for (int i = 0; i < LAUNCH_SESSION_MAX_CLIENTS; i++)
-		sv.cl[i] = (struct client){ .state = CL_FREE, .fd = -1 };
+		sv.cl[i] = (struct client){.state = CL_FREE, .fd = -1};
 	if (!sb->private_delta)
 		snprintf(s->kept_delta, sizeof(s->kept_delta), "%s", sb->delta);
 	(void)fcntl(sb->sock, F_SETFL, O_NONBLOCK);
@@ -764,20 +766,20 @@ void launch_session_serve(struct launch_session *s, struct launch_session_sandbo
 	while (!sv.stopping) {
 		int n = 0, k;
 
-		p[n] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+		p[n] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
 		map[n++] = -1;
-		p[n] = (struct pollfd){ .fd = sb->sock, .events = POLLIN };
+		p[n] = (struct pollfd){.fd = sb->sock, .events = POLLIN};
 		map[n++] = -2;
-		p[n] = (struct pollfd){ .fd = sb->init_pidfd, .events = POLLIN };
+		p[n] = (struct pollfd){.fd = sb->init_pidfd, .events = POLLIN};
 		map[n++] = -3;
-		p[n] = (struct pollfd){ .fd = sb->daemon_pidfd, .events = POLLIN };
+		p[n] = (struct pollfd){.fd = sb->daemon_pidfd, .events = POLLIN};
 		map[n++] = -4;
-		p[n] = (struct pollfd){ .fd = sb->sfd, .events = POLLIN };
+		p[n] = (struct pollfd){.fd = sb->sfd, .events = POLLIN};
 		map[n++] = -5;
 		for (int i = 0; i < LAUNCH_SESSION_MAX_CLIENTS; i++)
 			if ((sv.cl[i].state == CL_NEW || sv.cl[i].state == CL_RUNNING) &&
 			    sv.cl[i].fd >= 0) {
-				p[n] = (struct pollfd){ .fd = sv.cl[i].fd, .events = POLLIN };
+				p[n] = (struct pollfd){.fd = sv.cl[i].fd, .events = POLLIN};
 				map[n++] = i;
 			}
 		k = poll(p, (nfds_t)n, poll_timeout(&sv));
@@ -811,7 +813,8 @@ void launch_session_serve(struct launch_session *s, struct launch_session_sandbo
 				break;
 			}
 			default:
-				if (sv.cl[map[j]].state == CL_NEW || sv.cl[map[j]].state == CL_RUNNING)
+				if (sv.cl[map[j]].state == CL_NEW ||
+				    sv.cl[map[j]].state == CL_RUNNING)
 					client_request(&sv, &sv.cl[map[j]]);
 			}
 		}

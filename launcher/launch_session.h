@@ -38,35 +38,35 @@
 
 #define LAUNCH_SESSION_NAME_MAX 64
 #define LAUNCH_WIRE_MAX_PAYLOAD 65536
-#define LAUNCH_WIRE_MAX_ARGS 4096
+#define LAUNCH_WIRE_MAX_ARGS	4096
 /* Commands running at once in one sandbox, and control connections. */
-#define LAUNCH_SESSION_MAX_CMDS 128
+#define LAUNCH_SESSION_MAX_CMDS	   128
 #define LAUNCH_SESSION_MAX_CLIENTS 160
 /* EXEC's VALUE bits. */
 #define LAUNCH_EXEC_TTY 1 /* fd 0 is a terminal: make it the controlling one */
 
 enum launch_wire_type {
-	LAUNCH_WIRE_EXEC = 'C',     /* client->sup->init: run a command; 3 fds */
-	LAUNCH_WIRE_KILL = 'K',     /* client->sup->init: signal VALUE to command ID */
+	LAUNCH_WIRE_EXEC = 'C',	    /* client->sup->init: run a command; 3 fds */
+	LAUNCH_WIRE_KILL = 'K',	    /* client->sup->init: signal VALUE to command ID */
 	LAUNCH_WIRE_STATUS = 'S',   /* init->sup->client: wait status VALUE; ARG 1: timed out */
 	LAUNCH_WIRE_EXECFAIL = 'X', /* init->sup->client: execvp failed with errno VALUE */
 	LAUNCH_WIRE_ERROR = 'E',    /* any: a failure, payload the message */
-	LAUNCH_WIRE_INFO = 'I',     /* client->sup: describe; reply: JSON payload */
-	LAUNCH_WIRE_STOP = 'T',     /* client->sup: stop the sandbox */
+	LAUNCH_WIRE_INFO = 'I',	    /* client->sup: describe; reply: JSON payload */
+	LAUNCH_WIRE_STOP = 'T',	    /* client->sup: stop the sandbox */
 	LAUNCH_WIRE_PAUSE = 'P',
 	LAUNCH_WIRE_RESUME = 'U',
-	LAUNCH_WIRE_OK = 'O',       /* sup->client: done; payload: a kept delta path */
-	LAUNCH_WIRE_STARTED = 'B',  /* init->sup: command ID runs as pid VALUE (sandbox's) */
+	LAUNCH_WIRE_OK = 'O',	   /* sup->client: done; payload: a kept delta path */
+	LAUNCH_WIRE_STARTED = 'B', /* init->sup: command ID runs as pid VALUE (sandbox's) */
 };
 
 struct launch_wire {
 	uint32_t type;
-	uint32_t id;    /* command id, given by the supervisor (1, 2, ...) */
+	uint32_t id; /* command id, given by the supervisor (1, 2, ...) */
 	int32_t value;
-	uint32_t argc;  /* EXEC: strings after the workdir */
-	uint32_t envc;  /* EXEC: KEY=VALUE strings after argv */
-	uint32_t len;   /* payload bytes that follow */
-	int64_t arg;    /* EXEC: timeout in ms (0: none); STATUS: timed out */
+	uint32_t argc; /* EXEC: strings after the workdir */
+	uint32_t envc; /* EXEC: KEY=VALUE strings after argv */
+	uint32_t len;  /* payload bytes that follow */
+	int64_t arg;   /* EXEC: timeout in ms (0: none); STATUS: timed out */
 };
 
 /*
@@ -81,8 +81,7 @@ int launch_wire_send(int sock, struct launch_wire *h, const void *payload, size_
  * file, -EPROTO/-EMSGSIZE for a malformed datagram (its fds closed), or
  * -errno.
  */
-int launch_wire_recv(int sock, struct launch_wire *h, char *buf, size_t cap, int *fds,
-		     int *nfds);
+int launch_wire_recv(int sock, struct launch_wire *h, char *buf, size_t cap, int *fds, int *nfds);
 
 /* [A-Za-z0-9_.-]{1,64}, and not "." or "..". */
 bool launch_session_name_valid(const char *name);
@@ -104,8 +103,8 @@ bool launch_session_is_client(const struct fence_run_config *c);
  * FENCE_RUN_STATE_DIR and XDG_RUNTIME_DIR.  0, or -ENOENT when a
  * non-root caller has neither (ERR says so).
  */
-int launch_session_base(char *out, size_t outlen, bool root,
-			const char *(*get)(const char *key), char *err, size_t errlen);
+int launch_session_base(char *out, size_t outlen, bool root, const char *(*get)(const char *key),
+			char *err, size_t errlen);
 
 /*
  * An EXEC payload: WORKDIR, ARGV (ARGC strings), ENV (ENVC strings),
@@ -119,8 +118,8 @@ int launch_session_base(char *out, size_t outlen, bool root,
 struct buf;
 void launch_exec_encode(struct buf *b, const char *workdir, char *const *argv, size_t argc,
 			char *const *env, size_t envc);
-int launch_exec_decode(char *buf, size_t len, uint32_t argc, uint32_t envc,
-		       const char **workdir, char ***argv, char ***env);
+int launch_exec_decode(char *buf, size_t len, uint32_t argc, uint32_t envc, const char **workdir,
+		       char ***argv, char ***env);
 
 /* ------------------------------------------------------------------ */
 /* The supervisor side (launch_session.c), driven by main.c.          */
@@ -131,26 +130,26 @@ struct launch_cgroup;
 struct launch_session {
 	const struct fence_run_config *cfg;
 	char base[4096];
-	char dir[4200];          /* BASE/NAME */
+	char dir[4200]; /* BASE/NAME */
 	int dirfd;
-	int lockfd;              /* flock LOCK_EX, held for life */
-	int ready_fd;            /* pipe to the waiting caller; -1 once told */
+	int lockfd;   /* flock LOCK_EX, held for life */
+	int ready_fd; /* pipe to the waiting caller; -1 once told */
 	int listen_fd;
-	char freezer[4096];      /* freezer leaf (v1) or the sandbox's leaf (v2), or "" */
-	int freezer_version;     /* 0: none, 1 or 2 */
+	char freezer[4096];  /* freezer leaf (v1) or the sandbox's leaf (v2), or "" */
+	int freezer_version; /* 0: none, 1 or 2 */
 	int stop_fds[LAUNCH_SESSION_MAX_CLIENTS]; /* clients waiting for --stop */
 	int nstop;
-	char kept_delta[4096];   /* printed by --stop; "" for a private delta */
+	char kept_delta[4096]; /* printed by --stop; "" for a private delta */
 };
 
 /* What the one-shot setup built, handed over to the supervisor loop. */
 struct launch_session_sandbox {
-	int sock;                /* to the init (session mode: launch_wire) */
+	int sock; /* to the init (session mode: launch_wire) */
 	pid_t init;
 	int init_pidfd;
 	pid_t daemon;
 	int daemon_pidfd;
-	int sfd;                 /* signalfd: SIGINT, SIGTERM, SIGHUP */
+	int sfd; /* signalfd: SIGINT, SIGTERM, SIGHUP */
 	const struct launch_cgroup *cg;
 	struct audit *audit;
 	const char *codebase;

@@ -30,7 +30,8 @@ static int open_base(const char *base, char *err, size_t errlen)
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
 
-		snprintf(err, errlen, "cannot open the state directory '%s': %s", base, strerror(e));
+		snprintf(err, errlen, "cannot open the state directory '%s': %s", base,
+			 strerror(e));
 		if (fd >= 0)
 			(void)close(fd);
 		return -e;
@@ -38,8 +39,9 @@ static int open_base(const char *base, char *err, size_t errlen)
 	/* Someone else's directory, or one others may write, could hold a
 	 * socket or lock planted for us. */
 	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-		snprintf(err, errlen, "the state directory '%s' must be owned by uid %u and not "
-				      "writable by others",
+		snprintf(err, errlen,
+			 "the state directory '%s' must be owned by uid %u and not "
+			 "writable by others",
 			 base, (unsigned)geteuid());
 		(void)close(fd);
 		return -EPERM;
@@ -49,8 +51,8 @@ static int open_base(const char *base, char *err, size_t errlen)
 
 int launch_session_open_base(char *base, size_t baselen, char *err, size_t errlen)
 {
-	int r = launch_session_base(base, baselen, geteuid() == 0, (const char *(*)(const char *))getenv,
-				    err, errlen);
+	int r = launch_session_base(base, baselen, geteuid() == 0,
+				    (const char *(*)(const char *))getenv, err, errlen);
 
 	return r < 0 ? r : open_base(base, err, errlen);
 }
@@ -100,8 +102,8 @@ static int claim(struct launch_session *s, int basefd, const char *name, char *e
 	s->dirfd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->dirfd < 0)
 		return -errno;
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			   0600);
+	s->lockfd =
+	    openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		snprintf(err, errlen, "cannot lock '%.900s': %s", s->dir, strerror(errno));
 		return -errno;
@@ -111,8 +113,8 @@ static int claim(struct launch_session *s, int basefd, const char *name, char *e
 
 void launch_session_remove_state(struct launch_session *s)
 {
-	static const char *const files[] = { "control", "state.json", "state.json.tmp", "freezer",
-					     "log", "lock" };
+	static const char *const files[] = {"control", "state.json", "state.json.tmp",
+					    "freezer", "log",	     "lock"};
 	size_t i;
 
 	if (s->dirfd < 0)
@@ -194,8 +196,8 @@ int launch_session_detach(struct launch_session *s, const struct fence_run_confi
 	 * must see it end. */
 	(void)setsid();
 	null = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	r = openat(s->dirfd, "log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		   0600);
+	r = openat(s->dirfd, "log",
+		   O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (null < 0 || r < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(r, 2) < 0) {
 		launch_session_failed(s, "cannot redirect the supervisor's standard fds");
 		_exit(LAUNCH_EXIT_FAILURE);

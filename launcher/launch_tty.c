@@ -27,9 +27,9 @@
 int launch_tty_open(struct launch_tty *t)
 {
 	char name[128];
-	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
 
-	*t = (struct launch_tty){ .master = -1, .slave = -1 };
+	*t = (struct launch_tty){.master = -1, .slave = -1};
 	t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (t->master < 0)
 		return -errno;
@@ -51,7 +51,7 @@ int launch_tty_open(struct launch_tty *t)
 	}
 	t->in_open = true;
 	return 0;
-out_close: {
+out_close : {
 	int e = errno ? errno : EIO;
 
 	launch_tty_close(t);
@@ -76,7 +76,7 @@ static bool write_all(int fd, const char *p, size_t n)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				(void)poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 100);
+				(void)poll(&(struct pollfd){.fd = fd, .events = POLLOUT}, 1, 100);
 				continue;
 			}
 			return false;
@@ -92,9 +92,9 @@ int launch_tty_pollfds(const struct launch_tty *t, struct pollfd *p)
 	int n = 0;
 
 	if (t->master >= 0 && !t->master_eof)
-		p[n++] = (struct pollfd){ .fd = t->master, .events = POLLIN };
+		p[n++] = (struct pollfd){.fd = t->master, .events = POLLIN};
 	if (t->master >= 0 && !t->master_eof && t->in_open)
-		p[n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		p[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
 	return n;
 }
 
@@ -142,7 +142,7 @@ void launch_tty_relay(struct launch_tty *t, const struct pollfd *p, int n)
 void launch_tty_drain(struct launch_tty *t, int ms)
 {
 	while (t->master >= 0 && !t->master_eof) {
-		struct pollfd p = { .fd = t->master, .events = POLLIN };
+		struct pollfd p = {.fd = t->master, .events = POLLIN};
 
 		if (poll(&p, 1, ms) <= 0)
 			break;

@@ -12,12 +12,12 @@
 #include <termios.h>
 
 struct launch_tty {
-	int master;            /* ours, open until launch_tty_close() */
-	bool master_eof;       /* EIO: no process holds the slave any more */
-	int slave;             /* for the command; close it once sent */
-	bool in_open;          /* our stdin still relayed */
-	bool raw;              /* our terminal was put in raw mode */
-	struct termios saved;  /* to restore */
+	int master;	      /* ours, open until launch_tty_close() */
+	bool master_eof;      /* EIO: no process holds the slave any more */
+	int slave;	      /* for the command; close it once sent */
+	bool in_open;	      /* our stdin still relayed */
+	bool raw;	      /* our terminal was put in raw mode */
+	struct termios saved; /* to restore */
 };
 
 /* Allocates the pair, copies the window size of fd 0 (24x80 when it is

@@ -24,8 +24,8 @@ int launch_wire_send(int sock, struct launch_wire *h, const void *payload, size_
 		char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov[2] = { { h, sizeof(*h) }, { (void *)payload, len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct iovec iov[2] = {{h, sizeof(*h)}, {(void *)payload, len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
 	ssize_t n;
 
 	if (len > LAUNCH_WIRE_MAX_PAYLOAD || nfds < 0 || nfds > WIRE_MAX_FDS)
@@ -51,8 +51,7 @@ int launch_wire_send(int sock, struct launch_wire *h, const void *payload, size_
 	return n == (ssize_t)(sizeof(*h) + len) ? 0 : -EIO;
 }
 
-int launch_wire_recv(int sock, struct launch_wire *h, char *buf, size_t cap, int *fds,
-		     int *nfds)
+int launch_wire_recv(int sock, struct launch_wire *h, char *buf, size_t cap, int *fds, int *nfds)
 {
 	/* Room for more fds than we take, so that extra ones are seen (and
 	 * closed) rather than silently dropped with MSG_CTRUNC. */
@@ -60,9 +59,9 @@ int launch_wire_recv(int sock, struct launch_wire *h, char *buf, size_t cap, int
 		char buf[CMSG_SPACE(sizeof(int) * 16)];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov[2] = { { h, sizeof(*h) }, { buf, cap } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
+	struct iovec iov[2] = {{h, sizeof(*h)}, {buf, cap}};
+	struct msghdr mh = {
+	    .msg_iov = iov, .msg_iovlen = 2, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c;
 	int got = 0, bad = 0;
 	ssize_t n;
@@ -114,8 +113,8 @@ bool launch_session_name_valid(const char *name)
 	for (i = 0; i < n; i++) {
 		char ch = name[i];
 
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_' || ch == '.' || ch == '-'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
 			return false;
 	}
 	return true;
@@ -127,7 +126,7 @@ bool launch_session_is_client(const struct fence_run_config *c)
 }
 
 static int check_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int check_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -185,8 +184,9 @@ int launch_session_check(const struct fence_run_config *c, char *err, size_t err
 	const char *opt;
 
 	if (modes > 1)
-		return check_fail(err, errlen, "--detach, --in, --list, --stop, --pause and "
-					       "--resume do not combine");
+		return check_fail(err, errlen,
+				  "--detach, --in, --list, --stop, --pause and "
+				  "--resume do not combine");
 	if (c->name && !c->detach)
 		return check_fail(err, errlen, "--name needs --detach");
 	if (c->json && !c->list)
@@ -203,13 +203,15 @@ int launch_session_check(const struct fence_run_config *c, char *err, size_t err
 		if (check_name("--name", c->name, err, errlen) < 0)
 			return -EINVAL;
 		if (c->timeout > 0)
-			return check_fail(err, errlen, "--timeout is per command: give it to --in "
-						       "(--ttl bounds the sandbox)");
+			return check_fail(err, errlen,
+					  "--timeout is per command: give it to --in "
+					  "(--ttl bounds the sandbox)");
 		if (c->result)
 			return check_fail(err, errlen, "--result is per command: give it to --in");
 		if (c->apply)
-			return check_fail(err, errlen, "--apply does not apply to --detach: run "
-						       "'fencefs commit' after --stop");
+			return check_fail(err, errlen,
+					  "--apply does not apply to --detach: run "
+					  "'fencefs commit' after --stop");
 		/* The command, if any, is optional: a main process. */
 		if (c->command && !*c->command[0])
 			return check_fail(err, errlen, "empty command name");
@@ -217,10 +219,12 @@ int launch_session_check(const struct fence_run_config *c, char *err, size_t err
 	}
 	if (!launch_session_is_client(c))
 		return 0;
-	if ((opt = sandbox_option(c)) || (opt = c->preset && strcmp(c->preset, LAUNCH_DEFAULT_PRESET)
-						       ? "--preset" : NULL))
-		return check_fail(err, errlen, "%s belongs to --detach, not to a client of a "
-					       "running sandbox", opt);
+	if ((opt = sandbox_option(c)) ||
+	    (opt = c->preset && strcmp(c->preset, LAUNCH_DEFAULT_PRESET) ? "--preset" : NULL))
+		return check_fail(err, errlen,
+				  "%s belongs to --detach, not to a client of a "
+				  "running sandbox",
+				  opt);
 	if (c->in) {
 		if (check_name("--in", c->in, err, errlen) < 0)
 			return -EINVAL;
@@ -233,8 +237,9 @@ int launch_session_check(const struct fence_run_config *c, char *err, size_t err
 	if (c->command)
 		return check_fail(err, errlen, "unexpected argument '%s'", c->command[0]);
 	if (c->workdir || c->nenv || c->nenv_pass || c->timeout > 0 || c->result)
-		return check_fail(err, errlen, "--workdir, --env, --env-pass, --timeout and "
-					       "--result belong to --in");
+		return check_fail(err, errlen,
+				  "--workdir, --env, --env-pass, --timeout and "
+				  "--result belong to --in");
 	if (c->stop && check_name("--stop", c->stop, err, errlen) < 0)
 		return -EINVAL;
 	if (c->pause && check_name("--pause", c->pause, err, errlen) < 0)
@@ -244,8 +249,8 @@ int launch_session_check(const struct fence_run_config *c, char *err, size_t err
 	return 1;
 }
 
-int launch_session_base(char *out, size_t outlen, bool root,
-			const char *(*get)(const char *key), char *err, size_t errlen)
+int launch_session_base(char *out, size_t outlen, bool root, const char *(*get)(const char *key),
+			char *err, size_t errlen)
 {
 	const char *v = get("FENCE_RUN_STATE_DIR");
 	int n;
@@ -257,13 +262,15 @@ int launch_session_base(char *out, size_t outlen, bool root,
 	else if ((v = get("XDG_RUNTIME_DIR")) && *v)
 		n = snprintf(out, outlen, "%s/fence-run", v);
 	else {
-		snprintf(err, errlen, "XDG_RUNTIME_DIR is not set: long-lived sandboxes keep their "
-				      "state there (or in $FENCE_RUN_STATE_DIR)");
+		snprintf(err, errlen,
+			 "XDG_RUNTIME_DIR is not set: long-lived sandboxes keep their "
+			 "state there (or in $FENCE_RUN_STATE_DIR)");
 		return -ENOENT;
 	}
 	if (n < 0 || (size_t)n >= outlen || out[0] != '/') {
-		snprintf(err, errlen, "the state directory must be an absolute path of less "
-				      "than %zu bytes",
+		snprintf(err, errlen,
+			 "the state directory must be an absolute path of less "
+			 "than %zu bytes",
 			 outlen);
 		return -EINVAL;
 	}
@@ -282,8 +289,8 @@ void launch_exec_encode(struct buf *b, const char *workdir, char *const *argv, s
 		buf_add(b, env[i], strlen(env[i]) + 1);
 }
 
-int launch_exec_decode(char *buf, size_t len, uint32_t argc, uint32_t envc,
-		       const char **workdir, char ***argv, char ***env)
+int launch_exec_decode(char *buf, size_t len, uint32_t argc, uint32_t envc, const char **workdir,
+		       char ***argv, char ***env)
 {
 	char **a, **e, *p = buf, *end = buf + len;
 	uint32_t i;

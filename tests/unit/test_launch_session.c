@@ -41,19 +41,19 @@ static void test_names(void **state)
 		const char *name;
 		bool ok;
 	} cases[] = {
-		{ "a", true },
-		{ "agent-1.task_2", true },
-		{ "0123456789012345678901234567890123456789012345678901234567890123", true },
-		{ "01234567890123456789012345678901234567890123456789012345678901234", false },
-		{ "", false },
-		{ ".", false },
-		{ "..", false },
-		{ "...", true },
-		{ "a/b", false },
-		{ "a b", false },
-		{ "é", false },
-		{ "a\n", false },
-		{ "-rf", true },
+	    {"a", true},
+	    {"agent-1.task_2", true},
+	    {"0123456789012345678901234567890123456789012345678901234567890123", true},
+	    {"01234567890123456789012345678901234567890123456789012345678901234", false},
+	    {"", false},
+	    {".", false},
+	    {"..", false},
+	    {"...", true},
+	    {"a/b", false},
+	    {"a b", false},
+	    {"é", false},
+	    {"a\n", false},
+	    {"-rf", true},
 	};
 
 	(void)state;
@@ -70,41 +70,41 @@ static void test_session_options(void **state)
 		const char *args;
 		const char *msg; /* NULL: parses */
 	} cases[] = {
-		{ "--name s1 --detach", NULL },
-		{ "--name s1 --detach --ttl 1h --idle-timeout 5m -- sleep 1000", NULL },
-		{ "--name s1 --detach --memory 1G --delta /tmp/d --rule write=**", NULL },
-		{ "--in s1 -- true", NULL },
-		{ "--in s1 --timeout 5 --env A=b --workdir src --result /tmp/r -- true", NULL },
-		{ "--list", NULL },
-		{ "--list --json", NULL },
-		{ "--stop s1", NULL },
-		{ "--stop --all", NULL },
-		{ "--pause s1", NULL },
-		{ "--resume s1", NULL },
-		{ "--detach", "--detach needs --name NAME" },
-		{ "--name s1 -- true", "--name needs --detach" },
-		{ "--name a/b --detach", "--name 'a/b': a name is" },
-		{ "--name s1 --detach --timeout 5", "--timeout is per command" },
-		{ "--name s1 --detach --result /tmp/r", "--result is per command" },
-		{ "--name s1 --detach --apply", "--apply does not apply to --detach" },
-		{ "--in s1", "no command given" },
-		{ "--in .. -- true", "--in '..': a name is" },
-		{ "--in s1 --memory 1G -- true", "--memory belongs to --detach" },
-		{ "--in s1 --codebase /x -- true", "--codebase belongs to --detach" },
-		{ "--in s1 --preset full-access -- true", "--preset belongs to --detach" },
-		{ "--in s1 --tty -- sh", NULL },
-		{ "--tty -- sh", "--tty needs --in" },
-		{ "--name s1 --detach --tty", "--tty needs --in" },
-		{ "--list --stop s1", "do not combine" },
-		{ "--in s1 --list -- true", "do not combine" },
-		{ "--json", "--json needs --list" },
-		{ "--ttl 5 -- true", "--ttl and --idle-timeout need --detach" },
-		{ "--name s1 --detach --ttl 0", "--ttl '0': invalid duration" },
-		{ "--name s1 --detach --idle-timeout x", "--idle-timeout 'x': invalid duration" },
-		{ "--list extra", "unexpected argument 'extra'" },
-		{ "--stop s1 --env A=b", "belong to --in" },
-		{ "--stop a/b", "--stop 'a/b'" },
-		{ "--pause _x/", "--pause '_x/'" },
+	    {"--name s1 --detach", NULL},
+	    {"--name s1 --detach --ttl 1h --idle-timeout 5m -- sleep 1000", NULL},
+	    {"--name s1 --detach --memory 1G --delta /tmp/d --rule write=**", NULL},
+	    {"--in s1 -- true", NULL},
+	    {"--in s1 --timeout 5 --env A=b --workdir src --result /tmp/r -- true", NULL},
+	    {"--list", NULL},
+	    {"--list --json", NULL},
+	    {"--stop s1", NULL},
+	    {"--stop --all", NULL},
+	    {"--pause s1", NULL},
+	    {"--resume s1", NULL},
+	    {"--detach", "--detach needs --name NAME"},
+	    {"--name s1 -- true", "--name needs --detach"},
+	    {"--name a/b --detach", "--name 'a/b': a name is"},
+	    {"--name s1 --detach --timeout 5", "--timeout is per command"},
+	    {"--name s1 --detach --result /tmp/r", "--result is per command"},
+	    {"--name s1 --detach --apply", "--apply does not apply to --detach"},
+	    {"--in s1", "no command given"},
+	    {"--in .. -- true", "--in '..': a name is"},
+	    {"--in s1 --memory 1G -- true", "--memory belongs to --detach"},
+	    {"--in s1 --codebase /x -- true", "--codebase belongs to --detach"},
+	    {"--in s1 --preset full-access -- true", "--preset belongs to --detach"},
+	    {"--in s1 --tty -- sh", NULL},
+	    {"--tty -- sh", "--tty needs --in"},
+	    {"--name s1 --detach --tty", "--tty needs --in"},
+	    {"--list --stop s1", "do not combine"},
+	    {"--in s1 --list -- true", "do not combine"},
+	    {"--json", "--json needs --list"},
+	    {"--ttl 5 -- true", "--ttl and --idle-timeout need --detach"},
+	    {"--name s1 --detach --ttl 0", "--ttl '0': invalid duration"},
+	    {"--name s1 --detach --idle-timeout x", "--idle-timeout 'x': invalid duration"},
+	    {"--list extra", "unexpected argument 'extra'"},
+	    {"--stop s1 --env A=b", "belong to --in"},
+	    {"--stop a/b", "--stop 'a/b'"},
+	    {"--pause _x/", "--pause '_x/'"},
 	};
 
 	(void)state;
@@ -117,7 +117,8 @@ static void test_session_options(void **state)
 		if (!cases[i].msg && r != 0)
 			fail_msg("'%s': unexpected error '%s'", cases[i].args, err);
 		if (cases[i].msg && (r != -EINVAL || !strstr(err, cases[i].msg)))
-			fail_msg("'%s': expected '%s', got %d '%s'", cases[i].args, cases[i].msg, r, err);
+			fail_msg("'%s': expected '%s', got %d '%s'", cases[i].args, cases[i].msg, r,
+				 err);
 		launch_config_free(&c);
 	}
 }
@@ -129,7 +130,8 @@ static void test_session_fields(void **state)
 	int argc;
 
 	(void)state;
-	argc = split(buf, sizeof(buf), "--name s1 --detach --ttl 2m --idle-timeout 30 -- sleep 9", argv);
+	argc = split(buf, sizeof(buf), "--name s1 --detach --ttl 2m --idle-timeout 30 -- sleep 9",
+		     argv);
 	assert_int_equal(launch_config_parse(&c, argc, argv, err, sizeof(err)), 0);
 	assert_string_equal(c.name, "s1");
 	assert_true(c.detach);
@@ -169,27 +171,31 @@ static const char *fake_get(const char *key)
 
 static void test_base(void **state)
 {
-	static const char *const none[] = { NULL };
-	static const char *const xdg[] = { "XDG_RUNTIME_DIR", "/run/user/1000", NULL };
-	static const char *const over[] = { "XDG_RUNTIME_DIR", "/run/user/1000",
-					    "FENCE_RUN_STATE_DIR", "/srv/st", NULL };
-	static const char *const rel[] = { "FENCE_RUN_STATE_DIR", "st", NULL };
+	static const char *const none[] = {NULL};
+	static const char *const xdg[] = {"XDG_RUNTIME_DIR", "/run/user/1000", NULL};
+	static const char *const over[] = {"XDG_RUNTIME_DIR", "/run/user/1000",
+					   "FENCE_RUN_STATE_DIR", "/srv/st", NULL};
+	static const char *const rel[] = {"FENCE_RUN_STATE_DIR", "st", NULL};
 	char out[256], err[256];
 
 	(void)state;
 	fake_env = none;
-	assert_int_equal(launch_session_base(out, sizeof(out), true, fake_get, err, sizeof(err)), 0);
+	assert_int_equal(launch_session_base(out, sizeof(out), true, fake_get, err, sizeof(err)),
+			 0);
 	assert_string_equal(out, "/run/fence-run");
 	assert_int_equal(launch_session_base(out, sizeof(out), false, fake_get, err, sizeof(err)),
 			 -ENOENT);
 	assert_non_null(strstr(err, "XDG_RUNTIME_DIR is not set"));
 	fake_env = xdg;
-	assert_int_equal(launch_session_base(out, sizeof(out), false, fake_get, err, sizeof(err)), 0);
+	assert_int_equal(launch_session_base(out, sizeof(out), false, fake_get, err, sizeof(err)),
+			 0);
 	assert_string_equal(out, "/run/user/1000/fence-run");
-	assert_int_equal(launch_session_base(out, sizeof(out), true, fake_get, err, sizeof(err)), 0);
+	assert_int_equal(launch_session_base(out, sizeof(out), true, fake_get, err, sizeof(err)),
+			 0);
 	assert_string_equal(out, "/run/fence-run");
 	fake_env = over;
-	assert_int_equal(launch_session_base(out, sizeof(out), false, fake_get, err, sizeof(err)), 0);
+	assert_int_equal(launch_session_base(out, sizeof(out), false, fake_get, err, sizeof(err)),
+			 0);
 	assert_string_equal(out, "/srv/st");
 	fake_env = rel;
 	assert_int_equal(launch_session_base(out, sizeof(out), true, fake_get, err, sizeof(err)),
@@ -198,11 +204,11 @@ static void test_base(void **state)
 
 static void test_exec_payload(void **state)
 {
-	char *argv[] = { (char *)"sh", (char *)"-c", (char *)"", (char *)"x y", NULL };
-	char *env[] = { (char *)"A=1", (char *)"B=", NULL };
+	char *argv[] = {(char *)"sh", (char *)"-c", (char *)"", (char *)"x y", NULL};
+	char *env[] = {(char *)"A=1", (char *)"B=", NULL};
 	char **a, **e;
 	const char *wd;
-	struct buf b = { 0 };
+	struct buf b = {0};
 
 	(void)state;
 	launch_exec_encode(&b, "src", argv, 4, env, 2);
@@ -221,15 +227,15 @@ static void test_exec_payload(void **state)
 	assert_int_equal(launch_exec_decode(b.data, b.len, 5, 2, &wd, &a, &e), -EPROTO);
 	assert_int_equal(launch_exec_decode(b.data, b.len, 4, 1, &wd, &a, &e), -EPROTO);
 	assert_int_equal(launch_exec_decode(b.data, b.len, 0, 6, &wd, &a, &e), -EPROTO);
-	assert_int_equal(launch_exec_decode(b.data, b.len, LAUNCH_WIRE_MAX_ARGS + 1, 0, &wd, &a, &e),
-			 -EPROTO);
+	assert_int_equal(
+	    launch_exec_decode(b.data, b.len, LAUNCH_WIRE_MAX_ARGS + 1, 0, &wd, &a, &e), -EPROTO);
 	/* Not NUL-terminated. */
 	assert_int_equal(launch_exec_decode(b.data, b.len - 1, 4, 2, &wd, &a, &e), -EPROTO);
 	assert_null(a);
 	buf_free(&b);
 	/* An environment string without '=' or with an empty key. */
 	{
-		char *bad[] = { (char *)"NOEQ", NULL }, *bad2[] = { (char *)"=v", NULL };
+		char *bad[] = {(char *)"NOEQ", NULL}, *bad2[] = {(char *)"=v", NULL};
 
 		launch_exec_encode(&b, "", argv, 1, bad, 1);
 		assert_int_equal(launch_exec_decode(b.data, b.len, 1, 1, &wd, &a, &e), -EPROTO);
@@ -240,7 +246,7 @@ static void test_exec_payload(void **state)
 	}
 	/* An empty command name. */
 	{
-		char *empty[] = { (char *)"", NULL };
+		char *empty[] = {(char *)"", NULL};
 
 		launch_exec_encode(&b, "", empty, 1, NULL, 0);
 		assert_int_equal(launch_exec_decode(b.data, b.len, 1, 0, &wd, &a, &e), -EPROTO);
@@ -251,7 +257,7 @@ static void test_exec_payload(void **state)
 static void test_wire(void **state)
 {
 	static char buf[LAUNCH_WIRE_MAX_PAYLOAD + 1];
-	struct launch_wire h = { .type = LAUNCH_WIRE_EXEC, .id = 7, .arg = 1500 }, g;
+	struct launch_wire h = {.type = LAUNCH_WIRE_EXEC, .id = 7, .arg = 1500}, g;
 	int sp[2], fds[3], nfds, three[3];
 
 	(void)state;
@@ -277,7 +283,7 @@ static void test_wire(void **state)
 	assert_int_equal(launch_wire_recv(sp[1], &g, buf, 50, fds, &nfds), -EPROTO);
 	/* A header whose len lies. */
 	{
-		struct launch_wire lie = { .type = 'I', .len = 9 };
+		struct launch_wire lie = {.type = 'I', .len = 9};
 
 		assert_int_equal(send(sp[0], &lie, sizeof(lie), 0), (ssize_t)sizeof(lie));
 		assert_int_equal(launch_wire_recv(sp[1], &g, buf, 50, fds, &nfds), -EPROTO);
@@ -294,12 +300,9 @@ static void test_wire(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_session_options),
-		cmocka_unit_test(test_session_fields),
-		cmocka_unit_test(test_base),
-		cmocka_unit_test(test_exec_payload),
-		cmocka_unit_test(test_wire),
+	    cmocka_unit_test(test_names),	   cmocka_unit_test(test_session_options),
+	    cmocka_unit_test(test_session_fields), cmocka_unit_test(test_base),
+	    cmocka_unit_test(test_exec_payload),   cmocka_unit_test(test_wire),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
