@@ -207,12 +207,50 @@ int launch_session_detach(struct launch_session *s, const struct fence_run_confi
 	return 0;
 }
 
+/*
+ * The end of the supervisor's log (what the daemon said on its stderr),
+ * at most the last 600 bytes and whole lines, into OUT; "" if none.  The
+ * caller's terminal gets it: control bytes become '?'.
+ */
+static void log_tail(struct launch_session *s, char *out, size_t outlen)
+{
+	char buf[601], *p;
+	off_t end;
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	if (s->dirfd < 0 || (fd = openat(s->dirfd, "log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	n = end > 0 ? pread(fd, buf, sizeof(buf) - 1, end > 600 ? end - 600 : 0) : 0;
+	(void)close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = end > 600 ? strchr(buf, '\n') : buf;
+	if (!p)
+		return;
+	if (*p == '\n')
+		p++;
+	while (*p && p[strlen(p) - 1] == '\n')
+		p[strlen(p) - 1] = '\0';
+	for (char *q = p; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\n')
+			*q = '?';
+	snprintf(out, outlen, "%s", p);
+}
+
 void launch_session_failed(struct launch_session *s, const char *error)
 {
 	if (s->ready_fd >= 0) {
 		const char *m = error && *error ? error : "the sandbox failed to start";
+		char tail[601], msg[1800];
 
-		(void)!write(s->ready_fd, m, strlen(m));
+		/* "see its message above": above is the log, which goes. */
+		log_tail(s, tail, sizeof(tail));
+		snprintf(msg, sizeof(msg), "%s%s%s", m, *tail ? "\n" : "", tail);
+		(void)!write(s->ready_fd, msg, strlen(msg));
 		(void)close(s->ready_fd);
 		s->ready_fd = -1;
 	}

@@ -73,6 +73,9 @@ fr --codebase "$P" --name "${pfx}bad" --detach --policy /nonexistent.ini 2>"$T/e
 check_eq "a setup failure under --detach gives 125" 125 "$rc"
 check "a setup failure names the policy file" grep -q "nonexistent.ini" "$T/e"
 check "a failed --detach leaves no state" test ! -e "$BASE/${pfx}bad"
+fr --codebase "$P" --name "${pfx}bad" --detach --delta "$T/delta" 2>"$T/e"; rc=$?
+check_eq "--detach on a delta a live sandbox holds gives 125" 125 "$rc"
+check "... with the daemon's own reason (not 'see above' of a log that is gone)" grep -q "delta '$T/delta' is in use" "$T/e"
 fr --codebase "$P" --name "${pfx}bad" --detach --timeout 5 2>/dev/null; check_eq "--timeout with --detach gives 125 (it is per command)" 125 $?
 
 # --- --in: the exit contract and the caller's fds ------------------------------------
