@@ -60,7 +60,7 @@ POLICY_LIBS := $(call pc_libs,libpcre2-8 inih)
 FUSE_LIBS   := $(call pc_libs,fuse3) -lpthread
 SECCOMP_LIBS := $(call pc_libs,libseccomp)
 
-.PHONY: all test check install uninstall demo bench bench-policy fuzz clean deps unit probes lint-man
+.PHONY: all test check install uninstall demo example bench bench-policy fuzz clean deps unit probes lint-man
 
 all: $(FENCEFS) $(FENCERUN)
 
@@ -141,6 +141,13 @@ demo:
 	@scripts/deps.sh build
 	$(MAKE) all
 	@scripts/demo.sh
+
+# The Python SDK's example agent (examples/agent_loop.py) against this build.
+example:
+	@scripts/deps.sh build
+	$(MAKE) all
+	FENCE_BIN_DIR=$(abspath $(BUILD)) FENCE_PRESET_DIR=$(CURDIR)/presets \
+		PYTHONPATH=$(CURDIR)/sdk/python/src python3 examples/agent_loop.py
 
 bench:
 	@scripts/deps.sh build bench
