@@ -478,6 +478,19 @@ void launch_cgroup_stats(const struct launch_cgroup *cg, struct launch_cgroup_st
 	}
 }
 
+uint64_t launch_cgroup_oom_kills(const struct launch_cgroup *cg)
+{
+	char buf[4096];
+
+	if (cg->version == 2 && cg->fd[0] >= 0 &&
+	    !read_small(cg->fd[0], NULL, "memory.events", buf, sizeof(buf)))
+		return keyed_value(buf, "oom_kill");
+	if (cg->version == 1 && cg->fd[LAUNCH_CG_MEMORY] >= 0 &&
+	    !read_small(cg->fd[LAUNCH_CG_MEMORY], NULL, "memory.oom_control", buf, sizeof(buf)))
+		return keyed_value(buf, "oom_kill");
+	return 0;
+}
+
 void launch_cgroup_destroy(struct launch_cgroup *cg)
 {
 	int i, tries;

@@ -89,6 +89,8 @@ int launch_cgroup_open_tasks(const struct launch_cgroup *cg, int fds[LAUNCH_CG_N
  * writing "0", and closes the fds.  0 or -errno. */
 int launch_cgroup_attach_self(int fds[LAUNCH_CG_NCTL]);
 
+/* How many processes the OOM killer has killed in the cgroup so far (0 when unknown). */
+uint64_t launch_cgroup_oom_kills(const struct launch_cgroup *cg);
 /* Reads peak memory and whether the OOM killer struck; missing files give 0. */
 void launch_cgroup_stats(const struct launch_cgroup *cg, struct launch_cgroup_stats *st);
 

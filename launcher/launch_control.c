@@ -463,7 +463,8 @@ static int do_in(int basefd, const char *base, const struct fence_run_config *c)
 		if (h.type == LAUNCH_WIRE_STATUS) {
 			got_status = true;
 			status = h.value;
-			res.timed_out = h.arg != 0;
+			res.timed_out = (h.arg & 1) != 0;
+			res.oom_killed = (h.arg & 2) != 0;
 		} else if (h.type == LAUNCH_WIRE_EXECFAIL) {
 			exec_errno = h.value;
 		} else if (h.type == LAUNCH_WIRE_ERROR) {

@@ -46,6 +46,7 @@ struct client {
 	int32_t pid;   /* the command's pid in the sandbox (as the daemon's events say) */
 	long deadline; /* CL_NEW: request deadline; CL_RUNNING: --timeout; 0: none */
 	bool timed_out;
+	uint64_t oom_before; /* the cgroup's OOM kills when the command started */
 };
 
 struct supervisor {
@@ -447,6 +448,7 @@ static int start_exec(struct supervisor *sv, struct client *c, const struct laun
 	}
 	c->state = CL_RUNNING;
 	c->id = out.id;
+	c->oom_before = sv->sb->cg ? launch_cgroup_oom_kills(sv->sb->cg) : 0;
 	c->deadline = h->arg ? now_ms() + (long)h->arg : 0;
 	sv->last_active_ms = now_ms();
 	audit_command(sv, out.id, argv, *wd ? wd : "(default)");
@@ -597,8 +599,17 @@ static void init_message(struct supervisor *sv)
 		return;
 	}
 	if (h.type == LAUNCH_WIRE_STATUS) {
+		/*
+		 * Killed by SIGKILL while the cgroup's OOM kills went up: the OOM
+		 * killer's doing (another command's OOM at the same moment would
+		 * be counted too).  arg: bit 0 timed out, bit 1 OOM-killed.
+		 */
+		bool oom = WIFSIGNALED(h.value) && WTERMSIG(h.value) == SIGKILL && sv->sb->cg &&
+			   launch_cgroup_oom_kills(sv->sb->cg) > c->oom_before;
+
 		if (c->fd >= 0)
-			send_simple(c->fd, LAUNCH_WIRE_STATUS, h.id, h.value, c->timed_out, NULL);
+			send_simple(c->fd, LAUNCH_WIRE_STATUS, h.id, h.value,
+				    (c->timed_out ? 1 : 0) | (oom ? 2 : 0), NULL);
 		client_close(c);
 		sv->last_active_ms = now_ms();
 	} else if (c->fd >= 0 && (h.type == LAUNCH_WIRE_EXECFAIL || h.type == LAUNCH_WIRE_ERROR)) {

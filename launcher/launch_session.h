@@ -66,7 +66,7 @@ struct launch_wire {
 	uint32_t argc; /* EXEC: strings after the workdir */
 	uint32_t envc; /* EXEC: KEY=VALUE strings after argv */
 	uint32_t len;  /* payload bytes that follow */
-	int64_t arg;   /* EXEC: timeout in ms (0: none); STATUS: timed out */
+	int64_t arg;   /* EXEC: timeout in ms (0: none); STATUS: bit 0 timed out, bit 1 OOM-killed */
 };
 
 /*

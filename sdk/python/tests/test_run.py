@@ -82,5 +82,6 @@ def test_memory_limit_kills_the_command(proj):
     with Sandbox.from_local(proj, limits=Limits(memory="64M", pids=64)) as box:
         r = box.run(["python3", "-c", "x = bytearray(400 << 20); x[::4096] = b'x' * len(x[::4096])"])
         assert (r.exit_code, r.signal) == (137, 9)
-        # r.oom_killed: fence-run --in's --result does not say it yet (always false)
+        assert r.oom_killed                     # the cgroup's oom_kill count rose
+        assert not box.run("true").oom_killed
         assert box.run("echo alive").stdout == "alive\n"
