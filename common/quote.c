@@ -27,32 +27,13 @@ static bool steers(uint32_t cp)
 static size_t next_char(const unsigned char *s, size_t left, bool *unsafe)
 {
 	uint32_t cp;
-	size_t n, i;
+	size_t n = fence_utf8_decode(s, left, &cp);
 
-	if (s[0] < 0x80) {
-		*unsafe = s[0] < 0x20 || s[0] == 0x7F;
+	if (n == 0) {
+		*unsafe = true; /* not UTF-8: the byte is escaped */
 		return 1;
 	}
-	*unsafe = true;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 1;
-	if (left < n)
-		return 1;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 1;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 1;
-	*unsafe = steers(cp);
+	*unsafe = n == 1 ? cp < 0x20 || cp == 0x7F : steers(cp);
 	return n;
 }
 

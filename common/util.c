@@ -186,15 +186,15 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing past U+10FFFF), or 0 when it is not valid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t left)
+size_t fence_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp_out)
 {
 	size_t n, i;
-	unsigned cp;
+	uint32_t cp;
 
-	if (s[0] < 0x80)
+	if (s[0] < 0x80) {
+		*cp_out = s[0];
 		return 1;
+	}
 	if (s[0] >= 0xC2 && s[0] <= 0xDF)
 		n = 2, cp = s[0] & 0x1F;
 	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
@@ -213,6 +213,7 @@ static size_t utf8_seq_len(const unsigned char *s, size_t left)
 	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
 	    (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
+	*cp_out = cp;
 	return n;
 }
 
@@ -220,6 +221,7 @@ void buf_add_json_mem(struct buf *b, const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, n;
+	uint32_t cp;
 
 	buf_add(b, "\"", 1);
 	while (i < len) {
@@ -243,7 +245,7 @@ void buf_add_json_mem(struct buf *b, const char *str, size_t len)
 		} else if (c < 0x20 || c == 0x7F) {
 			buf_addf(b, "\\u%04x", c);
 			i++;
-		} else if ((n = utf8_seq_len(s + i, len - i)) > 0) {
+		} else if ((n = fence_utf8_decode(s + i, len - i, &cp)) > 0) {
 			buf_add(b, s + i, n);
 			i += n;
 		} else {

@@ -59,6 +59,12 @@ void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf,
 void buf_add_json_str(struct buf *b, const char *s);
 /* Same for LEN bytes that may contain NUL. */
 void buf_add_json_mem(struct buf *b, const char *s, size_t len);
+/*
+ * The length of the valid UTF-8 sequence at S (LEFT bytes there; RFC
+ * 3629: no overlong forms, no surrogates, nothing past U+10FFFF), its code
+ * point in *CP; 0 when it is not valid.
+ */
+size_t fence_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp);
 
 /* "2026-11-23T10:00:00.123456Z" for now (UTC, microseconds).  buf >= 32. */
 void fence_timestamp(char *buf, size_t len);
