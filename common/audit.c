@@ -438,39 +438,31 @@ static bool rate_ok(struct audit *a, const char *event, const char *keyfields)
 static void emit_summaries(struct audit *a, bool all)
 {
 	int64_t sec = now_second();
-	struct buf sums[16];
-	size_t k, n = 0;
+	struct buf sums = { 0 };
+	size_t k;
+	char *p, *nl;
 
+	/* Gathered under the lock, one per line (JSON fields hold no raw newline), written after. */
 	pthread_mutex_lock(&a->rl_lock);
 	for (k = 0; a->keys && k < AUDIT_KEYS; k++) {
 		struct audit_key *key = &a->keys[k];
 
 		if (!key->suppressed || (!all && key->window == sec))
 			continue;
-		if (n == ARRAY_SIZE(sums)) {
-			/* Written outside the lock, a batch at a time. */
-			size_t j;
-
-			pthread_mutex_unlock(&a->rl_lock);
-			for (j = 0; j < n; j++) {
-				if (!sums[j].oom)
-					emit_line(a, "suppressed", sums[j].data, false);
-				buf_free(&sums[j]);
-			}
-			n = 0;
-			pthread_mutex_lock(&a->rl_lock);
-			if (!key->suppressed)
-				continue;
-		}
-		sums[n] = (struct buf){ 0 };
-		summary_of(key, &sums[n++]);
+		summary_of(key, &sums);
+		buf_add(&sums, "\n", 1);
 	}
 	pthread_mutex_unlock(&a->rl_lock);
-	for (k = 0; k < n; k++) {
-		if (!sums[k].oom)
-			emit_line(a, "suppressed", sums[k].data, false);
-		buf_free(&sums[k]);
+	if (sums.oom) {
+		report_failure(a, ENOMEM, 0);
+	} else if (sums.len) {
+		buf_add(&sums, "", 1);
+		for (p = sums.data; (nl = strchr(p, '\n')); p = nl + 1) {
+			*nl = '\0';
+			emit_line(a, "suppressed", p, false);
+		}
 	}
+	buf_free(&sums);
 }
 
 void audit_read_comm(const char *path, char *comm, size_t len)

@@ -388,14 +388,7 @@ static int commit_file(struct fs_session *s, struct fs_inode *i, int upfd, const
 	}
 	/* The read fd on the source gives way to a read-write fd on the copy. */
 	pthread_rwlock_wrlock(fs_io_lock(i));
-	if (i->data_fd >= 0) {
-		(void)close(i->data_fd);
-		i->data_fd = c->fd;
-	} else {
-		i->data_fd = c->fd;
-		fs_data_fd_added(s, i);
-	}
-	i->data_rw = true;
+	fs_data_fd_set(s, i, c->fd, true);
 	fs_set_upper(s, i, upper, &ust);
 	pthread_rwlock_unlock(fs_io_lock(i));
 	c->fd = -1;

@@ -111,14 +111,14 @@ struct fs_inode {
 	uint8_t level;        /* enum policy_level; immutable */
 	bool write_beneath;   /* a directory under write that may hold write names */
 	/*
-	 * A source file with several hard links gets one inode per name
-	 * until its copy-up, as in overlayfs without index: a write through
-	 * one name copies up that name only, so the names must not share the
-	 * kernel's page cache.  The key then also holds (parent, name).
-	 * (table_lock)
+	 * Keyed by the delta object (table_lock).  Until then (a source
+	 * object) the key also holds (parent, name): each name of a source
+	 * file with several hard links is its own inode until its copy-up, as
+	 * in overlayfs without index (a write through one name copies up that
+	 * name only, so the names must not share the kernel's page cache),
+	 * and an object moved on the host is a new inode at its new name.
 	 */
-	bool per_name;
-	bool key_upper;       /* keyed by the delta object (table_lock) */
+	bool key_upper;
 	bool has_src;         /* a source object: (src_dev, src_ino) */
 	bool has_upper;       /* a delta object; set once (ns_lock) */
 	bool orphan;          /* its delta name was removed: its fds stay (pinned) */
@@ -232,15 +232,15 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 				      const struct policy_decision *dec, struct fs_inode *parent,
 				      const char *name, const struct stat *src,
 				      const struct stat *upper, int upper_fd, uint64_t report_ino,
-				      bool opaque, bool per_name);
+				      bool opaque);
 /*
  * Only the finding half: the inode the table holds for (dev, ino, level)
- * -- and (parent, name) for a per-name one -- with one more kernel
- * reference, or NULL.
+ * -- and (parent, name) for one keyed by its source object -- with one
+ * more kernel reference, or NULL.
  */
 struct fs_inode *fs_inode_find(struct fs_session *s, dev_t dev, ino_t ino,
 			       enum policy_level level, const struct fs_inode *parent,
-			       const char *name, bool per_name);
+			       const char *name);
 /* Drops N kernel references; frees the inode (and maybe its parents) at 0. */
 void fs_inode_forget(struct fs_session *s, struct fs_inode *i, uint64_t n);
 /* Re-keys I under a new (dev, ino), one per object again, after a copy-up. */
@@ -308,8 +308,11 @@ int fs_lstat_object(struct fs_session *s, struct fs_inode *i, struct stat *st);
  */
 bool fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name,
 		    const struct stat *st, bool owe);
-/* Accounts a data fd just stored on I (io_lock held for writing). */
-void fs_data_fd_added(struct fs_session *s, struct fs_inode *i);
+/*
+ * Makes FD (read-write when RW) I's cached data fd, closing the one it
+ * replaces; io_lock held for writing.
+ */
+void fs_data_fd_set(struct fs_session *s, struct fs_inode *i, int fd, bool rw);
 /* Releases I's cached fds and its place on the list (the inode is being freed). */
 void fs_fds_release(struct fs_session *s, struct fs_inode *i);
 /* Writes the counters as one JSON object into BUF. */

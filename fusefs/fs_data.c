@@ -65,17 +65,10 @@ int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd)
 			} else {
 				errno = EIO;
 			}
-			if (nfd < 0) {
+			if (nfd < 0)
 				r = -errno;
-			} else if (i->data_fd >= 0) {
-				(void)close(i->data_fd);
-				i->data_fd = nfd;
-			} else {
-				i->data_fd = nfd;
-				fs_data_fd_added(s, i);
-			}
-			if (nfd >= 0)
-				i->data_rw = nrw;
+			else
+				fs_data_fd_set(s, i, nfd, nrw);
 		}
 		pthread_rwlock_unlock(fs_io_lock(i));
 		fs_ns_unlock(s);
@@ -234,27 +227,30 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * -- must fit in the budget (ENOSPC otherwise); after it, the real change
  * is charged (or given back) and the reservation released.
  */
-int fs_charge_begin(struct fs_session *s, struct fs_inode *i, int fd, int64_t reserve,
-		    struct fs_charge *c)
+int fs_charge_begin(struct fs_session *s, struct fs_inode *i, int fd, struct fs_charge *c)
 {
-	struct stat st;
-	int r;
-
 	c->i = i;
 	c->reserved = 0;
 	pthread_mutex_lock(fs_acct_lock(i));
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
+	if (fstat(fd, &c->st) < 0) {
+		int r = -errno;
+
 		pthread_mutex_unlock(fs_acct_lock(i));
 		return r;
 	}
-	c->before = delta_cost(&st);
-	r = delta_charge(s, reserve);
+	c->before = delta_cost(&c->st);
+	return 0;
+}
+
+int fs_charge_reserve(struct fs_session *s, struct fs_charge *c, int64_t bytes)
+{
+	int r = delta_charge(s, bytes);
+
 	if (r < 0) {
-		pthread_mutex_unlock(fs_acct_lock(i));
+		pthread_mutex_unlock(fs_acct_lock(c->i));
 		return r;
 	}
-	c->reserved = reserve;
+	c->reserved = bytes > 0 ? bytes : 0;
 	return 0;
 }
 
@@ -276,17 +272,14 @@ void fs_charge_end(struct fs_session *s, int fd, struct fs_charge *c)
 
 /*
  * The most writing [OFF, OFF+LEN) can add to the cost of the file behind
- * FD: nothing when the range lies inside allocated data, else LEN (holes
- * or growth).
+ * FD, whose attributes are ST: nothing when the range lies inside
+ * allocated data, else LEN (holes or growth).
  */
-static int64_t write_reserve(int fd, off_t off, size_t len)
+static int64_t write_reserve(int fd, const struct stat *st, off_t off, size_t len)
 {
-	struct stat st;
 	off_t hole;
 
-	if (fstat(fd, &st) < 0)
-		return (int64_t)len;
-	if ((int64_t)off + (int64_t)len > st.st_size)
+	if ((int64_t)off + (int64_t)len > st->st_size)
 		return (int64_t)len;
 	hole = lseek(fd, off, SEEK_HOLE);
 	return hole >= 0 && hole >= off + (off_t)len ? 0 : (int64_t)len;
@@ -321,7 +314,9 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = fs_charge_begin(s, i, fd, write_reserve(fd, off, len), &c);
+	r = fs_charge_begin(s, i, fd, &c);
+	if (r == 0)
+		r = fs_charge_reserve(s, &c, write_reserve(fd, &c.st, off, len));
 	if (r < 0) {
 		pthread_rwlock_unlock(fs_io_lock(i));
 		fuse_reply_err(req, -r);
@@ -397,7 +392,9 @@ void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len
 		return;
 	}
 	/* Every mode may allocate up to LEN (KEEP_SIZE and ZERO_RANGE too); a punch frees. */
-	r = fs_charge_begin(s, i, fd, (mode & FALLOC_FL_PUNCH_HOLE) || len < 0 ? 0 : len, &c);
+	r = fs_charge_begin(s, i, fd, &c);
+	if (r == 0)
+		r = fs_charge_reserve(s, &c, (mode & FALLOC_FL_PUNCH_HOLE) || len < 0 ? 0 : len);
 	if (r == 0) {
 		if (fallocate(fd, mode, off, len) < 0)
 			r = -errno;
@@ -443,7 +440,9 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	}
 	if (in == out)
 		fdin = fdout;
-	r = fs_charge_begin(s, out, fdout, write_reserve(fdout, off_out, len), &c);
+	r = fs_charge_begin(s, out, fdout, &c);
+	if (r == 0)
+		r = fs_charge_reserve(s, &c, write_reserve(fdout, &c.st, off_out, len));
 	if (r == 0) {
 		n = copy_file_range(fdin, &off_in, fdout, &off_out, len, (unsigned int)flags);
 		if (n < 0)

@@ -178,10 +178,15 @@ static int install(struct fs_session *s, struct fs_inode *i, int *slot, int fd)
 	return fd;
 }
 
-void fs_data_fd_added(struct fs_session *s, struct fs_inode *i)
+void fs_data_fd_set(struct fs_session *s, struct fs_inode *i, int fd, bool rw)
 {
 	pthread_mutex_lock(&s->fd_lock);
-	account(s, i);
+	if (i->data_fd >= 0)
+		(void)close(i->data_fd); /* one fd for another: the count stays */
+	else
+		account(s, i);
+	i->data_fd = fd;
+	i->data_rw = rw;
 	pthread_mutex_unlock(&s->fd_lock);
 }
 
@@ -313,7 +318,10 @@ int fs_open_object(struct fs_session *s, struct fs_inode *i, bool upper, int fla
 		return fs_openat(s, AT_FDCWD, delta_fd_path(fd, p, sizeof(p)), flags | O_CLOEXEC,
 				 0);
 	}
-	/* No O_NONBLOCK needed: only regular files are opened (a FIFO there fails the check). */
+	/*
+	 * O_NONBLOCK: should the name be a FIFO now, the open does not wait
+	 * for a writer, and the identity check refuses it.
+	 */
 	return open_by_name(s, i, upper, flags | O_NONBLOCK);
 }
 
@@ -347,16 +355,8 @@ void fs_set_upper(struct fs_session *s, struct fs_inode *i, int fd, const struct
 	if (s->upper_dev == 0)
 		s->upper_dev = st->st_dev;
 	__atomic_store_n(&i->has_upper, true, __ATOMIC_RELEASE);
-	if (fd >= 0) {
-		pthread_mutex_lock(&s->fd_lock);
-		if (i->upper_fd >= 0)
-			(void)close(fd);
-		else {
-			__atomic_store_n(&i->upper_fd, fd, __ATOMIC_RELEASE);
-			account(s, i);
-		}
-		pthread_mutex_unlock(&s->fd_lock);
-	}
+	if (fd >= 0)
+		(void)install(s, i, &i->upper_fd, fd);
 }
 
 void fs_drop_src(struct fs_session *s, struct fs_inode *i)
@@ -376,7 +376,7 @@ bool fs_pin_victims(struct fs_session *s, struct fs_inode *dir, const char *name
 	int level;
 
 	for (level = POLICY_NONE; level <= POLICY_WRITE; level++) {
-		struct fs_inode *i = fs_inode_find(s, st->st_dev, st->st_ino, level, dir, name, false);
+		struct fs_inode *i = fs_inode_find(s, st->st_dev, st->st_ino, level, dir, name);
 
 		if (!i)
 			continue;
@@ -449,10 +449,8 @@ static void sweep(struct fs_session *s)
 			close_slot(s, i, &i->data_fd);
 			pthread_rwlock_unlock(fs_io_lock(i));
 		}
-		if (listed(i))
-			close_slot(s, i, &i->src_fd);
-		if (listed(i))
-			close_slot(s, i, &i->upper_fd);
+		close_slot(s, i, &i->src_fd);
+		close_slot(s, i, &i->upper_fd);
 	}
 	pthread_mutex_unlock(&s->fd_lock);
 }

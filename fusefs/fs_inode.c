@@ -225,7 +225,7 @@ static void table_grow(struct fs_session *s)
 /* The inode keyed (dev, ino, level) for NAME in PARENT, one more nlookup; table_lock held. */
 static struct fs_inode *table_find(struct fs_session *s, dev_t dev, ino_t ino,
 				   enum policy_level level, const struct fs_inode *parent,
-				   const char *name, bool per_name)
+				   const char *name)
 {
 	struct fs_inode *i;
 
@@ -236,7 +236,6 @@ static struct fs_inode *table_find(struct fs_session *s, dev_t dev, ino_t ino,
 	 * (fs_fds.c).  A delta object moves only by rename, which renames
 	 * its inode: one inode, whatever name.
 	 */
-	(void)per_name;
 	for (i = s->table[bucket(s, dev, ino, level)]; i; i = i->hnext) {
 		if (key_ino(i) == ino && key_dev(s, i) == dev && i->level == level &&
 		    (i->key_upper || (i->parent == parent && !strcmp(i->name, name)))) {
@@ -249,12 +248,12 @@ static struct fs_inode *table_find(struct fs_session *s, dev_t dev, ino_t ino,
 
 struct fs_inode *fs_inode_find(struct fs_session *s, dev_t dev, ino_t ino,
 			       enum policy_level level, const struct fs_inode *parent,
-			       const char *name, bool per_name)
+			       const char *name)
 {
 	struct fs_inode *i;
 
 	pthread_mutex_lock(&s->table_lock);
-	i = table_find(s, dev, ino, level, parent, name, per_name);
+	i = table_find(s, dev, ino, level, parent, name);
 	pthread_mutex_unlock(&s->table_lock);
 	return i;
 }
@@ -263,13 +262,13 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 				      const struct policy_decision *dec, struct fs_inode *parent,
 				      const char *name, const struct stat *src,
 				      const struct stat *upper, int upper_fd, uint64_t report_ino,
-				      bool opaque, bool per_name)
+				      bool opaque)
 {
 	struct fs_inode *i;
 	int64_t n;
 
 	pthread_mutex_lock(&s->table_lock);
-	i = table_find(s, dev, ino, dec->level, parent, name, per_name);
+	i = table_find(s, dev, ino, dec->level, parent, name);
 	if (i) {
 		pthread_mutex_unlock(&s->table_lock);
 		if (upper_fd >= 0)
@@ -291,7 +290,6 @@ struct fs_inode *fs_inode_find_or_add(struct fs_session *s, dev_t dev, ino_t ino
 	i->dec = *dec;
 	i->report_ino = report_ino;
 	i->key_upper = src == NULL;
-	i->per_name = per_name;
 	i->nlookup = 1;
 	i->parent = parent;
 	parent->refs++;
@@ -351,7 +349,6 @@ void fs_inode_rekey(struct fs_session *s, struct fs_inode *i, dev_t dev, ino_t i
 	table_remove(s, i);
 	i->key_upper = true;
 	i->upper_ino = ino;
-	i->per_name = false;
 	table_insert(s, i);
 	pthread_mutex_unlock(&s->table_lock);
 }

@@ -60,15 +60,19 @@ void fs_fill_entry(struct fs_session *s, struct fs_inode *i, const struct stat *
 int fs_data_fd(struct fs_session *s, struct fs_inode *i, bool rw, int *fd);
 /*
  * Measures what a data change of file I (through its read-write fd FD,
- * io_lock held) costs the budget: RESERVE must fit before it (-ENOSPC);
- * fs_charge_end() charges the real change.  0 or -errno.
+ * io_lock held) costs the budget.  fs_charge_begin() takes I's acct_lock
+ * and the attributes before (c->st); fs_charge_reserve() then makes sure
+ * BYTES, the most the change can add, fit in the budget (-ENOSPC, the
+ * lock released, otherwise); fs_charge_end() charges the real change and
+ * releases the lock.  0 or -errno.
  */
 struct fs_charge {
 	struct fs_inode *i;
+	struct stat st;
 	int64_t before, reserved;
 };
-int fs_charge_begin(struct fs_session *s, struct fs_inode *i, int fd, int64_t reserve,
-		    struct fs_charge *c);
+int fs_charge_begin(struct fs_session *s, struct fs_inode *i, int fd, struct fs_charge *c);
+int fs_charge_reserve(struct fs_session *s, struct fs_charge *c, int64_t bytes);
 void fs_charge_end(struct fs_session *s, int fd, struct fs_charge *c);
 /* Copy-up of I for a data change (without ns_lock held). */
 int fs_ensure_upper(struct fs_session *s, struct fs_inode *i);

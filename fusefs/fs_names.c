@@ -107,7 +107,7 @@ static int new_node(struct fs_session *s, struct fs_inode *dir, const char *name
 	if (fstatat(fs_upper(s, dir), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	i = fs_inode_find_or_add(s, st.st_dev, st.st_ino, st.st_mode & S_IFMT, dec, dir, name, NULL,
-				 &st, -1, st.st_ino, false, false);
+				 &st, -1, st.st_ino, false);
 	if (!i)
 		return -ENOMEM;
 	*attr = st;
@@ -237,11 +237,8 @@ static int do_make(struct fs_session *s, fuse_req_t req, struct fs_inode *dir, c
 	}
 	if (a->kind == MAKE_FILE) {
 		pthread_rwlock_wrlock(fs_io_lock(i));
-		if (i->data_fd < 0) {
-			i->data_fd = TAKE_FD(fd);
-			i->data_rw = true;
-			fs_data_fd_added(s, i);
-		}
+		if (i->data_fd < 0)
+			fs_data_fd_set(s, i, TAKE_FD(fd), true);
 		pthread_rwlock_unlock(fs_io_lock(i));
 	}
 	if (fs_child_path(dir, name, path, sizeof(path)) == 0)

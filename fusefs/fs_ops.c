@@ -354,8 +354,7 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	 * READDIRPLUS of a known directory is then one fstatat per entry.
 	 */
 	if (!o.in_upper) {
-		i = fs_inode_find(s, o.src_st.st_dev, o.src_st.st_ino, dec.level, dir, name,
-				  !is_dir && o.src_st.st_nlink > 1);
+		i = fs_inode_find(s, o.src_st.st_dev, o.src_st.st_ino, dec.level, dir, name);
 		if (i) {
 			st = o.src_st;
 			goto found;
@@ -382,8 +381,7 @@ int fs_lookup_node(struct fs_session *s, fuse_req_t req, struct fs_inode *dir,
 	key = src_too ? o.src_st : o.st;
 	i = fs_inode_find_or_add(s, key.st_dev, key.st_ino, st.st_mode & S_IFMT, &dec, dir, name,
 				 src_too ? &o.src_st : NULL, o.in_upper ? &o.st : NULL,
-				 TAKE_FD(upper), key.st_ino, opaque,
-				 !o.in_upper && !is_dir && key.st_nlink > 1);
+				 TAKE_FD(upper), key.st_ino, opaque);
 	if (!i)
 		return -ENOMEM;
 found:
@@ -583,25 +581,20 @@ static int do_setattr(struct fs_session *s, fuse_req_t req, struct fs_inode *i,
 		r = set_times(s, i, attr, to_set);
 	fs_ns_unlock(s);
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
-		struct stat cur;
+		struct fs_charge c;
 
 		if (i->type != S_IFREG)
 			return i->type == S_IFDIR ? -EISDIR : -EINVAL;
 		r = fs_data_fd(s, i, true, &fd);
 		if (r < 0)
 			return r;
-		if (fstat(fd, &cur) < 0) {
-			r = -errno;
-		} else {
-			struct fs_charge c;
-			int64_t grow = (int64_t)attr->st_size - delta_cost(&cur);
-
-			r = fs_charge_begin(s, i, fd, grow > 0 ? grow : 0, &c);
-			if (r == 0) {
-				if (ftruncate(fd, attr->st_size) < 0)
-					r = -errno;
-				fs_charge_end(s, fd, &c);
-			}
+		r = fs_charge_begin(s, i, fd, &c);
+		if (r == 0)
+			r = fs_charge_reserve(s, &c, (int64_t)attr->st_size - c.before);
+		if (r == 0) {
+			if (ftruncate(fd, attr->st_size) < 0)
+				r = -errno;
+			fs_charge_end(s, fd, &c);
 		}
 		pthread_rwlock_unlock(fs_io_lock(i));
 	}
